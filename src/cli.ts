@@ -1,0 +1,73 @@
+/**
+ * Argument wiring only. A fresh sade program is built for every parse (sade keeps state), command
+ * modules are loaded lazily by the wiring files, and nothing here ends the process: sade's own usage
+ * errors (which call process.exit(1)) are turned into RcuError('USAGE') so main.ts decides the exit code.
+ */
+import sade from 'sade';
+import { CliContext } from './cli/context.js';
+import type { GlobalOptions, Io } from './cli/context.js';
+import type { CommandDef } from './cli/types.js';
+import { coreCommands } from './cli/core.js';
+import { extraCommands } from './cli/extra.js';
+import { RcuError } from './util/errors.js';
+
+export const VERSION = '0.1.0';
+
+const GLOBAL_BOOLEANS = ['json', 'dry-run', 'help', 'version'];
+
+function allCommands(): CommandDef[] {
+  return [...coreCommands, ...extraCommands()];
+}
+
+function buildProgram(defs: CommandDef[]) {
+  const prog = sade('rcurepo').version(VERSION);
+  prog.option('--base', 'Base directory (default: $RCUREPO_BASE)');
+  prog.option('--json', 'Print machine-readable JSON on stdout');
+  prog.option('--wait', 'Seconds to wait for a busy repository lock (default 300)');
+  prog.option('--dry-run', 'Show what a writing command would change; change nothing');
+  for (const d of defs) {
+    prog.command(d.usage).describe(d.describe);
+    for (const [flag, desc] of d.options ?? []) prog.option(flag, desc);
+    for (const ex of d.examples) prog.example(ex);
+    prog.action(() => undefined);
+  }
+  return prog;
+}
+
+/** Parse and run one command line. Returns normally on success; throws RcuError (or others) on failure. */
+export async function runCli(argv: string[], io: Io): Promise<void> {
+  const defs = allCommands();
+  const prog = buildProgram(defs);
+  const booleans = [...GLOBAL_BOOLEANS, ...defs.flatMap((d) => d.booleans ?? [])];
+  let captured = '';
+  const realExit = process.exit;
+  const realError = console.error;
+  const realLog = console.log;
+  let parsed: { name: string; args: unknown[] } | undefined;
+  try {
+    console.error = (...a: unknown[]) => {
+      captured += a.join(' ') + '\n';
+    };
+    console.log = (...a: unknown[]) => io.stdout(a.join(' ') + '\n'); // --help and --version text
+    process.exit = ((code?: number) => {
+      throw new RcuError('USAGE', captured.trim().replace(/^ERROR\s*/m, '') || `usage error (${code ?? ''})`);
+    }) as typeof process.exit;
+    parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...argv], {
+      lazy: true,
+      boolean: booleans,
+      string: ['base', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason'],
+      unknown: (flag: string) => `unknown option ${flag}`,
+    });
+  } finally {
+    process.exit = realExit;
+    console.error = realError;
+    console.log = realLog;
+  }
+  if (!parsed) return; // --help or --version was printed
+  const name = parsed.name;
+  const def = defs.find((d) => d.usage.split(/\s+/).filter((w) => !/^[<[]/.test(w)).join(' ') === name);
+  if (!def) throw new RcuError('USAGE', `unknown command '${name}'`);
+  const opts = parsed.args[parsed.args.length - 1] as GlobalOptions;
+  const positional = parsed.args.slice(0, -1).filter((a) => a !== undefined).map(String);
+  await def.run(new CliContext(io), positional, opts);
+}

@@ -1,0 +1,83 @@
+/**
+ * What every CLI wiring module shares: global options, output (human or --json), waiting messages.
+ * Commands never print; they return data and the wiring prints it here.
+ */
+import type { LockHolder } from '../engine/lock.js';
+import { RcuError } from '../util/errors.js';
+
+export interface GlobalOptions {
+  base?: string;
+  json?: boolean;
+  wait?: number | string;
+  'dry-run'?: boolean;
+  _?: string[];
+  [k: string]: unknown;
+}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export class CliContext {
+  constructor(readonly io: Io) {}
+
+  base(opts: GlobalOptions): string {
+    const b = opts.base ?? this.io.env.RCUREPO_BASE;
+    if (!b) throw new RcuError('USAGE', 'no base directory: pass --base DIR or set RCUREPO_BASE');
+    return String(b);
+  }
+
+  waitSeconds(opts: GlobalOptions): number {
+    if (opts.wait === undefined) return 300;
+    const n = Number(opts.wait);
+    if (!Number.isFinite(n) || n < 0) throw new RcuError('USAGE', `--wait takes a number of seconds, not '${String(opts.wait)}'`);
+    return n;
+  }
+
+  /** The lock-wait notice: printed once, on stderr, naming the holder. */
+  onWait = (holder: LockHolder | undefined): void => {
+    if (holder) this.io.stderr(`waiting for the writer lock held by pid ${holder.pid} (${holder.user}@${holder.host}, ${holder.operation} since ${holder.since})\n`);
+    else this.io.stderr('waiting for the writer lock\n');
+  };
+
+  /** Print a command's result: JSON with --json, else the human rendering. */
+  emit(opts: GlobalOptions, data: unknown, human: () => string): void {
+    if (opts.json) this.io.stdout(JSON.stringify(data, null, 2) + '\n');
+    else {
+      const text = human();
+      if (text) this.io.stdout(text.endsWith('\n') ? text : text + '\n');
+    }
+  }
+
+  /** Positional arguments after the named ones (sade collects extras in `_`). */
+  rest(opts: GlobalOptions): string[] {
+    return (opts._ ?? []).map(String);
+  }
+}
+
+export function intArg(value: unknown, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new RcuError('USAGE', `${name} must be a whole number, not '${String(value)}'`);
+  return n;
+}
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  do {
+    v /= 1024;
+    u++;
+  } while (v >= 1024 && u < units.length - 1);
+  return `${v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,192 @@
+/** Wiring of the core commands (issue: engine + operator CLI). Each action calls one command module and prints. */
+import type { CommandDef } from './types.js';
+import { bytes, intArg, table } from './context.js';
+import type { TransactionResult } from '../engine/transaction.js';
+import { RcuError } from '../util/errors.js';
+
+/** The summary line every writing command prints. */
+export function describeTx(r: TransactionResult, what = 'change'): string {
+  const counts = `${r.added.length} added, ${r.replaced.length} replaced, ${r.removed.length} removed`;
+  if (r.dryRun) {
+    const lines = [`dry run: would publish generation after ${r.parent} of '${r.repo}' (${counts})`];
+    for (const p of r.added) lines.push(`  + ${p}`);
+    for (const p of r.replaced) lines.push(`  ~ ${p}`);
+    for (const p of r.removed) lines.push(`  - ${p}`);
+    return lines.join('\n');
+  }
+  const warn = r.warnings.map((w) => `warning: ${w}`).join('\n');
+  if (!r.published) return `nothing to publish: no ${what} against generation ${r.parent} of '${r.repo}'` + (warn ? '\n' + warn : '');
+  return `published generation ${r.generation} of '${r.repo}' (${counts})` + (warn ? '\n' + warn : '');
+}
+
+export const coreCommands: CommandDef[] = [
+  {
+    usage: 'init',
+    describe: 'Create the base layout (pool, repositories) and check the filesystem supports hard links and atomic symlink swaps.',
+    examples: ['init --base /srv/rcurepo', 'RCUREPO_BASE=/srv/rcurepo rcurepo init'],
+    async run(ctx, _args, opts) {
+      const { init } = await import('../commands/init.js');
+      const r = await init({ base: ctx.base(opts) });
+      ctx.emit(opts, r, () => (r.created ? `initialised ${r.base} (layout version ${r.layoutVersion})` : `${r.base} is already initialised (layout version ${r.layoutVersion})`));
+    },
+  },
+  {
+    usage: 'create-repo <name>',
+    describe: 'Create a repository with an empty, published first generation.',
+    options: [['--format', 'Repository format: files (default) or eopkg']],
+    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg'],
+    async run(ctx, [name], opts) {
+      const { createRepo } = await import('../commands/repos.js');
+      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, dryRun: !!opts['dry-run'] });
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: would create '${r.repo}' (${r.format})` : `created repository '${r.repo}' (${r.format}); serving ${r.path}`));
+    },
+  },
+  {
+    usage: 'list-repos',
+    describe: 'List repositories with their format and current generation.',
+    examples: ['list-repos', 'list-repos --json'],
+    async run(ctx, _args, opts) {
+      const { listRepos } = await import('../commands/repos.js');
+      const r = await listRepos({ base: ctx.base(opts) });
+      ctx.emit(opts, r, () =>
+        r.length ? table([['NAME', 'FORMAT', 'CURRENT', 'SNAPSHOTS', 'FROZEN'], ...r.map((x) => [x.name, x.format, String(x.current ?? '-'), String(x.snapshots), x.frozen ? 'yes' : 'no'])]) : 'no repositories',
+      );
+    },
+  },
+  {
+    usage: 'delete-repo <name>',
+    describe: 'Delete a repository and all its snapshots (needs --force), then sweep unreferenced pool blobs.',
+    options: [['--force', 'Really delete']],
+    booleans: ['force'],
+    examples: ['delete-repo scratch --force'],
+    async run(ctx, [name], opts) {
+      const { deleteRepo } = await import('../commands/repos.js');
+      const r = await deleteRepo({ base: ctx.base(opts), name: name!, force: !!opts.force, dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: would delete '${r.repo}'` : `deleted '${r.repo}'; swept ${r.blobsFreed} pool blobs (${bytes(r.bytesFreed)})`));
+    },
+  },
+  {
+    usage: 'import <repo>',
+    describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
+    options: [
+      ['--prefix', 'Place the files under this folder of the tree (files format)'],
+      ['--replace', 'Publish new bytes for a path that already exists with different content'],
+      ['--follow-symlinks', 'Import the targets of symbolic links instead of refusing them'],
+    ],
+    booleans: ['replace', 'follow-symlinks'],
+    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg'],
+    async run(ctx, [repo], opts) {
+      const { importFiles } = await import('../commands/import.js');
+      const r = await importFiles({
+        base: ctx.base(opts),
+        repo: repo!,
+        paths: ctx.rest(opts),
+        cwd: ctx.io.cwd,
+        prefix: opts.prefix as string | undefined,
+        replace: !!opts.replace,
+        followSymlinks: !!opts['follow-symlinks'],
+        dryRun: !!opts['dry-run'],
+        waitSeconds: ctx.waitSeconds(opts),
+        onWait: ctx.onWait,
+      });
+      ctx.emit(opts, r, () => (r.published || r.dryRun ? describeTx(r) : `nothing to publish: all ${r.inputs} file(s) already present with identical content in generation ${r.parent} of '${r.repo}'`));
+    },
+  },
+  {
+    usage: 'remove <repo>',
+    describe: 'Remove files, folders or glob patterns (matched inside the tree) as one new generation.',
+    examples: ['remove main releases/1.0', "remove main 'old/**/*.tar.gz'"],
+    async run(ctx, [repo], opts) {
+      const { removePaths } = await import('../commands/remove.js');
+      const r = await removePaths({ base: ctx.base(opts), repo: repo!, paths: ctx.rest(opts), dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () => describeTx(r));
+    },
+  },
+  {
+    usage: 'list <repo>',
+    describe: 'List the files of the current (or a given) generation.',
+    options: [['--gen', 'Generation to list (default: current)']],
+    examples: ['list main', 'list main --gen 4 --json'],
+    async run(ctx, [repo], opts) {
+      const { listRepoContent } = await import('../commands/list.js');
+      const r = await listRepoContent({ base: ctx.base(opts), repo: repo!, generation: opts.gen === undefined ? undefined : intArg(opts.gen, '--gen') });
+      ctx.emit(opts, r.data, () => r.human);
+    },
+  },
+  {
+    usage: 'history <repo>',
+    describe: 'Show the generations of a repository: time, actor, operation, counts, parent.',
+    examples: ['history main', 'history main --json'],
+    async run(ctx, [repo], opts) {
+      const { history } = await import('../commands/inspect.js');
+      const r = await history({ base: ctx.base(opts), repo: repo! });
+      ctx.emit(opts, r, () =>
+        table([
+          ['GEN', 'TIME', 'ACTOR', 'OPERATION', '+ADD', '~REPL', '-REM', 'FILES', 'PARENT', ''],
+          ...r.map((h) => [String(h.generation), h.time, h.actor, h.operation, String(h.added), String(h.replaced), String(h.removed), String(h.files), String(h.parent ?? '-'), (h.current ? 'current' : '') + (h.kept ? '' : ' (reaped)')]),
+        ]),
+      );
+    },
+  },
+  {
+    usage: 'diff <repo> <from> <to>',
+    describe: 'Show what changed between two generations.',
+    examples: ['diff main 3 5'],
+    async run(ctx, [repo, from, to], opts) {
+      const { diff } = await import('../commands/inspect.js');
+      const r = await diff({ base: ctx.base(opts), repo: repo!, from: intArg(from, 'FROM'), to: intArg(to, 'TO') });
+      ctx.emit(opts, r, () =>
+        [...r.added.map((e) => `+ ${e.path}`), ...r.changed.map((c) => `~ ${c.path}`), ...r.removed.map((e) => `- ${e.path}`), `${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed between ${r.from} and ${r.to}`].join('\n'),
+      );
+    },
+  },
+  {
+    usage: 'rollback <repo> <gen>',
+    describe: "Publish a NEW generation with the content of an older one (current never moves backwards).",
+    examples: ['rollback main 4'],
+    async run(ctx, [repo, gen], opts) {
+      const { rollback } = await import('../commands/rollback.js');
+      const r = await rollback({ base: ctx.base(opts), repo: repo!, generation: intArg(gen, 'GEN'), dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () => describeTx(r));
+    },
+  },
+  {
+    usage: 'status [repo]',
+    describe: 'Show current generations, snapshots kept, pool usage and the bytes each snapshot alone holds.',
+    examples: ['status', 'status main --json'],
+    async run(ctx, [repo], opts) {
+      const { status } = await import('../commands/status.js');
+      const r = await status({ base: ctx.base(opts), repo });
+      ctx.emit(opts, r, () => {
+        const lines = [`pool: ${r.pool.blobs} blobs, ${bytes(r.pool.bytes)}, ${r.pool.unreferenced} unreferenced`];
+        for (const s of r.repos) {
+          lines.push(`${s.name} (${s.format}): current generation ${s.current ?? '-'}${s.frozen ? ', FROZEN' : ''}${s.lock ? `, locked by pid ${s.lock.pid} (${s.lock.operation})` : ''}`);
+          for (const g of s.snapshots) lines.push(`  gen ${g.generation}${g.current ? ' (current)' : ''}: ${g.files} files, ${bytes(g.bytes)}, alone holds ${bytes(g.exclusiveBytes)}${g.supersededAt ? `, superseded ${g.supersededAt}` : ''}`);
+        }
+        return lines.join('\n');
+      });
+    },
+  },
+  {
+    usage: 'verify [repo]',
+    describe: 'Check trees, indexes, pool hashes and link counts agree; non-zero exit on any fault. --repair rebuilds every cache.',
+    options: [
+      ['--deep', 'Re-hash every pool blob'],
+      ['--repair', 'Rebuild caches (manifests, history, blob metadata) from trees and pool'],
+    ],
+    booleans: ['deep', 'repair'],
+    examples: ['verify', 'verify main --deep', 'verify --repair'],
+    async run(ctx, [repo], opts) {
+      const { verify } = await import('../commands/verify.js');
+      const r = await verify({ base: ctx.base(opts), repo, deep: !!opts.deep, repair: !!opts.repair, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () =>
+        [
+          ...r.repaired.map((x) => `repaired: ${x}`),
+          ...r.faults.map((x) => `FAULT: ${x}`),
+          `checked ${r.repos.length} repositories, ${r.snapshots} snapshots, ${r.files} files, ${r.blobs} pool blobs: ${r.faults.length} fault(s)`,
+        ].join('\n'),
+      );
+      if (r.faults.length) throw new RcuError('INTEGRITY', `${r.faults.length} integrity fault(s) found`, { data: { reported: true } });
+    },
+  },
+];

@@ -1,0 +1,148 @@
+/** `create-repo`, `list-repos`, `delete-repo`. */
+import fsp from 'node:fs/promises';
+
+import { RepoLayout, validateRepoName } from '../engine/layout.js';
+import { listRepoNames, openBase, readRepoConfig } from '../engine/repo.js';
+import type { RepoConfig } from '../engine/repo.js';
+import { defaultActor } from '../engine/transaction.js';
+import { readCurrent, writeHistory, writeManifest, listSnapshots } from '../engine/generations.js';
+import { acquireWriterLock } from '../engine/lock.js';
+import type { LockHolder } from '../engine/lock.js';
+import { sweepPool } from '../engine/sweep.js';
+import { getFormat } from '../formats/registry.js';
+import { errnoCode, RcuError } from '../util/errors.js';
+import { fsyncPath, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+
+export interface CreateRepoOptions {
+  base: string;
+  name: string;
+  format?: string;
+  dryRun?: boolean;
+}
+
+export interface CreateRepoResult {
+  repo: string;
+  format: string;
+  generation: number;
+  path: string;
+  dryRun: boolean;
+}
+
+/**
+ * A repository is built complete under a temporary name (config, generation 1 with empty indexes, the
+ * `current` link) and renamed into place: it either exists whole or not at all.
+ */
+export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoResult> {
+  const layout = await openBase(opts.base);
+  const name = validateRepoName(opts.name);
+  const format = await getFormat(opts.format ?? 'files');
+  const final = layout.repo(name);
+  if (await pathExists(final.dir)) throw new RcuError('EXISTS', `repository '${name}' already exists`);
+  const result = { repo: name, format: format.name, generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
+  if (opts.dryRun) return result;
+  const tmpDir = tmpName(layout.reposDir, `new-${name}`);
+  const tmp = new RepoLayout(tmpDir, name);
+  try {
+    for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await fsp.mkdir(d, { recursive: true });
+    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {} };
+    await writeFileAtomic(tmp.configFile, JSON.stringify(config, null, 2) + '\n');
+    const snap = tmp.snapshotDir(1);
+    await fsp.mkdir(snap);
+    await format.writeIndexes({
+      layout,
+      repo: tmp,
+      settings: config.settings,
+      stagingDir: snap,
+      entries: [],
+      loadMeta: async () => undefined,
+      cacheDir: tmp.formatCacheDir(format.name),
+    });
+    await writeManifest(tmp, 1, []);
+    await writeHistory(tmp, {
+      generation: 1,
+      parent: null,
+      time: config.createdAt,
+      actor: defaultActor(),
+      operation: 'create-repo',
+      args: [name, '--format', format.name],
+      added: 0,
+      removed: 0,
+      replaced: 0,
+      files: 0,
+      bytes: 0,
+    });
+    await writeFileAtomic(tmp.generationCounterFile, '1\n');
+    await fsp.symlink(tmp.currentTarget(1), tmp.currentLink);
+    await syncFilesystem(tmpDir, () => [snap, tmp.snapshotsDir, tmpDir]);
+    try {
+      await fsp.rename(tmpDir, final.dir);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOTEMPTY' || errnoCode(e) === 'EEXIST') throw new RcuError('EXISTS', `repository '${name}' already exists`);
+      throw e;
+    }
+    await fsyncPath(layout.reposDir);
+  } finally {
+    await removePath(tmpDir);
+  }
+  return result;
+}
+
+export interface RepoSummary {
+  name: string;
+  format: string;
+  current: number | undefined;
+  snapshots: number;
+  frozen: boolean;
+  path: string;
+}
+
+export async function listRepos(opts: { base: string }): Promise<RepoSummary[]> {
+  const layout = await openBase(opts.base);
+  const out: RepoSummary[] = [];
+  for (const name of await listRepoNames(layout)) {
+    const repo = layout.repo(name);
+    const cfg = await readRepoConfig(repo);
+    out.push({ name, format: cfg.format, current: await readCurrent(repo), snapshots: (await listSnapshots(repo)).length, frozen: !!cfg.frozen, path: repo.currentLink });
+  }
+  return out;
+}
+
+export interface DeleteRepoOptions {
+  base: string;
+  name: string;
+  force?: boolean;
+  dryRun?: boolean;
+  waitSeconds?: number;
+  onWait?: (h: LockHolder | undefined) => void;
+}
+
+export interface DeleteRepoResult {
+  repo: string;
+  deleted: boolean;
+  dryRun: boolean;
+  blobsFreed: number;
+  bytesFreed: number;
+}
+
+/** Under the repository's lock: rename the whole folder away (the name vanishes at once), delete, sweep. */
+export async function deleteRepo(opts: DeleteRepoOptions): Promise<DeleteRepoResult> {
+  const layout = await openBase(opts.base);
+  const repo = layout.repo(opts.name);
+  await readRepoConfig(repo); // NOT_FOUND
+  if (!opts.force && !opts.dryRun) throw new RcuError('USAGE', `delete-repo removes '${opts.name}' and all its snapshots: repeat with --force`);
+  if (opts.dryRun) return { repo: opts.name, deleted: false, dryRun: true, blobsFreed: 0, bytesFreed: 0 };
+  const lock = await acquireWriterLock(repo.lockTarget, { operation: 'delete-repo', waitSeconds: opts.waitSeconds ?? 300, onWait: opts.onWait });
+  const doomed = tmpName(layout.reposDir, `deleted-${opts.name}`);
+  try {
+    await fsp.rename(repo.dir, doomed);
+    await fsyncPath(layout.reposDir);
+  } catch (e) {
+    await lock.release().catch(() => undefined);
+    throw e;
+  }
+  await lock.release().catch(() => undefined); // its folder went with the repository
+  await removePath(doomed);
+  const swept = await sweepPool(layout);
+  return { repo: opts.name, deleted: true, dryRun: false, blobsFreed: swept.removed, bytesFreed: swept.bytesFreed };
+}
+

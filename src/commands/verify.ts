@@ -1,0 +1,40 @@
+/** `rcurepo verify [REPO] [--deep] [--repair]`. */
+import { openBase, listRepoNames, readRepoConfig } from '../engine/repo.js';
+import { verifyBase } from '../engine/verify.js';
+import type { VerifyReport } from '../engine/verify.js';
+import { acquireWriterLock } from '../engine/lock.js';
+import type { LockHolder, WriterLock } from '../engine/lock.js';
+import { cleanupRepo } from '../engine/cleanup.js';
+import { getFormat } from '../formats/registry.js';
+
+export interface VerifyCommandOptions {
+  base: string;
+  repo?: string;
+  deep?: boolean;
+  repair?: boolean;
+  waitSeconds?: number;
+  onWait?: (h: LockHolder | undefined) => void;
+}
+
+/**
+ * Read-only verification takes no lock (snapshots are immutable). Repair takes the writer lock of every
+ * repository it checks, so no transaction runs while caches are rewritten, and cleans crash leftovers first.
+ */
+export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport> {
+  const layout = await openBase(opts.base);
+  const names = opts.repo ? [opts.repo] : await listRepoNames(layout);
+  if (opts.repo) await readRepoConfig(layout.repo(opts.repo)); // NOT_FOUND for unknown names
+  const locks: WriterLock[] = [];
+  try {
+    if (opts.repair) {
+      for (const n of names) {
+        const repo = layout.repo(n);
+        locks.push(await acquireWriterLock(repo.lockTarget, { operation: 'verify --repair', waitSeconds: opts.waitSeconds ?? 300, onWait: opts.onWait }));
+        await cleanupRepo(layout, repo);
+      }
+    }
+    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: getFormat });
+  } finally {
+    for (const l of locks) await l.release().catch(() => undefined);
+  }
+}

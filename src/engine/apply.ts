@@ -1,0 +1,127 @@
+/** Applying a change to a staging clone, and verifying the staging tree before it is published. */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Layout, RepoLayout } from './layout.js';
+import type { Format, TreeEntry } from '../formats/format.js';
+import type { CloneReply } from './clone-worker.js';
+import type { Change } from './transaction.js';
+import { LINK_WARN_THRESHOLD, Pool } from './pool.js';
+import { makeMetaLoader } from './snapshot-state.js';
+import { pruneEmptyParents } from './tree.js';
+import { errnoCode, RcuError } from '../util/errors.js';
+import { tmpName } from '../util/fsx.js';
+import { compareBytewise } from '../util/paths.js';
+
+export interface ApplyInput {
+  pool: Pool;
+  staging: string;
+  parentEntries: readonly TreeEntry[];
+  change: Change;
+  cloned: CloneReply;
+  warnings: string[];
+}
+
+/** Link, replace and unlink in the staging clone; returns the new snapshot's entries, sorted. */
+export async function applyChange(inp: ApplyInput): Promise<TreeEntry[]> {
+  const { pool, staging, change, cloned, warnings } = inp;
+  const byPath = new Map(inp.parentEntries.map((e) => [e.path, e]));
+  if (cloned.foreign.length) {
+    throw new RcuError('INTEGRITY', `current snapshot holds ${cloned.foreign.length} special file(s) (e.g. ${cloned.foreign[0]}); run 'rcurepo verify'`);
+  }
+  // Files whose inode reached the link limit: link them from an overflow copy of their pool blob.
+  for (const rel of cloned.emlink) {
+    const e = byPath.get(rel);
+    if (!e) throw new RcuError('INTEGRITY', `${rel}: at the hard-link limit and not in the manifest; run 'rcurepo verify --repair'`);
+    await pool.linkInto(e.sha256, path.join(staging, rel));
+  }
+  for (const rel of change.removes) {
+    if (!byPath.has(rel)) continue;
+    await fsp.unlink(path.join(staging, rel));
+    await pruneEmptyParents(staging, rel);
+    byPath.delete(rel);
+  }
+  let highLinks = 0;
+  for (const a of change.adds) {
+    const old = byPath.get(a.path);
+    if (old && old.sha256 === a.sha256) continue;
+    const dest = path.join(staging, a.path);
+    if (old) {
+      // Replace: a new link under a temporary name, renamed over the staging name. The old inode (and
+      // every snapshot sharing it) is never opened for writing.
+      const tmp = tmpName(path.dirname(dest));
+      const n = await pool.linkInto(a.sha256, tmp);
+      await fsp.rename(tmp, dest);
+      if (n > LINK_WARN_THRESHOLD) highLinks++;
+    } else {
+      try {
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+      } catch (e) {
+        if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
+        throw e;
+      }
+      try {
+        const n = await pool.linkInto(a.sha256, dest);
+        if (n > LINK_WARN_THRESHOLD) highLinks++;
+      } catch (e) {
+        if (errnoCode((e as { cause?: unknown }).cause) === 'EEXIST') throw new RcuError('BAD_INPUT', `${a.path}: a folder of that name exists in the repository`);
+        if (errnoCode((e as { cause?: unknown }).cause) === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
+        throw e;
+      }
+    }
+    byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
+  }
+  if (highLinks) warnings.push(`${highLinks} blob(s) have more than ${LINK_WARN_THRESHOLD} links; further links go to overflow copies (EMLINK at 65,000 on ext4)`);
+  return [...byPath.values()].sort((a, b) => compareBytewise(a.path, b.path));
+}
+
+export interface VerifyStagingInput {
+  layout: Layout;
+  repo: RepoLayout;
+  pool: Pool;
+  format: Format;
+  staging: string;
+  entries: readonly TreeEntry[];
+  cloned: CloneReply;
+  change: Change;
+  settings: Record<string, unknown>;
+}
+
+/**
+ * Verify staging before publishing: the tree cloned from the parent was exactly the parent's manifest
+ * (a stale manifest would otherwise silently drop or keep files), each file the change linked is its
+ * pool blob with the stated size, removed files are gone, and the indexes agree with the entries.
+ * Unchanged files are links to the inodes of a verified snapshot and cannot differ from it.
+ */
+export async function verifyStaging(v: VerifyStagingInput): Promise<void> {
+  const faults: string[] = [];
+  const removed = new Set(v.change.removes);
+  const expectedFromParent = new Set<string>();
+  const newPaths = new Set(v.entries.map((e) => e.path));
+  for (const rel of [...v.cloned.files, ...v.cloned.emlink]) expectedFromParent.add(rel);
+  for (const a of v.change.adds) expectedFromParent.add(a.path);
+  for (const rel of removed) expectedFromParent.delete(rel);
+  if (expectedFromParent.size !== newPaths.size) faults.push(`staging has ${expectedFromParent.size} files, the new manifest ${newPaths.size}`);
+  for (const p of newPaths) if (!expectedFromParent.has(p)) faults.push(`${p}: in the manifest but not in the tree`);
+  for (const a of v.change.adds) {
+    const st = await fsp.lstat(path.join(v.staging, a.path)).catch(() => undefined);
+    const ids = await v.pool.identities(a.sha256);
+    if (!st || !ids.some((i) => i.dev === st.dev && i.ino === st.ino)) faults.push(`${a.path}: not linked to pool blob ${a.sha256}`);
+    else if (st.size !== a.size) faults.push(`${a.path}: size ${st.size}, expected ${a.size}`);
+  }
+  for (const r of removed) {
+    if (newPaths.has(r)) continue;
+    const st = await fsp.lstat(path.join(v.staging, r)).catch(() => undefined);
+    if (st) faults.push(`${r}: still present after removal`);
+  }
+  faults.push(
+    ...(await v.format.verifyIndexes({
+      layout: v.layout,
+      repo: v.repo,
+      settings: v.settings,
+      snapshotDir: v.staging,
+      entries: v.entries,
+      loadMeta: makeMetaLoader(v.pool, v.format),
+    })),
+  );
+  if (faults.length) throw new RcuError('INTEGRITY', `staging failed verification; nothing was published`, { details: faults.slice(0, 20) });
+}

@@ -1,0 +1,83 @@
+/**
+ * Recovery of what a crashed writer left behind. Runs under the repository's writer lock at the start
+ * of every writing command; it never touches a published snapshot (current or older).
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Layout, RepoLayout } from './layout.js';
+import { listHistory, listSnapshots, readCurrent } from './generations.js';
+import { errnoCode } from '../util/errors.js';
+import { removePath, tmpName, TMP_PREFIX } from '../util/fsx.js';
+import { isProcessAlive } from '../util/process.js';
+
+export interface CleanupReport {
+  staging: number;
+  unpublishedSnapshots: number[];
+  tempFiles: number;
+}
+
+async function names(dir: string): Promise<string[]> {
+  return fsp.readdir(dir).catch((e) => {
+    if (errnoCode(e) === 'ENOENT') return [] as string[];
+    throw e;
+  });
+}
+
+/** Temp names carry the creating pid: `.rcurepo-tmp-<pid>-...`. */
+function tempOwnerPid(name: string): number | undefined {
+  if (!name.startsWith(TMP_PREFIX)) return undefined;
+  const pid = Number(name.slice(TMP_PREFIX.length).split('-')[0]);
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<CleanupReport> {
+  const report: CleanupReport = { staging: 0, unpublishedSnapshots: [], tempFiles: 0 };
+  // Staging trees: only writers holding this lock create them, and we hold it now.
+  for (const n of await names(repo.stagingDir)) {
+    await removePath(path.join(repo.stagingDir, n));
+    report.staging++;
+  }
+  // Stray temporary names (half-made `current` symlinks, atomic-write temps) in repository folders.
+  for (const dir of [repo.dir, repo.snapshotsDir, repo.historyDir, repo.manifestsDir, repo.supersededDir, repo.metaDir]) {
+    for (const n of await names(dir)) {
+      if (!n.startsWith(TMP_PREFIX)) continue;
+      await removePath(path.join(dir, n));
+      report.tempFiles++;
+    }
+  }
+  // Snapshots newer than `current` were renamed into place but never published: a crash between the
+  // rename and the swap. Generations only move forward, so anything above current is such a leftover.
+  const current = await readCurrent(repo);
+  if (current !== undefined) {
+    for (const gen of await listSnapshots(repo)) {
+      if (gen <= current) continue;
+      await fsp.mkdir(repo.trashDir, { recursive: true });
+      const trash = tmpName(repo.trashDir, `gen-${gen}`);
+      await fsp.rename(repo.snapshotDir(gen), trash);
+      await removePath(trash);
+      report.unpublishedSnapshots.push(gen);
+    }
+    for (const gen of await listHistory(repo)) {
+      if (gen > current) {
+        await fsp.rm(repo.historyFile(gen), { force: true });
+        await fsp.rm(repo.manifestFile(gen), { force: true });
+      }
+    }
+  }
+  for (const n of await names(repo.trashDir)) await removePath(path.join(repo.trashDir, n));
+  report.tempFiles += await cleanupPoolTemp(layout);
+  return report;
+}
+
+/** pool/tmp is shared by all repositories: remove only files whose creating process is gone. */
+export async function cleanupPoolTemp(layout: Layout): Promise<number> {
+  let n = 0;
+  for (const name of await names(layout.poolTmpDir)) {
+    const pid = tempOwnerPid(name);
+    if (pid !== undefined && pid !== process.pid && !isProcessAlive(pid)) {
+      await fsp.rm(path.join(layout.poolTmpDir, name), { force: true, recursive: true });
+      n++;
+    }
+  }
+  return n;
+}

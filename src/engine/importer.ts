@@ -1,0 +1,123 @@
+/**
+ * Bringing outside files into a transaction: stage private copies in the pool (hashing as they are
+ * copied), let the format place and describe them, and turn them into a Change against the parent
+ * snapshot with conflict rules (same path, different bytes: refused unless replacing).
+ */
+import type { Layout } from './layout.js';
+import type { Format, PlaceOptions, Placement } from '../formats/format.js';
+import type { AddChange, Change, PlanState } from './transaction.js';
+import { Pool } from './pool.js';
+import type { StagedBlob } from './pool.js';
+import { isRcuError, RcuError } from '../util/errors.js';
+import type { Progress } from '../util/progress.js';
+
+export interface SourceFile {
+  /** Absolute path to read. */
+  abs: string;
+  /** Relative path the format may use for placement. */
+  rel: string;
+}
+
+export interface PreparedFile {
+  source: SourceFile;
+  staged: StagedBlob;
+  placement: Placement;
+}
+
+export interface PrepareResult {
+  prepared: PreparedFile[];
+  /** One message per refused file (the file's staged copy is already discarded). */
+  refused: string[];
+}
+
+const STAGE_CONCURRENCY = 4;
+
+/** Stage and place every file; never throws for bad input (refusals are returned), only for I/O faults. */
+export async function prepareFiles(layout: Layout, format: Format, files: readonly SourceFile[], opts: PlaceOptions & { progress?: Progress } = {}): Promise<PrepareResult> {
+  const pool = new Pool(layout);
+  const results: Array<PreparedFile | string | undefined> = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const f = files[i]!;
+      let staged: StagedBlob | undefined;
+      try {
+        staged = await pool.stage(f.abs);
+        const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: staged.tmpPath, sha256: staged.sha256, sha1: staged.sha1, size: staged.size }, opts);
+        results[i] = { source: f, staged, placement };
+      } catch (e) {
+        if (staged) await pool.discard([staged]);
+        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results[i] = e.message;
+        else {
+          results[i] = undefined;
+          throw e;
+        }
+      }
+      opts.progress?.tick();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(STAGE_CONCURRENCY, files.length) }, worker));
+  } catch (e) {
+    await pool.discard(results.flatMap((r) => (r && typeof r !== 'string' ? [r.staged] : [])));
+    throw e;
+  }
+  const prepared: PreparedFile[] = [];
+  const refused: string[] = [];
+  for (const r of results) {
+    if (typeof r === 'string') refused.push(r);
+    else if (r) prepared.push(r);
+  }
+  // Two inputs for one tree path must be the same bytes.
+  const seen = new Map<string, PreparedFile>();
+  const unique: PreparedFile[] = [];
+  for (const p of prepared) {
+    const prev = seen.get(p.placement.treePath);
+    if (!prev) {
+      seen.set(p.placement.treePath, p);
+      unique.push(p);
+    } else {
+      await pool.discard([p.staged]);
+      if (prev.staged.sha256 !== p.staged.sha256) {
+        refused.push(`${p.source.abs}: same repository path '${p.placement.treePath}' as ${prev.source.abs} with different content (sha256 ${p.staged.sha256} vs ${prev.staged.sha256})`);
+      }
+    }
+  }
+  return { prepared: unique, refused };
+}
+
+export interface PlanImportResult {
+  change: Change;
+  /** Files already present with identical content. */
+  unchanged: string[];
+}
+
+/** Compare prepared files with the parent: absent -> add, identical -> unchanged, different -> conflict or replace. */
+export async function planImport(state: PlanState, prepared: readonly PreparedFile[], opts: { replace?: boolean }): Promise<PlanImportResult> {
+  const adds: AddChange[] = [];
+  const unchanged: string[] = [];
+  const conflicts: Array<{ p: PreparedFile }> = [];
+  for (const p of prepared) {
+    const treePath = p.placement.treePath;
+    const cmp = await state.compare(treePath, p.staged.sha256);
+    if (cmp === 'same') {
+      unchanged.push(treePath);
+      continue;
+    }
+    if (cmp === 'different' && !opts.replace) {
+      conflicts.push({ p });
+      continue;
+    }
+    adds.push({ path: treePath, sha256: p.staged.sha256, size: p.staged.size, staged: p.staged, meta: p.placement.meta });
+  }
+  if (conflicts.length) {
+    const byPath = new Map((await state.entries()).map((e) => [e.path, e]));
+    const lines = conflicts.map(({ p }) => {
+      const old = byPath.get(p.placement.treePath);
+      return `${p.placement.treePath}: generation ${state.parent} has sha256 ${old?.sha256 ?? '(not a pool file)'}, ${p.source.abs} has sha256 ${p.staged.sha256}`;
+    });
+    throw new RcuError('CONFLICT', `${conflicts.length} file(s) already exist with different content; nothing was imported (use --replace to publish the new bytes)`, { details: lines });
+  }
+  return { change: { adds, removes: [] }, unchanged };
+}

@@ -1,0 +1,535 @@
+/**
+ * The repository writer lock (rcu-protocol.md, "Writer" step 1 and 10).
+ *
+ * Mechanism (same idea as proper-lockfile, written out here because its stale handling and its
+ * `onCompromised` default are unsafe for us, see below; proper-lockfile itself is not used):
+ *
+ * - The lock is the directory `<target>.lock/`, containing `holder.json` (pid, user, host, operation, since,
+ *   a random token, plus boot id, process start time and the holder's staleMs). It is built complete under a
+ *   temporary name next to the target and put in place with rename(2), which fails when `<target>.lock`
+ *   exists (a lock directory is never empty), so "the directory exists" always means "a readable holder".
+ * - The holder refreshes the directory's mtime every `updateMs`. Before each refresh it checks the lock is
+ *   still its own by identity: the directory's (dev, ino) and the token in holder.json. Any mismatch marks
+ *   the lock compromised (never thrown from a timer); `assertHeld()` runs the same check on demand and
+ *   throws RcuError('FAILURE'). A refresh that comes late (more than staleMs/2 after the previous one, e.g.
+ *   after a blocked event loop) is done under the takeover mutex, so it cannot interleave with a takeover
+ *   decided on the old mtime.
+ * - A lock is stale when its holder is provably dead (same host and: other boot id, no such pid, or the
+ *   pid's start time differs, i.e. reused) — recovered at once — or when its mtime is older than the
+ *   holder's staleMs (holder on another host, frozen, or record unreadable).
+ * - Takeovers are serialized by a short-lived mutex, the file `<target>.lock.takeover` (created with link(2),
+ *   so it appears with its content). Under it the taker re-reads the lock and goes on only if the identity
+ *   (dev, ino, mtime, token) is exactly the one it judged stale; it then renames the stale directory to a
+ *   unique trash name (atomic: the name never points at a half-deleted tree), checks that what it moved is
+ *   that stale directory (else it puts it back), and installs its own by rename. The mutex is itself
+ *   recoverable: stale when its holder is dead on this host or it is older than TAKEOVER_STALE_MS; breaking it
+ *   uses the same rename-away-then-verify step.
+ * - release() removes the directory (rename away, then delete) only if it is still ours, under the mutex.
+ *   Nothing is removed at process exit: a crashed holder is recovered by the next acquirer (dead pid).
+ *
+ * Guarantees: mutual exclusion between processes on one host and one local filesystem, provided a holder
+ * calls assertHeld() right before it publishes and does not then stall for longer than staleMs before the
+ * publishing rename. A holder that stalls longer than staleMs may be taken over; it finds out at its next
+ * refresh or assertHeld(). Not guaranteed: NFS or other network filesystems (rename/mkdir/mtime semantics
+ * and attribute caching), holders on different hosts whose clocks disagree by more than staleMs, and
+ * re-entrancy (a second acquire in the same process waits like any other). Keep the lock area local.
+ */
+import fsp from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import path from 'node:path';
+import { RcuError, errnoCode } from '../util/errors.js';
+import { TMP_PREFIX, tmpName } from '../util/fsx.js';
+import {
+  type HolderRecord,
+  type LockHolder,
+  describeHolder,
+  holderLiveness,
+  hostName,
+  ownRecord,
+  parseHolderRecord,
+  publicHolder,
+} from './lock-holder.js';
+
+export type { LockHolder } from './lock-holder.js';
+
+export interface WriterLock {
+  readonly holder: LockHolder;
+  /** Throws RcuError('FAILURE', 'lost the writer lock ...') if the lock was compromised or taken over. Call right before publishing. */
+  assertHeld(): Promise<void>;
+  readonly compromised: boolean;
+  release(): Promise<void>;
+}
+
+export interface AcquireOptions {
+  operation: string; // e.g. "import", "gc"
+  waitSeconds?: number; // default 300; 0 = fail at once when busy
+  onWait?: (holder: LockHolder | undefined) => void; // called once when we start waiting
+  staleMs?: number; // age after which a lock whose holder cannot be checked is stale (default 30_000)
+  updateMs?: number; // refresh interval (default staleMs/3, at most staleMs/2)
+}
+
+const HOLDER_FILE = 'holder.json';
+const DEFAULT_WAIT_SECONDS = 300;
+const DEFAULT_STALE_MS = 30_000;
+const MIN_STALE_MS = 200;
+/** The takeover mutex is held for milliseconds; older than this it is abandoned. */
+const TAKEOVER_STALE_MS = 5_000;
+/** How long a refresh or a release waits for the takeover mutex. */
+const MUTEX_WAIT_MS = 2 * TAKEOVER_STALE_MS;
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 200;
+
+/** Temporary-name hints (after TMP_PREFIX<pid>-<random>-), so leftovers can be recognized and removed. */
+const HINT_NEW = 'lock-new';
+const HINT_TRASH = 'lock-trash';
+const HINT_MUTEX_NEW = 'lock-mutex-new';
+const HINT_MUTEX_TRASH = 'lock-mutex-trash';
+
+export function lockDirOf(target: string): string {
+  return `${target}.lock`;
+}
+function mutexPathOf(target: string): string {
+  return `${target}.lock.takeover`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const pollDelay = () => POLL_MIN_MS + Math.random() * (POLL_MAX_MS - POLL_MIN_MS);
+
+// ---------------------------------------------------------------------------------------------------------
+// Observing a lock directory
+
+interface Observed {
+  dev: bigint;
+  ino: bigint;
+  mtimeNs: bigint;
+  mtimeMs: number;
+  record: HolderRecord | undefined;
+}
+
+async function lstatBig(p: string): Promise<BigIntStats | undefined> {
+  try {
+    return await fsp.lstat(p, { bigint: true });
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** The lock directory (or a moved copy) as it is now; undefined when absent. */
+async function observe(dir: string): Promise<Observed | undefined> {
+  const st = await lstatBig(dir);
+  if (!st) return undefined;
+  let record: HolderRecord | undefined;
+  if (st.isDirectory()) {
+    try {
+      record = parseHolderRecord(await fsp.readFile(path.join(dir, HOLDER_FILE), 'utf8'));
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR') throw e;
+      // vanished between lstat and read, or no record: judged by age below
+    }
+  }
+  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
+}
+
+function sameIdentity(a: Observed, b: Observed): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.record?.token === b.record?.token;
+}
+
+/** Why the observed lock is stale, or undefined when it is not. */
+function staleReason(o: Observed, defaultStaleMs: number): string | undefined {
+  const rec = o.record;
+  if (rec && holderLiveness(rec) === 'dead') return `holder pid ${rec.pid} on ${rec.host} is gone`;
+  const staleMs = rec?.staleMs ?? defaultStaleMs;
+  const age = Date.now() - o.mtimeMs;
+  if (age > staleMs) return `not refreshed for ${Math.round(age)} ms (stale after ${staleMs} ms)`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The takeover mutex: a file created by link(2), held for milliseconds.
+
+interface MutexHandle {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+}
+
+function mutexStale(o: Observed): boolean {
+  if (o.record && holderLiveness(o.record) === 'dead') return true;
+  return Date.now() - o.mtimeMs > TAKEOVER_STALE_MS;
+}
+
+async function observeFile(p: string): Promise<Observed | undefined> {
+  const st = await lstatBig(p);
+  if (!st) return undefined;
+  let record: HolderRecord | undefined;
+  if (st.isFile()) {
+    try {
+      record = parseHolderRecord(await fsp.readFile(p, 'utf8'));
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+    }
+  }
+  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
+}
+
+/** Remove an abandoned mutex: rename it away, check it is the one judged stale, else put it back. */
+async function breakMutex(p: string, stale: Observed): Promise<void> {
+  const trash = tmpName(path.dirname(p), HINT_MUTEX_TRASH);
+  try {
+    await fsp.rename(p, trash);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const moved = await lstatBig(trash);
+    if (moved && (moved.dev !== stale.dev || moved.ino !== stale.ino)) {
+      // Someone else broke it first and made a fresh one, which we just moved: give it back.
+      await fsp.link(trash, p).catch(() => undefined);
+    }
+  } finally {
+    await fsp.rm(trash, { force: true });
+  }
+}
+
+async function tryMutex(p: string): Promise<MutexHandle | undefined> {
+  const dir = path.dirname(p);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const tmp = tmpName(dir, HINT_MUTEX_NEW);
+    await fsp.writeFile(tmp, JSON.stringify(ownRecord('takeover', TAKEOVER_STALE_MS)), { flag: 'wx' });
+    try {
+      await fsp.link(tmp, p);
+      const st = await fsp.lstat(tmp, { bigint: true });
+      return { path: p, dev: st.dev, ino: st.ino };
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+    const held = await observeFile(p);
+    if (!held) continue; // released meanwhile: try again at once
+    if (!mutexStale(held)) return undefined;
+    await breakMutex(p, held);
+  }
+  return undefined;
+}
+
+async function releaseMutex(m: MutexHandle): Promise<void> {
+  const st = await lstatBig(m.path);
+  if (st && st.dev === m.dev && st.ino === m.ino) await fsp.rm(m.path, { force: true });
+}
+
+/** Run `fn` holding the takeover mutex; undefined if the mutex could not be had within `waitMs`. */
+async function withMutex<T>(target: string, waitMs: number, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const m = await tryMutex(mutexPathOf(target));
+    if (m) {
+      try {
+        return { value: await fn() };
+      } finally {
+        await releaseMutex(m);
+      }
+    }
+    if (Date.now() >= deadline) return undefined;
+    await sleep(5 + Math.random() * 20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Installing our lock directory
+
+interface Identity {
+  dev: bigint;
+  ino: bigint;
+}
+
+class Candidate {
+  readonly dir: string;
+  private made = false;
+  private seq = 0;
+  constructor(
+    readonly lockDir: string,
+    readonly record: HolderRecord,
+  ) {
+    this.dir = tmpName(path.dirname(lockDir), HINT_NEW);
+  }
+
+  /** Try to put our directory in place; its identity on success, undefined when the name is taken. */
+  async install(): Promise<Identity | undefined> {
+    if (!this.made) {
+      await fsp.mkdir(this.dir, { mode: 0o755 });
+      this.made = true;
+    }
+    this.record.since = new Date().toISOString();
+    const tmp = path.join(this.dir, `${HOLDER_FILE}.${this.seq++}`);
+    await fsp.writeFile(tmp, JSON.stringify(this.record, null, 2) + '\n', { flag: 'wx' });
+    await fsp.rename(tmp, path.join(this.dir, HOLDER_FILE));
+    const now = new Date();
+    await fsp.utimes(this.dir, now, now);
+    const st = await fsp.lstat(this.dir, { bigint: true });
+    try {
+      await fsp.rename(this.dir, this.lockDir);
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'ENOTDIR' || c === 'EISDIR') return undefined;
+      if (c === 'ENOENT') {
+        this.made = false; // our temporary directory was cleaned up by someone: make it again next time
+        return undefined;
+      }
+      throw e;
+    }
+    this.made = false;
+    return { dev: st.dev, ino: st.ino };
+  }
+
+  async discard(): Promise<void> {
+    if (this.made) await fsp.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Under the mutex: replace the stale lock `seen` by ours, if it is still exactly that lock and still stale. */
+async function takeOver(target: string, seen: Observed, staleMs: number, cand: Candidate): Promise<Identity | undefined> {
+  const lockDir = lockDirOf(target);
+  let trash: string | undefined;
+  const got = await withMutex(target, 0, async () => {
+    const now = await observe(lockDir);
+    if (!now) return cand.install(); // freed meanwhile
+    if (!sameIdentity(now, seen) || staleReason(now, staleMs) === undefined) return undefined;
+    trash = tmpName(path.dirname(lockDir), HINT_TRASH);
+    try {
+      await fsp.rename(lockDir, trash);
+    } catch (e) {
+      trash = undefined;
+      if (errnoCode(e) === 'ENOENT') return cand.install();
+      throw e;
+    }
+    const moved = await observe(trash);
+    if (!moved || !sameIdentity(moved, now)) {
+      // Not the directory we judged (cannot happen while the mutex holds, unless the mutex itself was broken):
+      // put it back; if its place is taken already, its owner finds out by identity.
+      try {
+        await fsp.rename(trash, lockDir);
+        trash = undefined;
+      } catch {
+        /* removed below */
+      }
+      return undefined;
+    }
+    return cand.install();
+  });
+  if (trash !== undefined) await fsp.rm(trash, { recursive: true, force: true }).catch(() => undefined);
+  return got?.value;
+}
+
+/** Remove what crashed lock users of this directory left behind (temporary names of dead pids). */
+async function removeLeftovers(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const hints = [HINT_NEW, HINT_TRASH, HINT_MUTEX_NEW, HINT_MUTEX_TRASH];
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  const me = hostName();
+  for (const name of names) {
+    if (!name.startsWith(TMP_PREFIX) || !hints.some((h) => name.endsWith(`-${h}`))) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(TMP_PREFIX.length))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0) continue;
+    if (holderLiveness({ pid, host: me }) !== 'dead') continue;
+    await fsp.rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The held lock
+
+class HeldLock implements WriterLock {
+  readonly holder: LockHolder;
+  private lostReason: string | undefined;
+  private released = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastRefresh: number;
+  private checking: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly target: string,
+    private readonly id: Identity,
+    private readonly record: HolderRecord,
+    private readonly staleMs: number,
+    private readonly updateMs: number,
+  ) {
+    this.holder = publicHolder(record);
+    this.lastRefresh = Date.parse(record.since);
+    this.schedule();
+  }
+
+  get compromised(): boolean {
+    return this.lostReason !== undefined;
+  }
+
+  async assertHeld(): Promise<void> {
+    if (this.released) throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: already released`);
+    const verified = await this.check();
+    if (this.lostReason !== undefined) {
+      throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: ${this.lostReason}`, {
+        data: { holder: this.holder },
+      });
+    }
+    if (!verified) {
+      // Not proven lost, but not proven ours either: publishing now would not be safe.
+      throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: could not verify it is still held`, {
+        data: { holder: this.holder },
+      });
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.checking?.catch(() => undefined);
+    if (this.lostReason !== undefined) return; // not ours any more: touch nothing
+    const lockDir = lockDirOf(this.target);
+    let trash: string | undefined;
+    const moveAway = async () => {
+      const o = await observe(lockDir);
+      if (!o || !this.isOurs(o)) {
+        this.markLost(o?.record ? `taken over by ${describeHolder(o.record)}` : 'the lock directory was removed or replaced');
+        return;
+      }
+      const t = tmpName(path.dirname(lockDir), HINT_TRASH);
+      await fsp.rename(lockDir, t);
+      trash = t;
+    };
+    // Under the mutex no takeover can interleave between the identity check and the rename (and a fresh
+    // acquirer cannot replace a non-empty directory).
+    const done = await withMutex(this.target, MUTEX_WAIT_MS, moveAway);
+    if (!done) await moveAway(); // the mutex is wedged beyond recovery: the identity check still protects
+    if (trash !== undefined) await fsp.rm(trash, { recursive: true, force: true });
+  }
+
+  private isOurs(o: Observed): boolean {
+    return o.dev === this.id.dev && o.ino === this.id.ino && o.record?.token === this.record.token;
+  }
+
+  private markLost(reason: string): void {
+    if (this.lostReason === undefined) this.lostReason = reason;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.released || this.lostReason !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // Never throws: check() records every failure in lostReason.
+      void this.check().then(() => this.schedule());
+    }, this.updateMs);
+    this.timer.unref();
+  }
+
+  /** Verify identity and refresh the mtime; one at a time. Never rejects; true when verified and refreshed. */
+  private check(): Promise<boolean> {
+    if (!this.checking) {
+      this.checking = this.checkOnce().finally(() => {
+        this.checking = undefined;
+      });
+    }
+    return this.checking;
+  }
+
+  private async checkOnce(): Promise<boolean> {
+    if (this.lostReason !== undefined || this.released) return false;
+    const lockDir = lockDirOf(this.target);
+    const verifyAndTouch = async (): Promise<boolean> => {
+      const o = await observe(lockDir);
+      if (!o) {
+        this.markLost('the lock directory was removed');
+        return false;
+      }
+      if (!this.isOurs(o)) {
+        this.markLost(o.record ? `taken over by ${describeHolder(o.record)}` : 'the lock directory was replaced');
+        return false;
+      }
+      const now = new Date();
+      await fsp.utimes(lockDir, now, now);
+      this.lastRefresh = now.getTime();
+      return true;
+    };
+    try {
+      const late = Date.now() - this.lastRefresh > this.staleMs / 2;
+      if (!late) return await verifyAndTouch();
+      // Others may have judged us stale on the old mtime: decide under the mutex, where takeovers happen.
+      const r = await withMutex(this.target, MUTEX_WAIT_MS, verifyAndTouch);
+      if (r) return r.value;
+      this.noteFailure(new Error('takeover mutex unavailable'));
+    } catch (e) {
+      this.noteFailure(e);
+    }
+    return false;
+  }
+
+  private noteFailure(e: unknown): void {
+    const since = Date.now() - this.lastRefresh;
+    if (since > this.staleMs) {
+      this.markLost(`could not refresh the lock for ${since} ms: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function busyError(target: string, seen: Observed | undefined, waitSeconds: number): RcuError {
+  const holder = seen?.record ? publicHolder(seen.record) : undefined;
+  const who = holder ? describeHolder(holder) : `an unknown holder (${lockDirOf(target)} has no readable holder record)`;
+  return new RcuError('BUSY', `repository busy: lock held by ${who}`, {
+    details: [`lock: ${lockDirOf(target)}`, waitSeconds > 0 ? `waited ${waitSeconds} s` : 'did not wait (--wait 0)'],
+    data: { holder },
+  });
+}
+
+export async function acquireWriterLock(target: string, opts: AcquireOptions): Promise<WriterLock> {
+  const waitSeconds = opts.waitSeconds ?? DEFAULT_WAIT_SECONDS;
+  const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new RcuError('USAGE', `invalid lock wait: ${waitSeconds} s`);
+  if (!Number.isFinite(staleMs) || staleMs < MIN_STALE_MS) throw new RcuError('USAGE', `invalid lock staleness: ${staleMs} ms (at least ${MIN_STALE_MS})`);
+  const updateMs = Math.max(10, Math.min(opts.updateMs ?? staleMs / 3, staleMs / 2));
+
+  const lockDir = lockDirOf(target);
+  const record = ownRecord(opts.operation, staleMs);
+  const cand = new Candidate(lockDir, record);
+  const deadline = Date.now() + waitSeconds * 1000;
+  let waiting = false;
+  try {
+    for (;;) {
+      const seen = await observe(lockDir);
+      let id: Identity | undefined;
+      if (!seen) id = await cand.install();
+      else if (staleReason(seen, staleMs) !== undefined) id = await takeOver(target, seen, staleMs, cand);
+      if (id) {
+        await removeLeftovers(target).catch(() => undefined);
+        return new HeldLock(target, id, record, staleMs, updateMs);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw busyError(target, seen ?? (await observe(lockDir)), waitSeconds);
+      if (!waiting) {
+        waiting = true;
+        opts.onWait?.(seen?.record ? publicHolder(seen.record) : undefined);
+      }
+      await sleep(Math.min(pollDelay(), left));
+    }
+  } finally {
+    await cand.discard().catch(() => undefined);
+  }
+}
+
+/** The holder of the lock on `target` as recorded (even if stale), or undefined when it is not locked. */
+export async function readLockHolder(target: string): Promise<LockHolder | undefined> {
+  const o = await observe(lockDirOf(target));
+  return o?.record ? publicHolder(o.record) : undefined;
+}

@@ -1,0 +1,225 @@
+/**
+ * The content-addressed pool. A blob lives at pool/blobs/<ab>/<sha256> (0444); its reference count is
+ * its link count minus one. When a blob reaches the filesystem's hard-link limit (EMLINK, 65,000 on
+ * ext4) a second identical copy is made at <sha256>.1 (then .2, ...) and new links go there.
+ *
+ * Adding is two-phase so that refused input never touches the pool: stage() copies bytes into
+ * pool/tmp (hashing while copying; the uploader's file is never linked), commit() makes the staged
+ * copies durable with one filesystem sync and links each to its content-addressed name (EEXIST =
+ * already there, deduplicated).
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Layout } from './layout.js';
+import type { BlobHashes } from '../formats/format.js';
+import { errnoCode, fsError, RcuError } from '../util/errors.js';
+import { syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+
+/** ext4's limit; warn well before it. */
+export const LINK_WARN_THRESHOLD = 60_000;
+/** Pool meta kind holding a blob's BlobHashes. */
+export const HASHES_META = 'hashes';
+const SMALL_FILE = 4 * 1024 * 1024;
+
+export interface StagedBlob extends BlobHashes {
+  /** Private copy in pool/tmp; removed by commit() or discard(). */
+  tmpPath: string;
+}
+
+export function isSha256(s: string): boolean {
+  return /^[0-9a-f]{64}$/.test(s);
+}
+
+export class Pool {
+  constructor(readonly layout: Layout) {}
+
+  blobPath(sha256: string, copy = 0): string {
+    const p = this.layout.blobPath(sha256);
+    return copy === 0 ? p : `${p}.${copy}`;
+  }
+
+  /** Copy `source` into a private temporary file, computing sha256, sha1 and size in one pass. */
+  async stage(source: string): Promise<StagedBlob> {
+    const tmp = tmpName(this.layout.poolTmpDir);
+    const h256 = createHash('sha256');
+    const h1 = createHash('sha1');
+    let size = 0;
+    let out: fsp.FileHandle | undefined;
+    const src = await fsp.open(source, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const st = await src.stat();
+      if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
+      out = await fsp.open(tmp, 'wx', 0o444);
+      if (st.size <= SMALL_FILE) {
+        const buf = await src.readFile();
+        h256.update(buf);
+        h1.update(buf);
+        size = buf.length;
+        await out.writeFile(buf);
+      } else {
+        const buf = Buffer.allocUnsafe(1 << 20);
+        for (;;) {
+          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          const chunk = buf.subarray(0, bytesRead);
+          h256.update(chunk);
+          h1.update(chunk);
+          size += bytesRead;
+          await out.write(chunk);
+        }
+      }
+    } catch (e) {
+      await out?.close().catch(() => undefined);
+      await src.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true });
+      if (errnoCode(e) === 'EACCES') throw new RcuError('BAD_INPUT', `${source}: cannot read (permission denied)`, { cause: e });
+      if (errnoCode(e) === 'ELOOP') throw new RcuError('BAD_INPUT', `${source}: is a symbolic link`, { cause: e });
+      throw fsError(e, source, 'copying into the pool');
+    }
+    await out.close();
+    await src.close();
+    return { tmpPath: tmp, sha256: h256.digest('hex'), sha1: h1.digest('hex'), size };
+  }
+
+  async discard(staged: readonly StagedBlob[]): Promise<void> {
+    await Promise.all(staged.map((s) => fsp.rm(s.tmpPath, { force: true })));
+  }
+
+  /**
+   * Make staged copies durable (one syncfs) and give each its content-addressed name. Identical content
+   * already in the pool is deduplicated (the staged copy is dropped). Returns nothing: blobs are then
+   * addressed by hash.
+   */
+  async commit(staged: readonly StagedBlob[]): Promise<void> {
+    if (staged.length === 0) return;
+    await syncFilesystem(this.layout.poolTmpDir, () => [this.layout.poolTmpDir]);
+    const dirs = new Set<string>();
+    for (const s of staged) {
+      const final = this.blobPath(s.sha256);
+      const dir = path.dirname(final);
+      if (!dirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true });
+        dirs.add(dir);
+      }
+      try {
+        await fsp.link(s.tmpPath, final);
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw fsError(e, final, 'adding to the pool');
+        const st = await fsp.stat(final);
+        if (st.size !== s.size) {
+          throw new RcuError('INTEGRITY', `pool blob ${final} has size ${st.size}, expected ${s.size}: run 'rcurepo verify --deep'`);
+        }
+      }
+      await fsp.unlink(s.tmpPath);
+      const hashes: BlobHashes = { sha256: s.sha256, sha1: s.sha1, size: s.size };
+      await this.writeMeta(s.sha256, HASHES_META, hashes);
+    }
+    await syncFilesystem(this.layout.blobsDir, () => dirs);
+  }
+
+  /**
+   * Hard-link a pool blob to `dest` (a new name in a staging tree). Handles EMLINK by moving to the
+   * next copy of the blob, creating it from the first when needed. Returns the link count after linking.
+   */
+  async linkInto(sha256: string, dest: string): Promise<number> {
+    for (let copy = 0; copy < 1000; copy++) {
+      const src = this.blobPath(sha256, copy);
+      try {
+        await fsp.link(src, dest);
+        return (await fsp.stat(dest)).nlink;
+      } catch (e) {
+        const code = errnoCode(e);
+        if (code === 'EMLINK') continue;
+        if (code === 'ENOENT' && copy > 0) {
+          await this.makeCopy(sha256, copy);
+          copy--; // retry this copy number
+          continue;
+        }
+        if (code === 'ENOENT') throw new RcuError('INTEGRITY', `pool blob ${src} is missing: run 'rcurepo verify --repair'`, { cause: e });
+        throw fsError(e, dest, 'linking a pool blob');
+      }
+    }
+    throw new RcuError('FS_LIMIT', `blob ${sha256}: too many copies needed (EMLINK)`);
+  }
+
+  /** Create overflow copy number `copy` of a blob (temp + fsync + link; EEXIST = another process made it). */
+  private async makeCopy(sha256: string, copy: number): Promise<void> {
+    const src = this.blobPath(sha256, 0);
+    const tmp = tmpName(this.layout.poolTmpDir);
+    try {
+      await fsp.copyFile(src, tmp, fs.constants.COPYFILE_EXCL);
+      await fsp.chmod(tmp, 0o444);
+      const fh = await fsp.open(tmp, 'r');
+      await fh.sync();
+      await fh.close();
+      await fsp.link(tmp, this.blobPath(sha256, copy));
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw fsError(e, this.blobPath(sha256, copy), 'making an overflow copy');
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  /** (dev, ino) identities of all copies of a blob that exist. */
+  async identities(sha256: string): Promise<Array<{ dev: number; ino: number; nlink: number; size: number }>> {
+    const out: Array<{ dev: number; ino: number; nlink: number; size: number }> = [];
+    for (let copy = 0; ; copy++) {
+      try {
+        const st = await fsp.stat(this.blobPath(sha256, copy));
+        out.push({ dev: st.dev, ino: st.ino, nlink: st.nlink, size: st.size });
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') return out;
+        throw e;
+      }
+    }
+  }
+
+  async readMeta<T>(sha256: string, kind: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await fsp.readFile(this.layout.blobMetaPath(sha256, kind), 'utf8')) as T;
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return undefined;
+      throw e;
+    }
+  }
+
+  /** Caches are not data: written atomically but without directory fsync (rebuildable). */
+  async writeMeta(sha256: string, kind: string, value: unknown): Promise<void> {
+    const p = this.layout.blobMetaPath(sha256, kind);
+    await fsp.mkdir(path.dirname(p), { recursive: true });
+    await writeFileAtomic(p, JSON.stringify(value), { syncDir: false });
+  }
+
+  async removeMeta(sha256: string): Promise<void> {
+    const dir = path.dirname(this.layout.blobMetaPath(sha256, 'x'));
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return;
+      throw e;
+    }
+    await Promise.all(names.filter((n) => n.startsWith(sha256 + '.')).map((n) => fsp.rm(path.join(dir, n), { force: true })));
+  }
+
+  /** Walk every blob file (including overflow copies) in the pool. */
+  async *walk(): AsyncGenerator<{ name: string; sha256: string; copy: number; path: string }> {
+    let prefixes: string[];
+    try {
+      prefixes = (await fsp.readdir(this.layout.blobsDir)).sort();
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return;
+      throw e;
+    }
+    for (const pre of prefixes) {
+      const dir = path.join(this.layout.blobsDir, pre);
+      for (const name of (await fsp.readdir(dir)).sort()) {
+        const [sha, copyText] = name.split('.');
+        if (!sha || !isSha256(sha)) continue;
+        yield { name, sha256: sha, copy: copyText ? Number(copyText) : 0, path: path.join(dir, name) };
+      }
+    }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * One writer transaction, exactly as docs/rcu-protocol: lock -> clean leftovers -> plan -> allocate a
+ * generation -> hard-link clone -> commit new blobs -> apply -> regenerate indexes -> verify -> make
+ * durable -> rename into snapshots/ -> swap `current` -> record the supersede time -> unlock.
+ */
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Layout } from './layout.js';
+import type { Format, TreeEntry } from '../formats/format.js';
+import { acquireWriterLock } from './lock.js';
+import type { LockHolder, WriterLock } from './lock.js';
+import { assertSameFilesystem, readRepoConfig } from './repo.js';
+import type { RepoConfig } from './repo.js';
+import { cleanupRepo } from './cleanup.js';
+import { allocateGeneration, markSuperseded, readCurrent, swapCurrent, writeHistory, writeManifest } from './generations.js';
+import type { HistoryRecord } from './generations.js';
+import { Pool } from './pool.js';
+import type { StagedBlob } from './pool.js';
+import { enterPool } from './pool-guard.js';
+import { applyChange, verifyStaging } from './apply.js';
+import { loadEntries, makeMetaLoader } from './snapshot-state.js';
+import { cloneTree } from './tree.js';
+import { RcuError } from '../util/errors.js';
+import { fsyncPath, removePath, syncFilesystem } from '../util/fsx.js';
+import { crashPoint } from '../util/crash.js';
+
+export interface AddChange {
+  path: string;
+  sha256: string;
+  size: number;
+  /** Bytes not yet in the pool (a private staged copy); absent when the blob is already pooled. */
+  staged?: StagedBlob;
+  /** Format metadata to cache with the blob. */
+  meta?: unknown;
+}
+
+export interface Change {
+  adds: AddChange[];
+  removes: string[];
+}
+
+export interface PlanState {
+  parent: number;
+  parentDir: string;
+  config: RepoConfig;
+  /** Entries of the parent snapshot (loaded once, on first use). */
+  entries(): Promise<readonly TreeEntry[]>;
+  /** Whether `treePath` in the parent is absent, or holds exactly this blob, without loading all entries. */
+  compare(treePath: string, sha256: string): Promise<'absent' | 'same' | 'different'>;
+}
+
+export interface TransactionOptions {
+  layout: Layout;
+  repoName: string;
+  format: Format;
+  operation: string;
+  args?: string[];
+  actor?: string;
+  waitSeconds?: number;
+  dryRun?: boolean;
+  onWait?: (holder: LockHolder | undefined) => void;
+  /** Operations that may run on a frozen repository (none of the content-changing ones). */
+  allowFrozen?: boolean;
+  /** Called after the swap, still under the lock (e.g. rsync fragment); failures are reported, never undo. */
+  afterPublish?: (gen: number, snapshotDir: string) => Promise<void>;
+}
+
+export interface TransactionResult {
+  repo: string;
+  published: boolean;
+  dryRun: boolean;
+  parent: number;
+  generation: number;
+  added: string[];
+  removed: string[];
+  replaced: string[];
+  warnings: string[];
+}
+
+export function defaultActor(): string {
+  if (process.env.RCUREPO_ACTOR) return process.env.RCUREPO_ACTOR;
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
+  return `${user}@${os.hostname()}`;
+}
+
+const HISTORY_SAMPLE = 20;
+
+export async function runTransaction(opts: TransactionOptions, plan: (state: PlanState) => Promise<Change>): Promise<TransactionResult> {
+  const { layout, format } = opts;
+  const repo = layout.repo(opts.repoName);
+  const config = await readRepoConfig(repo);
+  if (config.format !== format.name) throw new RcuError('FAILURE', `repository '${repo.name}' has format '${config.format}', not '${format.name}'`);
+  await assertSameFilesystem(layout, repo);
+  const pool = new Pool(layout);
+  let lock: WriterLock | undefined;
+  let staging: string | undefined;
+  let stagedBlobs: StagedBlob[] = [];
+  let poolUse: { leave(): Promise<void> } | undefined;
+  try {
+    lock = await acquireWriterLock(repo.lockTarget, {
+      operation: opts.operation,
+      waitSeconds: opts.waitSeconds ?? 300,
+      onWait: opts.onWait,
+    });
+    crashPoint('after-lock');
+    // Re-read under the lock: a freeze or format change may have happened while we waited.
+    const cfg = await readRepoConfig(repo);
+    if (cfg.frozen && !opts.allowFrozen) {
+      throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}${cfg.frozen.reason ? ` (${cfg.frozen.reason})` : ''}; 'rcurepo unfreeze ${repo.name}' first`);
+    }
+    await cleanupRepo(layout, repo);
+    const parent = await readCurrent(repo);
+    if (parent === undefined) throw new RcuError('INTEGRITY', `repository '${repo.name}' has no current snapshot`);
+    const parentDir = repo.snapshotDir(parent);
+    const entriesOnce = lazy(() => loadEntries(layout, repo, parent, format));
+    const state: PlanState = {
+      parent,
+      parentDir,
+      config: cfg,
+      entries: entriesOnce,
+      compare: (p, sha) => compareWithPool(pool, path.join(parentDir, p), sha),
+    };
+    const change = await plan(state);
+    stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
+    const warnings: string[] = [];
+    const parentEntries = change.adds.length || change.removes.length ? await entriesOnce() : [];
+    const diff = classify(parentEntries, change);
+    const result: TransactionResult = { repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, ...diff, warnings };
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
+      await pool.discard(stagedBlobs);
+      return result;
+    }
+
+    poolUse = await enterPool(layout);
+    const gen = await allocateGeneration(repo);
+    crashPoint('after-allocate');
+    await fsp.mkdir(repo.stagingDir, { recursive: true });
+    staging = path.join(repo.stagingDir, String(gen));
+    const cloned = await cloneTree(parentDir, staging, format.indexFiles);
+    crashPoint('after-clone');
+    await pool.commit(stagedBlobs);
+    stagedBlobs = [];
+    crashPoint('after-pool-commit');
+    for (const a of change.adds) if (a.meta !== undefined) await pool.writeMeta(a.sha256, format.name, a.meta);
+    const entries = await applyChange({ pool, staging, parentEntries, change, cloned, warnings });
+    crashPoint('after-apply');
+    await format.writeIndexes({
+      layout,
+      repo,
+      settings: cfg.settings,
+      stagingDir: staging,
+      entries,
+      loadMeta: makeMetaLoader(pool, format),
+      cacheDir: repo.formatCacheDir(format.name),
+    });
+    crashPoint('after-index');
+    await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings: cfg.settings });
+    crashPoint('after-verify');
+    await syncFilesystem(staging, () => cloned.dirs.map((d) => path.join(staging!, d)));
+    crashPoint('after-durable');
+    // Caches for the new generation, before it becomes visible (a crash leaves them for cleanup).
+    await writeManifest(repo, gen, entries);
+    const record: HistoryRecord = {
+      generation: gen,
+      parent,
+      time: new Date().toISOString(),
+      actor: opts.actor ?? defaultActor(),
+      operation: opts.operation,
+      args: opts.args ?? [],
+      added: diff.added.length,
+      removed: diff.removed.length,
+      replaced: diff.replaced.length,
+      files: entries.length,
+      bytes: entries.reduce((s, e) => s + e.size, 0),
+      changes: sample(diff),
+    };
+    await writeHistory(repo, record);
+    await fsp.rename(staging, repo.snapshotDir(gen));
+    staging = undefined;
+    await fsyncPath(repo.snapshotsDir);
+    crashPoint('after-rename');
+    await lock.assertHeld();
+    if ((await readCurrent(repo)) !== parent) throw new RcuError('FAILURE', `current of '${repo.name}' moved during the transaction; refusing to publish over it`);
+    await swapCurrent(repo, gen);
+    crashPoint('after-swap');
+    await markSuperseded(repo, parent);
+    crashPoint('after-supersede');
+    result.published = true;
+    result.generation = gen;
+    if (opts.afterPublish) {
+      try {
+        await opts.afterPublish(gen, repo.snapshotDir(gen));
+      } catch (e) {
+        warnings.push(`after-publish step failed: ${(e as Error).message}`);
+      }
+    }
+    return result;
+  } finally {
+    if (staging) await removePath(staging).catch(() => undefined);
+    if (stagedBlobs.length) await pool.discard(stagedBlobs).catch(() => undefined);
+    await poolUse?.leave().catch(() => undefined);
+    await lock?.release().catch(() => undefined);
+  }
+}
+
+function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+async function compareWithPool(pool: Pool, file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
+  let st;
+  try {
+    st = await fsp.lstat(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return 'absent';
+    throw e;
+  }
+  const ids = await pool.identities(sha256);
+  return ids.some((i) => i.ino === st.ino && i.dev === st.dev) ? 'same' : 'different';
+}
+
+function classify(parent: readonly TreeEntry[], change: Change): { added: string[]; removed: string[]; replaced: string[] } {
+  const byPath = new Map(parent.map((e) => [e.path, e]));
+  const added: string[] = [];
+  const replaced: string[] = [];
+  const removed: string[] = [];
+  for (const a of change.adds) {
+    const old = byPath.get(a.path);
+    if (!old) added.push(a.path);
+    else if (old.sha256 !== a.sha256) replaced.push(a.path);
+  }
+  for (const r of change.removes) if (byPath.has(r)) removed.push(r);
+  return { added, removed, replaced };
+}
+
+function sample(d: { added: string[]; removed: string[]; replaced: string[] }): HistoryRecord['changes'] {
+  const t = d.added.length > HISTORY_SAMPLE || d.removed.length > HISTORY_SAMPLE || d.replaced.length > HISTORY_SAMPLE;
+  return { added: d.added.slice(0, HISTORY_SAMPLE), removed: d.removed.slice(0, HISTORY_SAMPLE), replaced: d.replaced.slice(0, HISTORY_SAMPLE), truncated: t };
+}

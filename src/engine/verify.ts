@@ -1,0 +1,160 @@
+/**
+ * Integrity check of trees, indexes, the pool and link counts; `repair` rebuilds every cache (manifests,
+ * history records, supersede times, the generation counter, blob metadata) from the trees and the pool.
+ * Trees and blobs themselves are never modified, only reported (except restoring a blob's 0444 mode).
+ */
+import fsp from 'node:fs/promises';
+import type { Layout } from './layout.js';
+import type { Format, TreeEntry } from '../formats/format.js';
+import { listHistory, listSnapshots, readCurrent, readHistory, readManifest, readSuperseded, markSuperseded, writeHistory, writeManifest, serializeManifest } from './generations.js';
+import { readRepoConfig } from './repo.js';
+import { HASHES_META, Pool } from './pool.js';
+import { hashFile, makeMetaLoader, poolInodeMap } from './snapshot-state.js';
+import type { InodeMap } from './snapshot-state.js';
+import { walkTree } from './tree.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { isRcuError } from '../util/errors.js';
+import { compareBytewise } from '../util/paths.js';
+import type { BlobHashes } from '../formats/format.js';
+
+export interface VerifyOptions {
+  deep?: boolean;
+  repair?: boolean;
+  /** Formats of the repositories (resolved by the caller: the engine knows no concrete format). */
+  formatOf: (name: string) => Promise<Format>;
+}
+
+export interface VerifyReport {
+  repos: string[];
+  snapshots: number;
+  files: number;
+  blobs: number;
+  faults: string[];
+  repaired: string[];
+}
+
+export async function verifyBase(layout: Layout, repoNames: string[], allRepos: boolean, opts: VerifyOptions): Promise<VerifyReport> {
+  const report: VerifyReport = { repos: repoNames, snapshots: 0, files: 0, blobs: 0, faults: [], repaired: [] };
+  const pool = new Pool(layout);
+  const inodes = await poolInodeMap(layout);
+  /** (dev:ino) -> references found in trees. */
+  const refs = new Map<string, number>();
+  for (const name of repoNames) await verifyRepo(layout, name, inodes, refs, report, opts);
+  await verifyPool(pool, refs, allRepos, report, opts);
+  return report;
+}
+
+async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: Map<string, number>, report: VerifyReport, opts: VerifyOptions): Promise<void> {
+  const repo = layout.repo(name);
+  const fault = (s: string) => report.faults.push(`${name}: ${s}`);
+  const repaired = (s: string) => report.repaired.push(`${name}: ${s}`);
+  let format: Format;
+  try {
+    format = await opts.formatOf((await readRepoConfig(repo)).format);
+  } catch (e) {
+    fault((e as Error).message);
+    return;
+  }
+  let current: number | undefined;
+  try {
+    current = await readCurrent(repo);
+  } catch (e) {
+    fault((e as Error).message);
+  }
+  const gens = await listSnapshots(repo);
+  if (current === undefined) fault('no current snapshot');
+  else if (!gens.includes(current)) fault(`current points to generation ${current}, which does not exist`);
+  const indexFiles = new Set(format.indexFiles);
+  for (const gen of gens) {
+    report.snapshots++;
+    const dir = repo.snapshotDir(gen);
+    const entries: TreeEntry[] = [];
+    const others: string[] = [];
+    for await (const f of walkTree(dir, (rel) => others.push(rel))) {
+      const st = await fsp.lstat(f.abs);
+      if (indexFiles.has(f.rel)) continue;
+      report.files++;
+      const key = `${st.dev}:${st.ino}`;
+      const blob = inodes.get(key);
+      if (!blob) {
+        fault(`generation ${gen}: ${f.rel} is not a pool blob`);
+        continue;
+      }
+      refs.set(key, (refs.get(key) ?? 0) + 1);
+      entries.push({ path: f.rel, sha256: blob.sha256, size: blob.size });
+    }
+    for (const o of others) fault(`generation ${gen}: ${o} is not a regular file or folder`);
+    const sorted = entries.sort((a, b) => compareBytewise(a.path, b.path));
+    const cached = await readManifest(repo, gen);
+    if (!cached || serializeManifest(cached) !== serializeManifest(sorted)) {
+      if (opts.repair) {
+        await writeManifest(repo, gen, sorted);
+        repaired(`generation ${gen}: manifest rebuilt from the tree`);
+      } else fault(`generation ${gen}: manifest cache ${cached ? 'disagrees with the tree' : 'is missing'} (repair with --repair)`);
+    }
+    const pool = new Pool(layout);
+    const loadMeta = makeMetaLoader(pool, format);
+    try {
+      for (const f of await format.verifyIndexes({ layout, repo, settings: {}, snapshotDir: dir, entries: sorted, loadMeta })) fault(`generation ${gen}: ${f}`);
+    } catch (e) {
+      if (!isRcuError(e)) throw e;
+      fault(`generation ${gen}: ${e.message}`);
+    }
+    if (!(await readHistory(repo, gen))) {
+      if (opts.repair) {
+        const st = await fsp.stat(dir);
+        await writeHistory(repo, {
+          generation: gen, parent: null, time: st.mtime.toISOString(), actor: 'unknown', operation: 'unknown', args: [],
+          added: 0, removed: 0, replaced: 0, files: sorted.length, bytes: sorted.reduce((s, e) => s + e.size, 0), reconstructed: true,
+        });
+        repaired(`generation ${gen}: history record reconstructed`);
+      } else fault(`generation ${gen}: history record missing (repair with --repair)`);
+    }
+    if (current !== undefined && gen < current && !(await readSuperseded(repo, gen))) {
+      if (opts.repair) {
+        await markSuperseded(repo, gen);
+        repaired(`generation ${gen}: supersede time set to now (its grace period restarts)`);
+      } else fault(`generation ${gen}: supersede time missing (repair with --repair)`);
+    }
+  }
+  const counter = Number((await fsp.readFile(repo.generationCounterFile, 'utf8').catch(() => '0')).trim()) || 0;
+  const maxSeen = Math.max(0, ...gens, ...(await listHistory(repo)));
+  if (counter < maxSeen) {
+    if (opts.repair) {
+      await writeFileAtomic(repo.generationCounterFile, `${maxSeen}\n`);
+      repaired(`generation counter raised from ${counter} to ${maxSeen}`);
+    } else fault(`generation counter ${counter} is below generation ${maxSeen} (repair with --repair)`);
+  }
+}
+
+async function verifyPool(pool: Pool, refs: Map<string, number>, allRepos: boolean, report: VerifyReport, opts: VerifyOptions): Promise<void> {
+  for await (const b of pool.walk()) {
+    report.blobs++;
+    const st = await fsp.stat(b.path);
+    const key = `${st.dev}:${st.ino}`;
+    if ((st.mode & 0o222) !== 0) {
+      if (opts.repair) {
+        await fsp.chmod(b.path, 0o444);
+        report.repaired.push(`pool: ${b.name} made read-only`);
+      } else report.faults.push(`pool: ${b.name} is writable (mode ${(st.mode & 0o777).toString(8)})`);
+    }
+    const counted = refs.get(key) ?? 0;
+    if (allRepos ? st.nlink - 1 !== counted : st.nlink - 1 < counted) {
+      report.faults.push(`pool: ${b.name} has ${st.nlink - 1} references by link count but ${counted} in the trees`);
+    }
+    if (opts.deep) {
+      const h = await hashFile(b.path);
+      if (h.sha256 !== b.sha256) report.faults.push(`pool: ${b.name} content hashes to ${h.sha256} (corrupt blob)`);
+      else if (b.copy === 0) {
+        const cached = await pool.readMeta<BlobHashes>(b.sha256, HASHES_META);
+        if (!cached || cached.sha1 !== h.sha1 || cached.size !== h.size) {
+          if (opts.repair) {
+            await pool.writeMeta(b.sha256, HASHES_META, h);
+            report.repaired.push(`pool: ${b.name} hash cache rebuilt`);
+          } else report.faults.push(`pool: ${b.name} hash cache ${cached ? 'wrong' : 'missing'} (repair with --repair)`);
+        }
+      }
+    }
+  }
+}
+

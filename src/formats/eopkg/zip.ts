@@ -1,0 +1,101 @@
+/**
+ * Read one member of a ZIP archive (an .eopkg) without extracting anything else: yauzl reads the central
+ * directory; only the wanted member is inflated, with a size cap and a CRC check.
+ */
+import fsp from 'node:fs/promises';
+import yauzl from 'yauzl';
+import { crc32 } from './crc32.js';
+
+/** Thrown for an archive the reader refuses; callers turn it into an RcuError naming the file. */
+export class ZipError extends Error {}
+
+export interface ZipMemberInfo {
+  name: string;
+  compressedSize: number;
+  uncompressedSize: number;
+  compressionMethod: number;
+}
+
+export interface ZipRead {
+  members: ZipMemberInfo[];
+  /** Bytes of each requested member that exists. */
+  data: Map<string, Buffer>;
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true }, (err, zf) => {
+      if (err || !zf) reject(new ZipError(`not a valid zip archive (${err?.message ?? 'unreadable'})`));
+      else resolve(zf);
+    });
+  });
+}
+
+function readEntry(zf: yauzl.ZipFile, entry: yauzl.Entry, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zf.openReadStream(entry, (err, stream) => {
+      if (err || !stream) {
+        reject(new ZipError(`cannot read member ${entry.fileName} (${err?.message ?? 'no stream'})`));
+        return;
+      }
+      const parts: Buffer[] = [];
+      let total = 0;
+      stream.on('data', (b: Buffer) => {
+        total += b.length;
+        if (total > cap) {
+          stream.destroy();
+          reject(new ZipError(`member ${entry.fileName} is larger than ${cap} bytes`));
+          return;
+        }
+        parts.push(b);
+      });
+      stream.on('error', (e: Error) => reject(new ZipError(`member ${entry.fileName} is corrupt or truncated (${e.message})`)));
+      stream.on('end', () => resolve(Buffer.concat(parts)));
+    });
+  });
+}
+
+/**
+ * List an archive's members and read the named ones (each at most `cap` bytes uncompressed).
+ * Refuses: not a zip, truncated archives (a member's data reaching past the end), duplicate member names,
+ * compression methods other than stored/deflate, CRC mismatches of the members read.
+ */
+export async function readZipMembers(file: string, want: readonly string[], cap: number): Promise<ZipRead> {
+  const { size: fileSize } = await fsp.stat(file);
+  const zf = await openZip(file);
+  const members: ZipMemberInfo[] = [];
+  const data = new Map<string, Buffer>();
+  const seen = new Set<string>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zf.on('error', (e: Error) => reject(new ZipError(`corrupt or truncated zip archive (${e.message})`)));
+      zf.on('end', () => resolve());
+      zf.on('entry', (entry: yauzl.Entry) => {
+        void (async () => {
+          const name = entry.fileName;
+          if (seen.has(name)) throw new ZipError(`duplicate member ${name}`);
+          seen.add(name);
+          if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+            throw new ZipError(`member ${name} uses unsupported compression method ${entry.compressionMethod}`);
+          }
+          if ((entry.generalPurposeBitFlag & 0x1) !== 0) throw new ZipError(`member ${name} is encrypted`);
+          if (entry.relativeOffsetOfLocalHeader + 30 + Buffer.byteLength(name) + entry.compressedSize > fileSize) {
+            throw new ZipError(`archive is truncated (member ${name} reaches past the end of the file)`);
+          }
+          members.push({ name, compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize, compressionMethod: entry.compressionMethod });
+          if (want.includes(name)) {
+            if (entry.uncompressedSize > cap) throw new ZipError(`member ${name} is larger than ${cap} bytes (${entry.uncompressedSize})`);
+            const buf = await readEntry(zf, entry, cap);
+            if (crc32(buf) !== entry.crc32) throw new ZipError(`member ${name} fails its CRC check (corrupt)`);
+            data.set(name, buf);
+          }
+          zf.readEntry();
+        })().catch((e: unknown) => reject(e instanceof ZipError ? e : new ZipError(`corrupt zip archive (${(e as Error).message})`)));
+      });
+      zf.readEntry();
+    });
+  } finally {
+    zf.close();
+  }
+  return { members, data };
+}

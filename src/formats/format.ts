@@ -1,0 +1,84 @@
+/**
+ * The interface a repository format implements. The engine knows only this module; concrete formats
+ * register themselves in src/formats/registry.ts, which commands (not the engine) import.
+ */
+import type { Layout, RepoLayout } from '../engine/layout.js';
+
+/** Hashes of a blob, computed once while its bytes are copied into the pool. */
+export interface BlobHashes {
+  sha256: string;
+  sha1: string;
+  size: number;
+}
+
+/** One file of a snapshot tree that is a pool blob (index files are not entries). */
+export interface TreeEntry {
+  /** POSIX path relative to the snapshot root, no leading slash, no '..'. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** A candidate file, already copied into a pool temporary file that rcurepo owns. */
+export interface IncomingFile extends BlobHashes {
+  /** What the user named (for messages). */
+  source: string;
+  /** The path relative to the directory the user named (or the basename for a plain file). */
+  relPath: string;
+  /** A private, stable copy of the bytes (read it, never write it). */
+  copyPath: string;
+}
+
+export interface PlaceOptions {
+  /** --prefix for formats that let the user choose the folder. */
+  prefix?: string;
+}
+
+export interface Placement {
+  /** Where the file goes in the tree. */
+  treePath: string;
+  /**
+   * Format metadata derived from the bytes (and the tree path), cached in the pool next to the blob
+   * under the format's name, so indexes never re-read package files. Must be JSON-serialisable.
+   */
+  meta?: unknown;
+}
+
+/** Everything a format may use to write its indexes into a staging tree. */
+export interface IndexContext {
+  layout: Layout;
+  repo: RepoLayout;
+  /** The repository's format settings (repo.json "settings"). */
+  settings: Record<string, unknown>;
+  /** The staging tree: write index files here, by temporary name + rename. */
+  stagingDir: string;
+  /** All entries of the new snapshot, sorted by path (bytewise). */
+  entries: readonly TreeEntry[];
+  /** Cached per-blob metadata written by place()/describe(); recomputed by describe() when missing. */
+  loadMeta(entry: TreeEntry): Promise<unknown>;
+  /** A directory private to this format and repository for caches (e.g. compressed index blocks). */
+  cacheDir: string;
+}
+
+export interface VerifyContext {
+  layout: Layout;
+  repo: RepoLayout;
+  settings: Record<string, unknown>;
+  snapshotDir: string;
+  entries: readonly TreeEntry[];
+  loadMeta(entry: TreeEntry): Promise<unknown>;
+}
+
+export interface Format {
+  readonly name: string;
+  /** Files at the tree root that the format generates; they are not pool entries. */
+  readonly indexFiles: readonly string[];
+  /** Decide where an incoming file goes and extract its metadata; throw RcuError('BAD_INPUT') to refuse. */
+  place(file: IncomingFile, opts: PlaceOptions): Promise<Placement>;
+  /** Recompute a blob's cached metadata from its bytes (cache rebuild, `verify --repair`). */
+  describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<unknown>;
+  /** Write all index files into ctx.stagingDir. Returns the names written. */
+  writeIndexes(ctx: IndexContext): Promise<string[]>;
+  /** Check the index files of a snapshot against its entries; returns human-readable faults (empty = fine). */
+  verifyIndexes(ctx: VerifyContext): Promise<string[]>;
+}

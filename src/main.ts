@@ -1,0 +1,32 @@
+/**
+ * Process entry: runs the CLI and maps errors to exit codes. The only place that ends the process.
+ */
+import { runCli } from './cli.js';
+import { EXIT_CODES, RcuError } from './util/errors.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await runCli(argv, {
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+      env: process.env,
+      cwd: process.cwd(),
+    });
+    return 0;
+  } catch (e) {
+    if (e instanceof RcuError) {
+      if (!(e.code === 'INTEGRITY' && e.data?.reported)) {
+        process.stderr.write(`rcurepo: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);
+      }
+      if (json && !e.data?.reported) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, details: e.details, data: e.data } }, null, 2) + '\n');
+      return EXIT_CODES[e.code];
+    }
+    process.stderr.write(`rcurepo: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT_CODES.FAILURE;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Flush what was written, then end: a leftover timer must not keep a finished command alive.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -1,0 +1,25 @@
+/**
+ * Test-only crash points. When RCUREPO_CRASH_AT names a step (comma-separated list), the process
+ * SIGKILLs itself on reaching it: the crash-consistency tests use this to stop a transaction at every
+ * named step. Unset in normal use; costs one environment lookup per step.
+ */
+export const CRASH_POINTS = [
+  'after-lock',
+  'after-allocate',
+  'after-clone',
+  'after-pool-commit',
+  'after-apply',
+  'after-index',
+  'after-verify',
+  'after-durable',
+  'after-rename',
+  'after-swap',
+  'after-supersede',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+export function crashPoint(name: CrashPoint): void {
+  const spec = process.env.RCUREPO_CRASH_AT;
+  if (!spec) return;
+  if (spec.split(',').includes(name)) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,117 @@
+/**
+ * Small, careful filesystem primitives. Nothing here ever opens an existing path for writing:
+ * every write goes to a fresh temporary name in the same directory and is renamed into place.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { errnoCode } from './errors.js';
+
+/** Prefix of every temporary name rcurepo creates; cleanup removes stale ones. */
+export const TMP_PREFIX = '.rcurepo-tmp-';
+
+export function tmpName(dir: string, hint = ''): string {
+  return path.join(dir, `${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${hint ? '-' + hint : ''}`);
+}
+
+/** fsync a file or directory by path. */
+export async function fsyncPath(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export function fsyncPathSync(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface AtomicWriteOptions {
+  mode?: number;
+  /** fsync the parent directory after the rename (default true). */
+  syncDir?: boolean;
+}
+
+/** Write `data` to `target` by temp file + fsync + rename (+ fsync of the directory). */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const dir = path.dirname(target);
+  const tmp = tmpName(dir, path.basename(target));
+  const fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, target);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  if (opts.syncDir !== false) await fsyncPath(dir);
+}
+
+/** Read a JSON file; undefined when it does not exist. */
+export async function readJsonIfExists<T>(p: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(p, 'utf8')) as T;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Exists test that only treats ENOENT as "no". */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
+let syncfsAvailable: boolean | undefined;
+
+/**
+ * Make everything written under `p` durable. Uses syncfs(2) through coreutils `sync -f` (one call for the
+ * whole filesystem, instead of one fsync per new directory of a large tree); falls back to fsyncing the
+ * directories given when `sync -f` is not available. The probe result is remembered.
+ */
+export async function syncFilesystem(p: string, fallbackDirs: () => Iterable<string>): Promise<void> {
+  if (syncfsAvailable !== false) {
+    const ok = await new Promise<boolean>((resolve) => {
+      execFile('sync', ['-f', p], (err) => resolve(!err));
+    });
+    if (ok) {
+      syncfsAvailable = true;
+      return;
+    }
+    syncfsAvailable = false;
+  }
+  for (const d of fallbackDirs()) await fsyncPath(d);
+}
+
+/** mkdir -p that returns nothing and ignores EEXIST. */
+export async function ensureDir(p: string): Promise<void> {
+  await fsp.mkdir(p, { recursive: true });
+}
+
+/** Remove a path if it exists (files or trees). */
+export async function removePath(p: string): Promise<void> {
+  await fsp.rm(p, { recursive: true, force: true, maxRetries: 2 });
+}

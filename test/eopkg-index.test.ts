@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { generatePackages, generateAssets, rng } from '../fixtures/gen-eopkg.js';
+import { Layout } from '../src/engine/layout.js';
+import type { IndexContext, TreeEntry } from '../src/formats/format.js';
+import { buildChunks, chunkKey, type IndexItem } from '../src/formats/eopkg/index-builder.js';
+import { eopkgFormat, parseAssets, validateAsset, withAsset, writeEopkgIndexes, INDEX_FILES, type EopkgMeta } from '../src/formats/eopkg/index.js';
+import { RcuError } from '../src/util/errors.js';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const fixtures = path.join(root, 'fixtures', 'eopkg');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eopkg-index-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+const layout = new Layout(path.join(tmp, 'base'));
+
+interface Placed {
+  entry: TreeEntry;
+  meta: EopkgMeta;
+  file: string;
+}
+
+async function placeFile(file: string): Promise<Placed> {
+  const b = fs.readFileSync(file);
+  const h = { sha1: createHash('sha1').update(b).digest('hex'), sha256: createHash('sha256').update(b).digest('hex'), size: b.length };
+  const pl = await eopkgFormat.place({ source: file, relPath: path.basename(file), copyPath: file, ...h }, {});
+  return { entry: { path: pl.treePath, sha256: h.sha256, size: h.size }, meta: pl.meta as EopkgMeta, file };
+}
+
+let stageN = 0;
+function ctxFor(placed: readonly Placed[], settings: Record<string, unknown>, cacheDir: string): IndexContext & { snapshotDir: string } {
+  const stagingDir = path.join(tmp, `stage-${stageN++}`);
+  fs.mkdirSync(stagingDir, { recursive: true });
+  const byPath = new Map(placed.map((p) => [p.entry.path, p.meta]));
+  const entries = placed.map((p) => p.entry).sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  return { layout, repo: layout.repo('t'), settings, stagingDir, snapshotDir: stagingDir, entries, cacheDir, loadMeta: async (e) => byPath.get(e.path) };
+}
+
+function readAll(dir: string): Map<string, Buffer> {
+  return new Map(INDEX_FILES.map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+}
+
+const PY_READER = `
+import lzma, sys, json, hashlib, xml.etree.ElementTree as ET
+data = open(sys.argv[1], 'rb').read()
+xml = lzma.decompress(data, format=lzma.FORMAT_XZ)
+assert hashlib.sha1(data).hexdigest() == open(sys.argv[1] + '.sha1sum').read().strip()
+assert xml == open(sys.argv[1][:-3], 'rb').read()
+root = ET.fromstring(xml)
+assert root.tag == 'PISI'
+out = {'packages': [], 'order': [c.tag for c in root], 'components': [c.findtext('Name') for c in root.findall('Component')], 'groups': [g.findtext('Name') for g in root.findall('Group')]}
+for p in root.findall('Package'):
+    d = {'name': p.findtext('Name'), 'uri': p.findtext('PackageURI'), 'size': int(p.findtext('PackageSize')), 'hash': p.findtext('PackageHash'), 'deltas': []}
+    for de in p.findall('DeltaPackages/Delta'):
+        d['deltas'].append({'from': de.get('releaseFrom'), 'uri': de.findtext('PackageURI'), 'size': int(de.findtext('PackageSize')), 'hash': de.findtext('PackageHash')})
+    for loc in p.findall('Summary') + p.findall('Description'):
+        assert loc.get('{http://www.w3.org/XML/1998/namespace}lang'), 'xml:lang on every localized element'
+        assert (loc.text or '').strip(), 'no empty localized element'
+    out['packages'].append(d)
+print(json.dumps(out))
+`;
+
+function pyRead(xzFile: string): { packages: { name: string; uri: string; size: number; hash: string; deltas: { from: string; uri: string; size: number; hash: string }[] }[]; order: string[]; components: string[]; groups: string[] } {
+  return JSON.parse(execFileSync('python3', ['-c', PY_READER, xzFile], { encoding: 'utf8' }));
+}
+
+function sha1File(f: string): string {
+  return createHash('sha1').update(fs.readFileSync(f)).digest('hex');
+}
+
+const fixtureAssets = (obsoletes?: string[]): Record<string, unknown> => {
+  const raw = {
+    distribution: fs.readFileSync(path.join(fixtures, 'distribution.xml'), 'utf8'),
+    components: fs.readFileSync(path.join(fixtures, 'components.xml'), 'utf8'),
+    groups: fs.readFileSync(path.join(fixtures, 'groups.xml'), 'utf8'),
+  };
+  if (obsoletes) raw.distribution = generateAssets({ obsoletes }).distribution;
+  return { eopkgAssets: raw };
+};
+
+describe('eopkg index from the committed fixtures', async () => {
+  const placed = await Promise.all(fs.readdirSync(fixtures).filter((f) => f.endsWith('.eopkg')).map((f) => placeFile(path.join(fixtures, f))));
+
+  it('lists the tip of every name, with deltas, readable by an independent reader', async () => {
+    const ctx = ctxFor(placed, fixtureAssets(), path.join(tmp, 'cache-fx'));
+    const files = await eopkgFormat.writeIndexes(ctx);
+    assert.deepEqual([...files].sort(), [...INDEX_FILES].sort());
+    const xzFile = path.join(ctx.stagingDir, 'eopkg-index.xml.xz');
+    execFileSync('xz', ['-t', xzFile]);
+    const robot = execFileSync('xz', ['-l', '--robot', xzFile], { encoding: 'utf8' });
+    assert.match(robot, /^file\t1\t/m, 'exactly one stream');
+    for (const f of ['eopkg-index.xml.sha1sum', 'eopkg-index.xml.xz.sha1sum']) assert.match(fs.readFileSync(path.join(ctx.stagingDir, f), 'utf8'), /^[0-9a-f]{40}\n$/);
+    for (const f of ['eopkg-index.xml.sha256sum', 'eopkg-index.xml.xz.sha256sum']) assert.match(fs.readFileSync(path.join(ctx.stagingDir, f), 'utf8'), /^[0-9a-f]{64}\n$/);
+    const got = pyRead(xzFile);
+    // expected tips: highest release per name among non-delta packages
+    const tips = new Map<string, Placed>();
+    for (const p of placed) if (!p.meta.isDelta && (!tips.has(p.meta.name) || tips.get(p.meta.name)!.meta.release < p.meta.release)) tips.set(p.meta.name, p);
+    const want = [...tips.values()].sort((a, b) => Buffer.compare(Buffer.from(a.meta.basename), Buffer.from(b.meta.basename)));
+    assert.deepEqual(got.packages.map((p) => p.uri), want.map((p) => p.entry.path));
+    for (const [i, p] of got.packages.entries()) {
+      assert.equal(p.hash, sha1File(want[i]!.file));
+      assert.equal(p.size, fs.statSync(want[i]!.file).size);
+    }
+    const withDelta = got.packages.filter((p) => p.deltas.length > 0);
+    assert.equal(withDelta.length, placed.filter((p) => p.meta.isDelta).length);
+    for (const p of withDelta) {
+      const d = placed.find((x) => x.entry.path === p.deltas[0]!.uri)!;
+      assert.equal(p.deltas[0]!.hash, sha1File(d.file));
+      assert.equal(Number(p.deltas[0]!.from), d.meta.fromRelease);
+    }
+    assert.equal(got.order[0], 'Distribution');
+    assert.deepEqual(got.order.slice(1 + got.packages.length).filter((t) => t !== 'Component' && t !== 'Group'), []);
+    assert.deepEqual(got.components, [...got.components].sort());
+    assert.deepEqual(got.groups, [...got.groups].sort());
+    assert.equal(got.order.at(-1), 'Group');
+    assert.deepEqual(await eopkgFormat.verifyIndexes(ctx), []);
+    // every element on its own line; shell completion greps <Name> lines
+    const xml = fs.readFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml'), 'utf8');
+    assert.ok(xml.split('\n').filter((l) => /<\/?[A-Za-z]/.test(l)).every((l) => /^\s*</.test(l)));
+    assert.match(xml, /&#169;/);
+  });
+
+  it('drops obsolete names and their -dbginfo', async () => {
+    const dbg = placed.find((p) => p.meta.name.endsWith('-dbginfo'))!.meta.name.replace(/-dbginfo$/, '');
+    const ctx = ctxFor(placed, fixtureAssets([dbg]), path.join(tmp, 'cache-obs'));
+    await eopkgFormat.writeIndexes(ctx);
+    const names = pyRead(path.join(ctx.stagingDir, 'eopkg-index.xml.xz')).packages.map((p) => p.name);
+    assert.ok(!names.includes(dbg) && !names.includes(`${dbg}-dbginfo`));
+    assert.ok(names.length > 0);
+  });
+
+  it('verifyIndexes reports damaged, stale and missing files', async () => {
+    const ctx = ctxFor(placed, fixtureAssets(), path.join(tmp, 'cache-v'));
+    await eopkgFormat.writeIndexes(ctx);
+    fs.writeFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha1sum'), `${'0'.repeat(40)}  eopkg-index.xml\n`);
+    fs.rmSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha256sum'));
+    const faults = await eopkgFormat.verifyIndexes({ ...ctx, entries: ctx.entries.slice(1) });
+    assert.ok(faults.some((f) => f.startsWith('eopkg-index.xml.sha1sum: not 40 hex')), faults.join('\n'));
+    assert.ok(faults.some((f) => f === 'eopkg-index.xml.sha256sum: missing'));
+    assert.ok(faults.some((f) => f.includes('differs from the index')));
+    fs.writeFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml.xz'), Buffer.from('garbage'));
+    assert.ok((await eopkgFormat.verifyIndexes(ctx)).some((f) => f.includes('does not decompress')));
+  });
+});
+
+describe('eopkg assets', () => {
+  it('refuses broken or empty localized elements, naming them', () => {
+    const good = generateAssets();
+    for (const k of ['distribution', 'components', 'groups'] as const) validateAsset(k, good[k]);
+    const emptyAr = good.components.replace('<LocalName xml:lang="de">', '<LocalName xml:lang="ar"></LocalName><LocalName xml:lang="de">');
+    assert.throws(() => validateAsset('components', emptyAr), (e: unknown) => e instanceof RcuError && e.code === 'BAD_INPUT' && /components\.xml: .*<LocalName xml:lang="ar"> is empty/.test(e.message));
+    const broken = good.groups.replace('<LocalName xml:lang="fr">', '<LocalName xml:lang="fr"><b>x</b>');
+    assert.throws(() => validateAsset('groups', broken), /groups\.xml: .*<LocalName xml:lang="fr"> is broken/);
+    assert.throws(() => validateAsset('distribution', good.distribution.replace('<SourceName>Solus</SourceName>', '')), /SourceName/);
+    assert.throws(() => validateAsset('distribution', good.distribution.slice(0, 100)), /malformed/);
+    const s = withAsset({}, 'groups', good.groups);
+    assert.deepEqual(Object.keys(s.eopkgAssets as object), ['groups']);
+    assert.equal(parseAssets(s).groupNames.join(','), [...parseAssets(s).groupNames].sort().join(','));
+    assert.match(parseAssets(withAsset({}, 'distribution', good.distribution)).distribution, /<Description xml:lang="en">Synthetic Repository<\/Description>/);
+  });
+});
+
+describe('eopkg incremental index', async () => {
+  const gen = generatePackages({ out: path.join(tmp, 'pool'), count: 260, seed: 'incr', buildsPerName: 2, deltas: true });
+  const all: Placed[] = [];
+  for (const p of gen) all.push(await placeFile(p.file!));
+
+  it('random adds/removes: persistent cache gives the same bytes as a fresh build; only touched groups recompress', async () => {
+    const r = rng('steps');
+    const mask = 15; // ~16 packages a group, to have many groups here
+    const present = new Set(all.filter(() => r() < 0.7).map((p) => p.entry.path));
+    const cache = path.join(tmp, 'cache-incr');
+    let prevKeys = new Set<string>();
+    let settings = fixtureAssets();
+    for (let step = 0; step < 14; step++) {
+      const ops = step === 0 ? 0 : 1 + Math.floor(r() * 3);
+      for (let k = 0; k < ops; k++) {
+        const p = all[Math.floor(r() * all.length)]!;
+        if (present.has(p.entry.path)) present.delete(p.entry.path);
+        else present.add(p.entry.path);
+      }
+      if (step === 7) settings = fixtureAssets([all[0]!.meta.name]);
+      const cur = all.filter((p) => present.has(p.entry.path));
+      const a = ctxFor(cur, settings, cache);
+      const res = await writeEopkgIndexes(a, { groupMask: mask });
+      const b = ctxFor(cur, settings, path.join(tmp, `cache-fresh-${step}`));
+      const fresh = await writeEopkgIndexes(b, { groupMask: mask });
+      assert.equal(fresh.stats.reused, 0);
+      const fa = readAll(a.stagingDir);
+      const fb = readAll(b.stagingDir);
+      for (const f of INDEX_FILES) assert.ok(fa.get(f)!.equals(fb.get(f)!), `step ${step}: ${f} identical to a fresh build`);
+      // which chunks are new since the previous build: exactly those must be compressed
+      const items: IndexItem[] = cur.map((p) => ({ path: p.entry.path, size: p.entry.size, meta: p.meta }));
+      const keys = buildChunks(items, parseAssets(settings), mask).chunks.filter((c) => c !== '').map((c) => chunkKey(Buffer.from(c)));
+      const changed = keys.filter((k) => !prevKeys.has(k)).length;
+      assert.equal(res.stats.compressed, new Set(keys.filter((k) => !prevKeys.has(k))).size, `step ${step}`);
+      assert.equal(res.stats.compressed + res.stats.reused, keys.length);
+      if (step > 0 && step !== 7) assert.ok(changed <= 2 * ops, `step ${step}: ${changed} chunks changed for ${ops} operations`);
+      if (step > 0) assert.ok(res.stats.reused >= keys.length - 2 * ops - 2, `step ${step}: most chunks reused`);
+      assert.ok(keys.length > 10);
+      prevKeys = new Set(keys);
+      execFileSync('xz', ['-t', path.join(a.stagingDir, 'eopkg-index.xml.xz')]);
+      assert.deepEqual(await eopkgFormat.verifyIndexes({ ...a, snapshotDir: a.stagingDir }), []);
+    }
+    // a damaged cache entry is a miss, not a broken index
+    const dir = path.join(cache, 'xz-blocks');
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.blk')).slice(0, 3)) {
+      const p = path.join(dir, f);
+      const b = fs.readFileSync(p);
+      b[b.length - 1] ^= 0xff;
+      fs.rmSync(p);
+      fs.writeFileSync(p, b);
+    }
+    const cur = all.filter((p) => present.has(p.entry.path));
+    const c = ctxFor(cur, settings, cache);
+    const res = await writeEopkgIndexes(c, { groupMask: mask });
+    assert.ok(res.stats.compressed >= 1);
+    assert.deepEqual(await eopkgFormat.verifyIndexes({ ...c, snapshotDir: c.stagingDir }), []);
+  });
+
+  it('default grouping writes an xz of one stream with one block per group', async () => {
+    const a = ctxFor(all, {}, path.join(tmp, 'cache-default'));
+    const res = await writeEopkgIndexes(a);
+    const robot = execFileSync('xz', ['-l', '--robot', path.join(a.stagingDir, 'eopkg-index.xml.xz')], { encoding: 'utf8' });
+    const totals = robot.split('\n').find((l) => l.startsWith('file\t'))!.split('\t');
+    assert.equal(totals[1], '1');
+    assert.equal(Number(totals[2]), res.stats.chunks);
+    assert.equal(res.stats.chunks, res.stats.groups + 1); // no assets: empty tail still closes </PISI>, head holds <PISI>
+  });
+});
