@@ -34,6 +34,19 @@ function buildProgram(defs: CommandDef[]) {
   return prog;
 }
 
+/**
+ * sade finds the command with a first parse that does not know which flags take no value, so
+ * `--json import main` would read `import` as the value of --json. Moving value-less flags after the
+ * positionals (but before a `--` that ends our arguments) makes the command position unambiguous.
+ */
+function flagsLast(argv: string[], booleans: string[]): string[] {
+  const end = argv.indexOf('--');
+  const head = end < 0 ? argv : argv.slice(0, end);
+  const tail = end < 0 ? [] : argv.slice(end);
+  const isBool = (a: string) => a.startsWith('--') && booleans.includes(a.slice(2).split('=')[0]!);
+  return [...head.filter((a) => !isBool(a)), ...head.filter(isBool), ...tail];
+}
+
 /** Parse and run one command line. Returns normally on success; throws RcuError (or others) on failure. */
 export async function runCli(argv: string[], io: Io): Promise<void> {
   const defs = allCommands();
@@ -52,7 +65,7 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
     process.exit = ((code?: number) => {
       throw new RcuError('USAGE', captured.trim().replace(/^ERROR\s*/m, '') || `usage error (${code ?? ''})`);
     }) as typeof process.exit;
-    parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...argv], {
+    parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(argv, booleans)], {
       lazy: true,
       boolean: booleans,
       string: ['base', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason'],

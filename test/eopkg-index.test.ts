@@ -121,7 +121,7 @@ describe('eopkg index from the committed fixtures', async () => {
     assert.deepEqual(await eopkgFormat.verifyIndexes(ctx), []);
     // every element on its own line; shell completion greps <Name> lines
     const xml = fs.readFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml'), 'utf8');
-    assert.ok(xml.split('\n').filter((l) => /<\/?[A-Za-z]/.test(l)).every((l) => /^\s*</.test(l)));
+    for (const l of xml.split('\n')) if (/<[A-Za-z]/.test(l)) assert.match(l, /^\s*<[A-Za-z][^<]*(<\/[A-Za-z]+>)?$/, `one element per line: ${l}`);
     assert.match(xml, /&#169;/);
   });
 
@@ -139,7 +139,8 @@ describe('eopkg index from the committed fixtures', async () => {
     await eopkgFormat.writeIndexes(ctx);
     fs.writeFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha1sum'), `${'0'.repeat(40)}  eopkg-index.xml\n`);
     fs.rmSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha256sum'));
-    const faults = await eopkgFormat.verifyIndexes({ ...ctx, entries: ctx.entries.slice(1) });
+    const gone = path.posix.dirname(ctx.entries[0]!.path) + '/';
+    const faults = await eopkgFormat.verifyIndexes({ ...ctx, entries: ctx.entries.filter((e) => !e.path.startsWith(gone)) });
     assert.ok(faults.some((f) => f.startsWith('eopkg-index.xml.sha1sum: not 40 hex')), faults.join('\n'));
     assert.ok(faults.some((f) => f === 'eopkg-index.xml.sha256sum: missing'));
     assert.ok(faults.some((f) => f.includes('differs from the index')));
@@ -212,7 +213,7 @@ describe('eopkg incremental index', async () => {
     for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.blk')).slice(0, 3)) {
       const p = path.join(dir, f);
       const b = fs.readFileSync(p);
-      b[b.length - 1] ^= 0xff;
+      b[b.length - 1] = b[b.length - 1]! ^ 0xff;
       fs.rmSync(p);
       fs.writeFileSync(p, b);
     }
@@ -230,6 +231,6 @@ describe('eopkg incremental index', async () => {
     const totals = robot.split('\n').find((l) => l.startsWith('file\t'))!.split('\t');
     assert.equal(totals[1], '1');
     assert.equal(Number(totals[2]), res.stats.chunks);
-    assert.equal(res.stats.chunks, res.stats.groups + 1); // no assets: empty tail still closes </PISI>, head holds <PISI>
+    assert.equal(res.stats.chunks, res.stats.groups + 2); // head (<PISI>) and tail (</PISI>) are chunks of their own
   });
 });

@@ -233,10 +233,10 @@ test('race: 10 processes taking over stale locks repeatedly never overlap', asyn
   const { dir, target } = await tempTarget();
   const log = path.join(dir, 'critical.log');
   const N = 10;
-  const ITER = 5;
+  const ITER = 4;
   try {
     fs.writeFileSync(log, '');
-    const children = Array.from({ length: N }, () => startChild(['race', target, log, String(ITER), '1000']));
+    const children = Array.from({ length: N }, () => startChild(['race', target, log, String(ITER), '3000']));
     await withTimeout(Promise.all(children.map((c) => c.next('ready'))), 15_000, 'children ready');
     // Start from a stale lock (foreign host, old mtime), so the first acquisition is a takeover race.
     await fsp.mkdir(lockDirOf(target));
@@ -316,7 +316,7 @@ test('a compromised lock is reported, never thrown from a timer (the holder surv
   const { dir, target } = await tempTarget();
   try {
     // Case 1: the lock directory disappears under the holder.
-    const c1 = startChild(['compromise', target, '600']);
+    const c1 = startChild(['compromise', target, '400']);
     await withTimeout(c1.next('held'), 10_000, 'held');
     await fsp.rename(lockDirOf(target), path.join(dir, 'gone'));
     c1.send('go');
@@ -327,10 +327,10 @@ test('a compromised lock is reported, never thrown from a timer (the holder surv
     assert.equal(fs.existsSync(lockDirOf(target)), false);
 
     // Case 2: replaced by another owner's lock; the old holder's refreshes and release leave it alone.
-    const c2 = startChild(['compromise', target, '600']);
+    const c2 = startChild(['compromise', target, '400']);
     await withTimeout(c2.next('held'), 10_000, 'held');
     await fsp.rename(lockDirOf(target), path.join(dir, 'gone2'));
-    const mine = await acquireWriterLock(target, { operation: 'gc', waitSeconds: 0, staleMs: 600 });
+    const mine = await acquireWriterLock(target, { operation: 'gc', waitSeconds: 0, staleMs: 400 });
     c2.send('go');
     const r2 = await withTimeout(c2.next('result'), 10_000, 'result');
     assert.equal((await c2.exit).code, 0, c2.stderr());

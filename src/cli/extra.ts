@@ -1,6 +1,10 @@
 /** Wiring modules of the feature areas beyond the core; each contributes its command definitions. */
 import type { CommandDef } from './types.js';
+import { eopkgCommands } from './eopkg.js';
+import { readersCommands } from './readers.js';
+import { hooksCommands } from './hooks.js';
+import { lifecycleCommands } from './lifecycle.js';
 
 export function extraCommands(): CommandDef[] {
-  return [];
+  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands];
 }

@@ -56,17 +56,22 @@ export async function collectInputs(args: readonly string[], opts: CollectOption
 }
 
 async function addPath(abs: string, out: InputFile[], refused: string[], opts: CollectOptions): Promise<void> {
-  let st = await fsp.lstat(abs);
+  const st = await fsp.lstat(abs);
   if (st.isSymbolicLink()) {
     if (!opts.followSymlinks) {
       refused.push(`${abs}: is a symbolic link (use --follow-symlinks to import its target)`);
       return;
     }
-    st = await fsp.stat(abs).catch(() => st);
-    if (st.isSymbolicLink()) {
+    const target = await fsp.realpath(abs).catch(() => undefined);
+    const tst = target ? await fsp.stat(target) : undefined;
+    if (!target || !tst) {
       refused.push(`${abs}: is a dangling symbolic link`);
       return;
     }
+    if (tst.isFile()) out.push({ abs: target, rel: path.basename(abs) });
+    else if (tst.isDirectory()) await walkInput(target, '', out, refused, opts);
+    else refused.push(`${abs}: links to something that is not a regular file or directory`);
+    return;
   }
   if (st.isFile()) out.push({ abs, rel: path.basename(abs) });
   else if (st.isDirectory()) await walkInput(abs, '', out, refused, opts);
@@ -94,8 +99,9 @@ async function walkInput(root: string, rel: string, out: InputFile[], refused: s
     else if (e.isSymbolicLink()) {
       if (!opts.followSymlinks) refused.push(`${abs}: is a symbolic link (use --follow-symlinks to import its target)`);
       else {
-        const st = await fsp.stat(abs).catch(() => undefined);
-        if (st?.isFile()) out.push({ abs, rel: r });
+        const target = await fsp.realpath(abs).catch(() => undefined);
+        const st = target ? await fsp.stat(target).catch(() => undefined) : undefined;
+        if (st?.isFile()) out.push({ abs: target!, rel: r });
         else if (st?.isDirectory()) await walkInput(root, r, out, refused, opts);
         else refused.push(`${abs}: symbolic link to nothing importable`);
       }

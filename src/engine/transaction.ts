@@ -64,6 +64,11 @@ export interface TransactionOptions {
   allowFrozen?: boolean;
   /** Called after the swap, still under the lock (e.g. rsync fragment); failures are reported, never undo. */
   afterPublish?: (gen: number, snapshotDir: string) => Promise<void>;
+  /**
+   * A writer lock on this repository the caller already holds (group-commit leader): used instead of
+   * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
+   */
+  heldLock?: WriterLock;
 }
 
 export interface TransactionResult {
@@ -103,7 +108,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
   let stagedBlobs: StagedBlob[] = [];
   let poolUse: { leave(): Promise<void> } | undefined;
   try {
-    lock = await acquireWriterLock(repo.lockTarget, {
+    lock = opts.heldLock ?? await acquireWriterLock(repo.lockTarget, {
       operation: opts.operation,
       waitSeconds: opts.waitSeconds ?? 300,
       onWait: opts.onWait,
@@ -205,7 +210,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (staging) await removePath(staging).catch(() => undefined);
     if (stagedBlobs.length) await pool.discard(stagedBlobs).catch(() => undefined);
     await poolUse?.leave().catch(() => undefined);
-    await lock?.release().catch(() => undefined);
+    if (!opts.heldLock) await lock?.release().catch(() => undefined);
   }
 }
 

@@ -102,7 +102,10 @@ function convert(node: RawNode): XElement | string | undefined {
     else children.push(r);
   }
   if (children.length > 0) {
-    if (text.trim() !== '') throw new XmlError(`element <${key}> mixes text and elements`);
+    if (text.trim() !== '') {
+      const lang = attrs.find(([k]) => k === 'xml:lang');
+      throw new XmlError(`element <${key}${lang ? ` xml:lang="${lang[1]}"` : ''}> is broken (mixes text and elements)`);
+    }
     return { name: key, attrs, children, text: undefined };
   }
   return { name: key, attrs, children, text };

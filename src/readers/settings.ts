@@ -1,0 +1,70 @@
+/**
+ * Reader-side repository settings (repo.json "settings"); an absent key means the default.
+ * Invalid values fall back to the default rather than failing a reaper or a server at 3 a.m.;
+ * `rcurepo config` validates what operators set.
+ */
+import type { RepoLayout } from '../engine/layout.js';
+import { readRepoConfig } from '../engine/repo.js';
+
+export interface ReaderSettings {
+  /** Newest generations never reaped (current included). */
+  keep: number;
+  /** Seconds a superseded generation stays (its grace period). */
+  graceSeconds: number;
+  /** Upper bound of any lease's TTL, so no lease pins a snapshot forever. */
+  leaseMaxTtlSeconds: number;
+  /** Start `gc REPO` in the background after each publish. */
+  gcAfterPublish: boolean;
+  /** HTTP: requests of one client address within this window read one generation. */
+  serveWindowSeconds: number;
+}
+
+export const DEFAULT_SETTINGS: ReaderSettings = {
+  keep: 3,
+  graceSeconds: 3600,
+  leaseMaxTtlSeconds: 86400,
+  gcAfterPublish: true,
+  serveWindowSeconds: 30,
+};
+
+/** Operator lease TTL when none is given (renewable). */
+export const DEFAULT_LEASE_TTL = 3600;
+
+type Kind = 'int' | 'number' | 'bool';
+export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
+  keep: 'int',
+  graceSeconds: 'number',
+  leaseMaxTtlSeconds: 'number',
+  gcAfterPublish: 'bool',
+  serveWindowSeconds: 'number',
+};
+
+/** Parse an operator-supplied value; undefined when it does not fit the setting. */
+export function parseSetting(key: keyof ReaderSettings, raw: unknown): number | boolean | undefined {
+  const kind = SETTING_KINDS[key];
+  if (kind === 'bool') {
+    if (raw === true || raw === 'true' || raw === 'yes' || raw === '1' || raw === 1) return true;
+    if (raw === false || raw === 'false' || raw === 'no' || raw === '0' || raw === 0) return false;
+    return undefined;
+  }
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  if (kind === 'int' && !Number.isInteger(n)) return undefined;
+  return n;
+}
+
+export function settingsFrom(raw: Record<string, unknown>): ReaderSettings {
+  const out = { ...DEFAULT_SETTINGS } as Record<keyof ReaderSettings, number | boolean>;
+  for (const key of Object.keys(SETTING_KINDS) as Array<keyof ReaderSettings>) {
+    if (raw[key] === undefined) continue;
+    const v = parseSetting(key, raw[key]);
+    if (v !== undefined) out[key] = v;
+  }
+  const s = out as unknown as ReaderSettings;
+  if (s.keep < 1) s.keep = 1; // current is always kept anyway; K >= 1 keeps the arithmetic honest
+  return s;
+}
+
+export async function readReaderSettings(repo: RepoLayout): Promise<ReaderSettings> {
+  return settingsFrom((await readRepoConfig(repo)).settings);
+}
