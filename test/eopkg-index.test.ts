@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { generatePackages, generateAssets, rng } from '../fixtures/gen-eopkg.js';
 import { Layout } from '../src/engine/layout.js';
 import type { IndexContext, TreeEntry } from '../src/formats/format.js';
-import { buildChunks, chunkKey, type IndexItem } from '../src/formats/eopkg/index-builder.js';
+import { buildChunks, type IndexItem } from '../src/formats/eopkg/index-builder.js';
 import { eopkgFormat, parseAssets, validateAsset, withAsset, writeEopkgIndexes, INDEX_FILES, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { RcuError } from '../src/util/errors.js';
 
@@ -197,7 +197,7 @@ describe('eopkg incremental index', async () => {
       for (const f of INDEX_FILES) assert.ok(fa.get(f)!.equals(fb.get(f)!), `step ${step}: ${f} identical to a fresh build`);
       // which chunks are new since the previous build: exactly those must be compressed
       const items: IndexItem[] = cur.map((p) => ({ path: p.entry.path, size: p.entry.size, meta: p.meta }));
-      const keys = buildChunks(items, parseAssets(settings), mask).chunks.filter((c) => c !== '').map((c) => chunkKey(Buffer.from(c)));
+      const keys = buildChunks(items, parseAssets(settings), mask).chunks.map((c) => c.key);
       const changed = keys.filter((k) => !prevKeys.has(k)).length;
       assert.equal(res.stats.compressed, new Set(keys.filter((k) => !prevKeys.has(k))).size, `step ${step}`);
       assert.equal(res.stats.compressed + res.stats.reused, keys.length);

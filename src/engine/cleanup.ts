@@ -5,7 +5,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout, RepoLayout } from './layout.js';
-import { listHistory, listSnapshots, readCurrent } from './generations.js';
+import { listHistory, listSnapshots, markSuperseded, readCurrent, readSuperseded } from './generations.js';
 import { errnoCode } from '../util/errors.js';
 import { removePath, tmpName, TMP_PREFIX } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
@@ -38,9 +38,11 @@ export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<Cle
     report.staging++;
   }
   // Stray temporary names (half-made `current` symlinks, atomic-write temps) in repository folders.
+  // Only those of dead processes: lock candidates of live waiters also live in the repository folder.
   for (const dir of [repo.dir, repo.snapshotsDir, repo.historyDir, repo.manifestsDir, repo.supersededDir, repo.metaDir]) {
     for (const n of await names(dir)) {
-      if (!n.startsWith(TMP_PREFIX)) continue;
+      const pid = tempOwnerPid(n);
+      if (pid === undefined || pid === process.pid || isProcessAlive(pid)) continue;
       await removePath(path.join(dir, n));
       report.tempFiles++;
     }
@@ -62,6 +64,12 @@ export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<Cle
         await fsp.rm(repo.historyFile(gen), { force: true });
         await fsp.rm(repo.manifestFile(gen), { force: true });
       }
+    }
+  }
+  // A crash between the swap and the supersede record: start the grace period now (later, never earlier).
+  if (current !== undefined) {
+    for (const gen of await listSnapshots(repo)) {
+      if (gen < current && !(await readSuperseded(repo, gen))) await markSuperseded(repo, gen);
     }
   }
   for (const n of await names(repo.trashDir)) await removePath(path.join(repo.trashDir, n));

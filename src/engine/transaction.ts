@@ -108,11 +108,11 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
   let stagedBlobs: StagedBlob[] = [];
   let poolUse: { leave(): Promise<void> } | undefined;
   try {
-    lock = opts.heldLock ?? await acquireWriterLock(repo.lockTarget, {
+    lock = opts.heldLock ?? (await acquireWriterLock(repo.lockTarget, {
       operation: opts.operation,
       waitSeconds: opts.waitSeconds ?? 300,
       onWait: opts.onWait,
-    });
+    }));
     crashPoint('after-lock');
     // Re-read under the lock: a freeze or format change may have happened while we waited.
     const cfg = await readRepoConfig(repo);

@@ -1,7 +1,10 @@
 /**
- * Cache of compressed index blocks in the format's private cache directory, keyed by a hash of the chunk's
- * uncompressed bytes and the xz settings. Entries carry a checksum of their bytes and are checked on read
- * (a damaged entry is a miss), so they are written without fsync: the cache is rebuildable.
+ * Cache of index chunks in the format's private cache directory: each entry holds a chunk's compressed xz
+ * block and its uncompressed text, keyed by a hash of everything the chunk's text is made from (package
+ * fragment hashes, paths, sizes, sha1s, deltas; asset text; the xz settings and a serialisation version).
+ * Entries carry a sha1 of the block and a CRC-32 of the text, checked on read (a damaged entry is a miss), so
+ * they are written without fsync: the cache is rebuildable, and verifyIndexes compares the published index
+ * with a full regeneration that uses no cache.
  * Pruning keeps the blocks used by this build and the previous one.
  */
 import { createHash } from 'node:crypto';
@@ -9,10 +12,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
+import { crc32 } from './crc32.js';
 import type { XzBlock } from './xz-blocks.js';
 
-const MAGIC = Buffer.from('RCUXZB1\0', 'latin1');
-const HEADER = 8 + 8 + 8 + 20;
+const MAGIC = Buffer.from('RCUXZB2\0', 'latin1');
+const HEADER = 8 + 8 + 8 + 20 + 4;
 const USED_FILE = 'used.json';
 
 export class BlockCache {
@@ -25,7 +29,7 @@ export class BlockCache {
     return path.join(this.dir, `${key}.blk`);
   }
 
-  async get(key: string): Promise<XzBlock | undefined> {
+  async get(key: string): Promise<{ xml: Buffer; block: XzBlock } | undefined> {
     let buf: Buffer;
     try {
       buf = await fsp.readFile(this.file(key));
@@ -36,21 +40,25 @@ export class BlockCache {
     if (buf.length < HEADER || !buf.subarray(0, 8).equals(MAGIC)) return undefined;
     const unpaddedSize = Number(buf.readBigUInt64LE(8));
     const uncompressedSize = Number(buf.readBigUInt64LE(16));
-    const bytes = buf.subarray(HEADER);
-    if (bytes.length !== ((unpaddedSize + 3) & ~3)) return undefined;
+    const blockLen = (unpaddedSize + 3) & ~3;
+    if (buf.length !== HEADER + blockLen + uncompressedSize) return undefined;
+    const bytes = buf.subarray(HEADER, HEADER + blockLen);
     if (!createHash('sha1').update(bytes).digest().equals(buf.subarray(24, 44))) return undefined;
-    return { bytes, unpaddedSize, uncompressedSize };
+    const xml = buf.subarray(HEADER + blockLen);
+    if (crc32(xml) !== buf.readUInt32LE(44)) return undefined;
+    return { xml, block: { bytes, unpaddedSize, uncompressedSize } };
   }
 
-  async put(key: string, block: XzBlock): Promise<void> {
+  async put(key: string, xml: Buffer, block: XzBlock): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     const head = Buffer.alloc(HEADER);
     MAGIC.copy(head, 0);
     head.writeBigUInt64LE(BigInt(block.unpaddedSize), 8);
     head.writeBigUInt64LE(BigInt(block.uncompressedSize), 16);
     createHash('sha1').update(block.bytes).digest().copy(head, 24);
+    head.writeUInt32LE(crc32(xml), 44);
     const tmp = tmpName(this.dir, 'blk');
-    await fsp.writeFile(tmp, Buffer.concat([head, block.bytes]), { flag: 'wx' });
+    await fsp.writeFile(tmp, Buffer.concat([head, block.bytes, xml]), { flag: 'wx' });
     await fsp.rename(tmp, this.file(key));
   }
 

@@ -27,11 +27,25 @@ export interface IndexItem {
   meta: EopkgMeta;
 }
 
+/** One chunk of the index: a cache key derived from its inputs, and how to render its text. */
+export interface Chunk {
+  key: string;
+  render: () => string;
+}
+
 export interface IndexChunks {
-  chunks: string[];
+  chunks: Chunk[];
   /** Tree paths of the packages listed, in index order. */
   listed: string[];
   groups: number;
+}
+
+/** Bump when the serialisation of chunks changes: cached blocks of older versions are then never used. */
+const CHUNK_VERSION = 'eopkg-chunk-v1';
+const KEY_PREFIX = `${CHUNK_VERSION}\0${XZ_ARGS.join(' ')}\0`;
+
+function textChunk(kind: string, text: string): Chunk {
+  return { key: createHash('sha1').update(`${KEY_PREFIX}${kind}\0`).update(text).digest('hex'), render: () => text };
 }
 
 export function fnv1a(s: string): number {
@@ -73,26 +87,34 @@ export function buildChunks(items: readonly IndexItem[], assets: ParsedAssets, g
     }
   }
   const listed = [...tips.values()].sort((a, b) => compareBytewise(a.base, b.base));
-  const chunks: string[] = [XML_DECL + '<PISI>\n' + assets.distribution];
-  let cur = '';
-  let groups = 0;
+  const chunks: Chunk[] = [textChunk('head', XML_DECL + '<PISI>\n' + assets.distribution)];
+  type Part = { t: IndexItem; ds: DeltaRef[] };
+  let parts: Part[] = [];
+  let hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
+  const close = (): void => {
+    const group = parts;
+    chunks.push({ key: hash.digest('hex'), render: () => group.map(({ t, ds }) => t.meta.head + computedChildren(t.size, t.meta.sha1, t.path, ds) + t.meta.tail).join('') });
+    parts = [];
+    hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
+  };
   for (const t of listed) {
     const m = t.meta;
     const ds = deltas.get(`${m.name}\0${m.release}\0${m.distrel}\0${m.arch}`) ?? [];
     if (ds.length > 1) ds.sort((a, b) => a.releaseFrom - b.releaseFrom || compareBytewise(a.base, b.base));
-    cur += m.head + computedChildren(t.size, m.sha1, t.path, ds) + m.tail;
-    if ((fnv1a(t.base) & groupMask) === 0) {
-      chunks.push(cur);
-      cur = '';
-      groups++;
-    }
+    let id = `${m.fragHash}\0${t.path}\0${t.size}\0${m.sha1}`;
+    for (const d of ds) id += `\0${d.releaseFrom}\0${d.uri}\0${d.size}\0${d.sha1}`;
+    hash.update(id + '\n');
+    parts.push({ t, ds });
+    if ((fnv1a(t.base) & groupMask) === 0) close();
   }
-  if (cur !== '') {
-    chunks.push(cur);
-    groups++;
-  }
-  chunks.push(assets.components + assets.groups + '</PISI>\n');
-  return { chunks, listed: listed.map((t) => t.path), groups };
+  if (parts.length > 0) close();
+  chunks.push(textChunk('tail', assets.components + assets.groups + '</PISI>\n'));
+  return { chunks, listed: listed.map((t) => t.path), groups: chunks.length - 2 };
+}
+
+/** The whole index text (no cache): what verification compares against. */
+export function renderIndex(items: readonly IndexItem[], assets: ParsedAssets, groupMask = DEFAULT_GROUP_MASK): Buffer {
+  return Buffer.from(buildChunks(items, assets, groupMask).chunks.map((c) => c.render()).join(''), 'utf8');
 }
 
 export interface BuildStats {
@@ -108,16 +130,11 @@ export interface BuildStats {
 }
 
 export interface BuiltIndex {
-  xml: Buffer;
+  /** The index, as the chunks in order (concatenate them for the file). */
+  xml: Buffer[];
   xz: Buffer;
   listed: string[];
   stats: BuildStats;
-}
-
-const KEY_PREFIX = `eopkg-xz-block-v1\0${XZ_ARGS.join(' ')}\0`;
-
-export function chunkKey(chunk: Buffer): string {
-  return createHash('sha1').update(KEY_PREFIX).update(chunk).digest('hex');
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
@@ -133,38 +150,36 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: 
   return out;
 }
 
-/** Build the index bytes and its xz, reusing cached blocks from `cacheDir` (no cache: compress everything). */
+/** Build the index (as buffers in order) and its xz, reusing cached chunks from `cacheDir` (no cache: compress everything). */
 export async function buildIndex(items: readonly IndexItem[], assets: ParsedAssets, opts: { cacheDir?: string; groupMask?: number } = {}): Promise<BuiltIndex> {
   const { chunks, listed, groups } = buildChunks(items, assets, opts.groupMask);
-  const bufs = chunks.filter((c) => c !== '').map((c) => Buffer.from(c, 'utf8'));
   const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
-  const keys = bufs.map(chunkKey);
   let compressed = 0;
   let reused = 0;
-  const fresh = new Map<string, Promise<XzBlock>>();
-  const blocks = await mapLimit(bufs, Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length)), async (buf, i) => {
-    const key = keys[i]!;
-    const hit = cache ? await cache.get(key) : undefined;
-    if (hit && hit.uncompressedSize === buf.length) {
+  const fresh = new Map<string, Promise<{ xml: Buffer; block: XzBlock }>>();
+  const done = await mapLimit(chunks, Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length)), async (chunk) => {
+    const hit = cache ? await cache.get(chunk.key) : undefined;
+    if (hit) {
       reused++;
       return hit;
     }
-    let p = fresh.get(key);
+    let p = fresh.get(chunk.key);
     if (!p) {
       compressed++;
-      p = compressBlock(buf).then(async (b) => {
-        if (cache) await cache.put(key, b);
-        return b;
+      const xml = Buffer.from(chunk.render(), 'utf8');
+      p = compressBlock(xml).then(async (block) => {
+        if (cache) await cache.put(chunk.key, xml, block);
+        return { xml, block };
       });
-      fresh.set(key, p);
+      fresh.set(chunk.key, p);
     }
     return p;
   });
-  const pruned = cache ? await cache.prune(keys) : 0;
+  const pruned = cache ? await cache.prune(chunks.map((c) => c.key)) : 0;
   return {
-    xml: Buffer.concat(bufs),
-    xz: assembleXz(blocks),
+    xml: done.map((d) => d.xml),
+    xz: assembleXz(done.map((d) => d.block)),
     listed,
-    stats: { chunks: bufs.length, groups, packages: listed.length, compressed, reused, pruned },
+    stats: { chunks: chunks.length, groups, packages: listed.length, compressed, reused, pruned },
   };
 }

@@ -10,7 +10,7 @@ import { RcuError, errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { parseAssets } from './assets.js';
 import { sourceFolder } from './placement.js';
-import { buildChunks, buildIndex, type BuildStats, type IndexItem } from './index-builder.js';
+import { buildIndex, renderIndex, type BuildStats, type IndexItem } from './index-builder.js';
 import { describePackage, isEopkgMeta, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { runXz } from './xz-blocks.js';
 
@@ -51,10 +51,19 @@ async function loadItems(entries: readonly TreeEntry[], loadMeta: (e: TreeEntry)
 const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo).update(b).digest('hex');
 
 /** Write `data` into `dir/name` by temporary name + rename (durability: the engine syncs the staging tree). */
-async function writeStaged(dir: string, name: string, data: Uint8Array | string): Promise<void> {
+async function writeStaged(dir: string, name: string, data: readonly Uint8Array[] | Uint8Array | string): Promise<void> {
   const tmp = tmpName(dir, name);
   try {
-    await fsp.writeFile(tmp, data, { flag: 'wx', mode: 0o644 });
+    if (Array.isArray(data)) {
+      const fh = await fsp.open(tmp, 'wx', 0o644);
+      try {
+        for (const buf of data as Uint8Array[]) {
+          for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+        }
+      } finally {
+        await fh.close();
+      }
+    } else await fsp.writeFile(tmp, data as Uint8Array | string, { flag: 'wx', mode: 0o644 });
     await fsp.rename(tmp, path.join(dir, name));
   } catch (e) {
     await fsp.rm(tmp, { force: true });
@@ -67,11 +76,17 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: { groupMask?: n
   const items = await loadItems(ctx.entries, ctx.loadMeta);
   const built = await buildIndex(items, assets, { cacheDir: ctx.cacheDir, groupMask: opts.groupMask });
   const { xml, xz } = built;
-  const files: [string, Uint8Array | string][] = [
+  const sha1 = createHash('sha1');
+  const sha256 = createHash('sha256');
+  for (const b of xml) {
+    sha1.update(b);
+    sha256.update(b);
+  }
+  const files: [string, readonly Uint8Array[] | Uint8Array | string][] = [
     [INDEX_XML, xml],
     [`${INDEX_XML}.xz`, xz],
-    [`${INDEX_XML}.sha1sum`, hex('sha1', xml) + '\n'],
-    [`${INDEX_XML}.sha256sum`, hex('sha256', xml) + '\n'],
+    [`${INDEX_XML}.sha1sum`, sha1.digest('hex') + '\n'],
+    [`${INDEX_XML}.sha256sum`, sha256.digest('hex') + '\n'],
     [`${INDEX_XML}.xz.sha1sum`, hex('sha1', xz) + '\n'],
     [`${INDEX_XML}.xz.sha256sum`, hex('sha256', xz) + '\n'],
   ];
@@ -83,8 +98,7 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: { groupMask?: n
 /** The index XML writeIndexes would produce for these entries and settings (no compression). */
 export async function renderIndexXml(entries: readonly TreeEntry[], settings: Record<string, unknown>, loadMeta: (e: TreeEntry) => Promise<unknown>, groupMask?: number): Promise<Buffer> {
   const items = await loadItems(entries, loadMeta);
-  const { chunks } = buildChunks(items, parseAssets(settings), groupMask);
-  return Buffer.from(chunks.join(''), 'utf8');
+  return renderIndex(items, parseAssets(settings), groupMask);
 }
 
 async function readOrFault(file: string, faults: string[]): Promise<Buffer | undefined> {

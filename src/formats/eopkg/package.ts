@@ -1,4 +1,5 @@
 /** Read an .eopkg (or .delta.eopkg) and derive everything the index needs, validating it on the way. */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { RcuError } from '../../util/errors.js';
 import { buildFragment } from './fragment.js';
@@ -31,12 +32,14 @@ export interface EopkgMeta {
   /** Serialised <Package> up to InstalledSize, and from there to </Package> (see fragment.ts). */
   head: string;
   tail: string;
+  /** sha1 of head + tail: identifies the fragment in index block cache keys without hashing its text. */
+  fragHash: string;
 }
 
 export function isEopkgMeta(m: unknown): m is EopkgMeta {
   if (typeof m !== 'object' || m === null) return false;
   const o = m as Record<string, unknown>;
-  return o.v === META_VERSION && typeof o.name === 'string' && typeof o.head === 'string' && typeof o.tail === 'string' && typeof o.release === 'number' && typeof o.sha1 === 'string';
+  return o.v === META_VERSION && typeof o.name === 'string' && typeof o.head === 'string' && typeof o.tail === 'string' && typeof o.fragHash === 'string' && typeof o.release === 'number' && typeof o.sha1 === 'string';
 }
 
 function bad(label: string, reason: string): RcuError {
@@ -118,6 +121,7 @@ export async function describePackage(filePath: string, basename: string, label:
     size: hashes.size,
     head,
     tail,
+    fragHash: createHash('sha1').update(head).update(tail).digest('hex'),
   };
   if (fromRelease !== undefined) {
     meta.fromRelease = fromRelease;

@@ -1,0 +1,249 @@
+/**
+ * The built-in HTTP/1.1 server (rcu-protocol.md, "Servers"): GET/HEAD of `/REPO/PATH` from the
+ * generation current when the request arrives (or the client's burst generation), `/REPO/@GEN/PATH`
+ * from a pinned one, a path missing there from a generation still in its grace period. Every response
+ * reads through a lease and from the CONCRETE snapshot path, never through `current`.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Layout } from '../engine/layout.js';
+import { readCurrent } from '../engine/generations.js';
+import { listRepoNames } from '../engine/repo.js';
+import { errnoCode } from '../util/errors.js';
+import { EtagCache } from './etags.js';
+import { contentType, escapeHtml, ifRangeHolds, noneMatchHit, notModifiedSince, parseRange, parseRequestPath } from './http-util.js';
+import { ServeState } from './serve-state.js';
+import { ServerLeases } from './server-leases.js';
+
+const SMALL = 64 * 1024;
+
+export interface ServeOptions {
+  layout: Layout;
+  host: string;
+  port: number;
+  /** Access log lines go here (undefined: no log). */
+  log?: (line: string) => void;
+  /** Seconds to let in-flight requests finish after SIGTERM before closing connections. */
+  drainSeconds?: number;
+}
+
+export interface Server {
+  address: AddressInfo;
+  /** Stop accepting, finish in-flight requests, release leases. Resolves when drained. */
+  drain(): Promise<{ requests: number; forced: number }>;
+}
+
+type Opened = { fh: FileHandle; st: fs.Stats; gen: number; rel: string };
+
+export async function startServer(o: ServeOptions): Promise<Server> {
+  const leases = new ServerLeases(o.layout);
+  const state = new ServeState(o.layout, leases);
+  const etags = new EtagCache();
+  /** Directories checked to be real directories (not symlinks), per generation; snapshots are immutable. */
+  const safeDirs = new Set<string>();
+  let draining = false;
+  let requests = 0;
+
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
+    requests++;
+    const t0 = process.hrtime.bigint();
+    let gen: number | undefined;
+    if (draining) res.shouldKeepAlive = false;
+    res.on('finish', () => {
+      if (!o.log) return;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const len = res.getHeader('content-length') ?? '-';
+      o.log(`${req.socket.remoteAddress ?? '-'} - - [${new Date().toISOString()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${req.method === 'HEAD' ? 0 : len} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}" gen=${gen ?? '-'} ${ms.toFixed(1)}ms\n`);
+    });
+    handle(req, res, (g) => (gen = g)).catch((e: unknown) => {
+      if (!res.headersSent) text(res, 500, `internal error: ${(e as Error).message}\n`);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+
+  function text(res: http.ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...extra });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Open `rel` inside snapshots/GEN refusing symlinks on every component; undefined when absent. */
+  async function openIn(repoName: string, gen: number, rel: string[]): Promise<Opened | undefined | 'refused'> {
+    const root = o.layout.repo(repoName).snapshotDir(gen);
+    for (let i = 1; i < rel.length; i++) {
+      const dir = path.join(root, ...rel.slice(0, i));
+      if (safeDirs.has(dir)) continue;
+      let st;
+      try {
+        st = await fsp.lstat(dir);
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+        throw e;
+      }
+      if (!st.isDirectory()) return st.isSymbolicLink() ? 'refused' : undefined;
+      if (safeDirs.size > 100_000) safeDirs.clear();
+      safeDirs.add(dir);
+    }
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(path.join(root, ...rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
+      if (c === 'ELOOP') return 'refused';
+      throw e;
+    }
+    return { fh, st: await fh.stat(), gen, rel: rel.join('/') };
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, noteGen: (g: number) => void): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
+    const parsed = parseRequestPath(req.url ?? '/');
+    if (!parsed.ok) return text(res, parsed.status, `${parsed.reason}\n`);
+    if (parsed.repo === '') return listing(res, 'repositories', await listRepoNames(o.layout), '/');
+    const info = await state.repo(parsed.repo);
+    if (!info) return text(res, 404, `no repository named '${parsed.repo}'\n`);
+    const client = req.socket.remoteAddress ?? '';
+    const name = info.repo.name;
+
+    // Lease a generation (reader protocol: lease, then validate; on failure resolve again).
+    let gen: number | undefined;
+    for (let attempt = 0; attempt < 5 && gen === undefined; attempt++) {
+      const g = parsed.gen ?? (await state.resolve(info, client));
+      if (g === undefined) return text(res, 404, `repository '${name}' has no current generation\n`);
+      if (await leases.acquire(name, g)) gen = g;
+      else if (parsed.gen !== undefined) {
+        const cur = await readCurrent(info.repo);
+        return text(res, 404, `generation ${g} of '${name}' has been reaped (or is being reaped); the current generation is ${cur ?? 'none'}\n`);
+      } else state.drop(client, name);
+    }
+    if (gen === undefined) return text(res, 503, `could not lease a generation of '${name}'; retry\n`, { 'Retry-After': '1' });
+    const held: number[] = [gen];
+    const releaseAll = () => held.splice(0).forEach((g) => leases.release(name, g));
+    try {
+      let opened = await openIn(name, gen, parsed.rel);
+      if (opened === undefined && parsed.gen === undefined) {
+        // Missing here: a client that read an older index may ask for a file only an older (graced)
+        // generation has, or a newer one only current has.
+        const cur = await readCurrent(info.repo);
+        const candidates = [...(cur !== undefined && cur !== gen ? [cur] : []), ...(cur !== undefined ? await state.graced(info, cur) : [])].filter((g) => g !== gen);
+        for (const g of candidates) {
+          if (!(await leases.acquire(name, g))) continue;
+          held.push(g);
+          opened = await openIn(name, g, parsed.rel);
+          if (opened !== undefined) break;
+        }
+      }
+      if (opened === 'refused') return text(res, 403, 'refusing to follow a symbolic link\n');
+      if (opened === undefined) return text(res, 404, `not found in generation ${gen} of '${name}': /${parsed.rel.join('/')}\n`, { 'X-Rcurepo-Generation': String(gen) });
+      noteGen(opened.gen);
+      try {
+        await send(req, res, info.repo, opened, parsed.rel.length === 0 ? `/${name}/` : req.url ?? '/');
+      } finally {
+        await opened.fh.close().catch(() => undefined);
+      }
+    } finally {
+      releaseAll();
+    }
+  }
+
+  function listing(res: http.ServerResponse, title: string, names: string[], base: string): void {
+    const items = names.map((n) => `<li><a href="${escapeHtml(base + encodeURIComponent(n).replace(/%2F/g, '/'))}">${escapeHtml(n)}</a></li>`).join('\n');
+    const body = `<!doctype html>\n<title>${escapeHtml(title)}</title>\n<h1>${escapeHtml(title)}</h1>\n<ul>\n${items}\n</ul>\n`;
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  async function send(req: http.IncomingMessage, res: http.ServerResponse, repo: ReturnType<Layout['repo']>, f: Opened, url: string): Promise<void> {
+    const genHeader = { 'X-Rcurepo-Generation': String(f.gen) };
+    if (f.st.isDirectory()) {
+      const u = url.split('?')[0]!;
+      if (!u.endsWith('/')) {
+        res.writeHead(301, { Location: `${u}/`, 'Content-Length': 0, ...genHeader });
+        return void res.end();
+      }
+      const ents = await fsp.readdir(path.join(repo.snapshotDir(f.gen), f.rel), { withFileTypes: true });
+      res.setHeader('X-Rcurepo-Generation', String(f.gen));
+      return listing(res, `${repo.name}/${f.rel}`, ents.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort(), '');
+    }
+    if (!f.st.isFile()) return text(res, 403, 'not a regular file\n', genHeader);
+    const size = f.st.size;
+    const etag = await etags.etag(repo, f.gen, f.rel, f.fh, f.st);
+    const lastModified = new Date(f.st.mtimeMs).toUTCString();
+    const headers: Record<string, string | number> = {
+      ...genHeader,
+      ETag: etag,
+      'Last-Modified': lastModified,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': contentType(path.basename(f.rel)),
+    };
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined ? noneMatchHit(inm, etag) : notModifiedSince(req.headers['if-modified-since'], f.st.mtimeMs)) {
+      res.writeHead(304, { ...genHeader, ETag: etag, 'Last-Modified': lastModified });
+      return void res.end();
+    }
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    const range = ifRangeHolds(req.headers['if-range'], etag, f.st.mtimeMs) ? parseRange(req.headers.range, size) : { kind: 'none' as const };
+    if (range.kind === 'unsatisfiable') {
+      return text(res, 416, `range not satisfiable (size ${size})\n`, { ...genHeader, 'Content-Range': `bytes */${size}`, ETag: etag });
+    }
+    if (range.kind === 'range') {
+      ({ start, end } = range);
+      status = 206;
+      headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+    }
+    const length = end - start + 1;
+    headers['Content-Length'] = length;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || length === 0) return void res.end();
+    if (length <= SMALL) {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await f.fh.read(buf, 0, length, start);
+      return void res.end(bytesRead === length ? buf : buf.subarray(0, bytesRead));
+    }
+    const rs = f.fh.createReadStream({ start, end, autoClose: false });
+    try {
+      await pipeline(rs, res);
+    } catch (e) {
+      // The client went away mid-body: nothing to answer any more.
+      if (errnoCode(e) !== 'ERR_STREAM_PREMATURE_CLOSE' && errnoCode(e) !== 'ECONNRESET' && errnoCode(e) !== 'EPIPE') throw e;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    address: server.address() as AddressInfo,
+    async drain() {
+      draining = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      // Keep-alive sockets become idle after their in-flight response; close them as they do.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      let forced = 0;
+      const deadline = setTimeout(() => {
+        forced = 1;
+        server.closeAllConnections();
+      }, (o.drainSeconds ?? 30) * 1000);
+      await closed;
+      clearInterval(idle);
+      clearTimeout(deadline);
+      state.close();
+      await leases.close();
+      return { requests, forced };
+    },
+  };
+}
