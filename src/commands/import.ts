@@ -1,4 +1,12 @@
-/** `rcurepo import REPO PATH...`: add files (directories walked, globs expanded) in one transaction. */
+/**
+ * `rcurepo import REPO PATH...`: add files (directories walked, globs expanded) as one new generation, or
+ * `rcurepo import REPO UPLOAD.tram`: the files an upload manifest names, each verified against its sha256.
+ *
+ * Safe from many processes at once: files are copied and placed outside the lock, then queued; whoever
+ * holds the writer lock publishes every queued import in one transaction (src/hooks/group-commit.ts). Each
+ * caller returns when its own files are published or refused. --dry-run stays a plain, unqueued transaction.
+ */
+import path from 'node:path';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { runTransaction } from '../engine/transaction.js';
 import type { TransactionResult } from '../engine/transaction.js';
@@ -9,6 +17,8 @@ import { getFormat } from '../formats/registry.js';
 import { collectInputs } from './inputs.js';
 import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
+import { submitImport } from '../hooks/group-commit.js';
+import { importManifest, isManifestName } from '../hooks/manifest.js';
 
 export interface ImportOptions {
   base: string;
@@ -27,48 +37,45 @@ export interface ImportOptions {
 export interface ImportResult extends TransactionResult {
   inputs: number;
   unchanged: string[];
+  /** Upload manifest imports: the manifest's file name. */
+  manifest?: string;
+  /** Upload manifest delivered again: the generation that first published it (nothing was imported now). */
+  alreadyPublished?: number;
 }
 
 export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   if (opts.paths.length === 0) throw new RcuError('USAGE', 'import needs at least one PATH');
   const layout = await openBase(opts.base);
+  const manifests = opts.paths.filter(isManifestName);
+  if (manifests.length) {
+    if (opts.paths.length !== 1) throw new RcuError('USAGE', 'an upload manifest (.tram) is imported on its own: import REPO UPLOAD.tram');
+    if (opts.dryRun) throw new RcuError('USAGE', '--dry-run is not supported for upload manifests');
+    return importManifest({ base: layout, manifestPath: path.resolve(opts.cwd, manifests[0]!), repo: opts.repo, prefix: opts.prefix, replace: opts.replace, waitSeconds: opts.waitSeconds, onWait: opts.onWait, actor: opts.actor });
+  }
   const repo = layout.repo(opts.repo);
   const format = await getFormat((await readRepoConfig(repo)).format);
   const inputs = await collectInputs(opts.paths, { cwd: opts.cwd, followSymlinks: opts.followSymlinks });
   const bar = progress('reading', inputs.length);
   const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix: opts.prefix, progress: bar });
   bar.done();
+  const discardAll = () => new Pool(layout).discard(prepared.map((p) => p.staged));
   if (refused.length) {
-    await new Pool(layout).discard(prepared.map((p) => p.staged));
+    await discardAll();
     throw new RcuError('BAD_INPUT', refused.length === 1 ? `${refused[0]}; nothing was imported` : `${refused.length} files refused; nothing was imported`, {
       details: refused.length === 1 ? [] : refused,
     });
   }
+  if (!opts.dryRun) {
+    return submitImport({ layout, repoName: opts.repo, format, prepared, inputs: inputs.length, args: opts.paths, replace: opts.replace, actor: opts.actor, waitSeconds: opts.waitSeconds, onWait: opts.onWait });
+  }
   let unchanged: string[] = [];
-  const discardAll = () => new Pool(layout).discard(prepared.map((p) => p.staged));
   const res = await runTransaction(
-    {
-      layout,
-      repoName: opts.repo,
-      format,
-      operation: 'import',
-      args: opts.paths,
-      actor: opts.actor,
-      waitSeconds: opts.waitSeconds,
-      dryRun: opts.dryRun,
-      onWait: opts.onWait,
-    },
+    { layout, repoName: opts.repo, format, operation: 'import', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: true, onWait: opts.onWait },
     async (state) => {
       const plan = await planImport(state, prepared, { replace: opts.replace });
       unchanged = plan.unchanged;
-      // Identical files need no staged copy.
-      const same = new Set(unchanged);
-      await new Pool(layout).discard(prepared.filter((p) => same.has(p.placement.treePath)).map((p) => p.staged));
       return plan.change;
     },
-  ).catch(async (e: unknown) => {
-    await discardAll();
-    throw e;
-  });
+  ).finally(discardAll);
   return { ...res, inputs: inputs.length, unchanged };
 }

@@ -119,7 +119,7 @@ export async function importManifest(o: ManifestImportOptions): Promise<Manifest
   const format = await getFormat(cfg.format);
   // Check every named file before copying any: missing files and unsafe entries are all reported at once.
   const refused: string[] = [];
-  const sources = [];
+  const sources: Array<{ abs: string; rel: string }> = [];
   for (const f of man.files) {
     try {
       sources.push(await checkUpload(man.dir, f.path, name));

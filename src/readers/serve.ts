@@ -190,7 +190,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     let start = 0;
     let end = size - 1;
     let status = 200;
-    const range = ifRangeHolds(req.headers['if-range'], etag, f.st.mtimeMs) ? parseRange(req.headers.range, size) : { kind: 'none' as const };
+    const range = ifRangeHolds(req.headers['if-range'] as string | undefined, etag, f.st.mtimeMs) ? parseRange(req.headers.range, size) : { kind: 'none' as const };
     if (range.kind === 'unsatisfiable') {
       return text(res, 416, `range not satisfiable (size ${size})\n`, { ...genHeader, 'Content-Range': `bytes */${size}`, ETag: etag });
     }

@@ -1,0 +1,54 @@
+/** `rcurepo pin|unpin REPO GEN`: generations the reaper must keep (a marker file per generation). */
+import fsp from 'node:fs/promises';
+import { openBase, readRepoConfig } from '../engine/repo.js';
+import { listSnapshots } from '../engine/generations.js';
+import { errnoCode, RcuError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { parseGeneration } from '../engine/layout.js';
+
+export interface PinResult {
+  repo: string;
+  generation: number;
+  pinned: boolean;
+  changed: boolean;
+}
+
+export async function pin(o: { base: string; repo: string; generation: number; pin: boolean; reason?: string }): Promise<PinResult> {
+  const layout = await openBase(o.base);
+  const repo = layout.repo(o.repo);
+  await readRepoConfig(repo);
+  const file = repo.pinMarker(o.generation);
+  if (!o.pin) {
+    try {
+      await fsp.unlink(file);
+      return { repo: o.repo, generation: o.generation, pinned: false, changed: true };
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return { repo: o.repo, generation: o.generation, pinned: false, changed: false };
+      throw e;
+    }
+  }
+  // A pin taken after the reaper condemned the generation may lose the race; the snapshot check after
+  // writing the marker tells the operator.
+  await fsp.mkdir(repo.pinsDir, { recursive: true });
+  const existed = await fsp.access(file).then(() => true, (e) => {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  });
+  await writeFileAtomic(file, JSON.stringify({ since: new Date().toISOString(), reason: o.reason ?? null }) + '\n');
+  if (!(await listSnapshots(repo)).includes(o.generation)) {
+    await fsp.rm(file, { force: true });
+    throw new RcuError('NOT_FOUND', `generation ${o.generation} of '${o.repo}' does not exist (never published, or reaped)`);
+  }
+  return { repo: o.repo, generation: o.generation, pinned: true, changed: !existed };
+}
+
+export async function listPins(o: { base: string; repo: string }): Promise<number[]> {
+  const layout = await openBase(o.base);
+  const repo = layout.repo(o.repo);
+  await readRepoConfig(repo);
+  const names = await fsp.readdir(repo.pinsDir).catch((e) => {
+    if (errnoCode(e) === 'ENOENT') return [] as string[];
+    throw e;
+  });
+  return names.map(parseGeneration).filter((g): g is number => g !== undefined).sort((a, b) => a - b);
+}

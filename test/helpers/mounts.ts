@@ -1,0 +1,48 @@
+/** Small real filesystems for limit tests: a tmpfs (ENOSPC) or a loop-mounted ext4 image (EMLINK). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+export interface Mount {
+  dir: string;
+  unmount(): void;
+}
+
+function sh(cmd: string, args: string[]): { ok: boolean; err: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
+}
+
+/** Returns the mount, or a string saying why mounting is not possible here (for the test's skip reason). */
+export function mountTmpfs(parent: string, size: string): Mount | string {
+  const dir = fs.mkdtempSync(path.join(parent, 'tmpfs-'));
+  const r = sh('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  if (!r.ok) return `mounting a tmpfs was refused (${r.err}); run as root on a machine that allows mounts`;
+  return { dir, unmount: () => void sh('umount', ['-l', dir]) };
+}
+
+export function mountExt4(parent: string, sizeMb: number): Mount | string {
+  const img = path.join(parent, `ext4-${process.pid}.img`);
+  const dir = fs.mkdtempSync(path.join(parent, 'ext4-'));
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, sizeMb * 1024 * 1024);
+  const mk = sh('mkfs.ext4', ['-q', '-F', '-N', '4096', img]);
+  if (!mk.ok) return `mkfs.ext4 failed (${mk.err})`;
+  const r = sh('mount', ['-o', 'loop', img, dir]);
+  if (!r.ok) return `loop-mounting an ext4 image was refused (${r.err}); run as root on a machine that allows loop mounts`;
+  return {
+    dir,
+    unmount: () => {
+      sh('umount', ['-l', dir]);
+      fs.rmSync(img, { force: true });
+    },
+  };
+}
+
+/** Probe once so a test can declare `{ skip: reason }` up front. */
+export function mountRefusal(parent: string): string | false {
+  const m = mountTmpfs(parent, '1m');
+  if (typeof m === 'string') return m;
+  m.unmount();
+  return false;
+}
