@@ -10,7 +10,7 @@ import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { Layout } from '../src/engine/layout.js';
 import type { TreeEntry } from '../src/formats/format.js';
-import { buildChunks } from '../src/formats/eopkg/index-builder.js';
+import { renderIndex } from '../src/formats/eopkg/index-builder.js';
 import { eopkgFormat, parseAssets, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { runXz } from '../src/formats/eopkg/xz-blocks.js';
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
       // anchor: render everything, compress the whole index with one xz
       let t = performance.now();
       const items = entries.map((e) => ({ path: e.path, size: e.size, meta: metas.get(e.path)! }));
-      const xml = Buffer.from(buildChunks(items, parseAssets(settings)).chunks.join(''));
+      const xml = renderIndex(items, parseAssets(settings));
       const xz = await runXz(['-z', '-c', '-6', '-T1'], xml);
       createHash('sha1').update(xml).digest('hex');
       createHash('sha1').update(xz).digest('hex');

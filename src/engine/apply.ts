@@ -1,5 +1,5 @@
 /** Applying a change to a staging clone, and verifying the staging tree before it is published. */
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Layout, RepoLayout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
@@ -7,7 +7,8 @@ import type { CloneReply } from './clone-worker.js';
 import type { Change } from './transaction.js';
 import { LINK_WARN_THRESHOLD, Pool } from './pool.js';
 import { makeMetaLoader } from './snapshot-state.js';
-import { pruneEmptyParents } from './tree.js';
+import { pruneEmptyParentsSync } from './tree.js';
+import { chunked } from '../util/chunked.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { tmpName } from '../util/fsx.js';
 import { compareBytewise } from '../util/paths.js';
@@ -32,44 +33,50 @@ export async function applyChange(inp: ApplyInput): Promise<TreeEntry[]> {
   for (const rel of cloned.emlink) {
     const e = byPath.get(rel);
     if (!e) throw new RcuError('INTEGRITY', `${rel}: at the hard-link limit and not in the manifest; run 'rcurepo verify --repair'`);
-    await pool.linkInto(e.sha256, path.join(staging, rel));
+    pool.linkIntoSync(e.sha256, path.join(staging, rel));
   }
-  for (const rel of change.removes) {
-    if (!byPath.has(rel)) continue;
-    await fsp.unlink(path.join(staging, rel));
-    await pruneEmptyParents(staging, rel);
+  await chunked(change.removes, (rel) => {
+    if (!byPath.has(rel)) return;
+    fs.unlinkSync(path.join(staging, rel));
+    pruneEmptyParentsSync(staging, rel);
     byPath.delete(rel);
-  }
+  });
   let highLinks = 0;
-  for (const a of change.adds) {
+  const madeDirs = new Set<string>();
+  await chunked(change.adds, (a) => {
     const old = byPath.get(a.path);
-    if (old && old.sha256 === a.sha256) continue;
+    if (old && old.sha256 === a.sha256) return;
     const dest = path.join(staging, a.path);
     if (old) {
       // Replace: a new link under a temporary name, renamed over the staging name. The old inode (and
       // every snapshot sharing it) is never opened for writing.
       const tmp = tmpName(path.dirname(dest));
-      const n = await pool.linkInto(a.sha256, tmp);
-      await fsp.rename(tmp, dest);
+      const n = pool.linkIntoSync(a.sha256, tmp);
+      fs.renameSync(tmp, dest);
       if (n > LINK_WARN_THRESHOLD) highLinks++;
     } else {
-      try {
-        await fsp.mkdir(path.dirname(dest), { recursive: true });
-      } catch (e) {
-        if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
-        throw e;
+      const dir = path.dirname(dest);
+      if (!madeDirs.has(dir)) {
+        try {
+          fs.mkdirSync(dir, { recursive: true });
+        } catch (e) {
+          if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
+          throw e;
+        }
+        madeDirs.add(dir);
       }
       try {
-        const n = await pool.linkInto(a.sha256, dest);
+        const n = pool.linkIntoSync(a.sha256, dest);
         if (n > LINK_WARN_THRESHOLD) highLinks++;
       } catch (e) {
-        if (errnoCode((e as { cause?: unknown }).cause) === 'EEXIST') throw new RcuError('BAD_INPUT', `${a.path}: a folder of that name exists in the repository`);
-        if (errnoCode((e as { cause?: unknown }).cause) === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
+        const cause = errnoCode((e as { cause?: unknown }).cause);
+        if (cause === 'EEXIST') throw new RcuError('BAD_INPUT', `${a.path}: a folder of that name exists in the repository`);
+        if (cause === 'ENOTDIR') throw new RcuError('BAD_INPUT', `${a.path}: a parent folder is a file in the repository`);
         throw e;
       }
     }
     byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
-  }
+  });
   if (highLinks) warnings.push(`${highLinks} blob(s) have more than ${LINK_WARN_THRESHOLD} links; further links go to overflow copies (EMLINK at 65,000 on ext4)`);
   return [...byPath.values()].sort((a, b) => compareBytewise(a.path, b.path));
 }
@@ -102,17 +109,16 @@ export async function verifyStaging(v: VerifyStagingInput): Promise<void> {
   for (const rel of removed) expectedFromParent.delete(rel);
   if (expectedFromParent.size !== newPaths.size) faults.push(`staging has ${expectedFromParent.size} files, the new manifest ${newPaths.size}`);
   for (const p of newPaths) if (!expectedFromParent.has(p)) faults.push(`${p}: in the manifest but not in the tree`);
-  for (const a of v.change.adds) {
-    const st = await fsp.lstat(path.join(v.staging, a.path)).catch(() => undefined);
-    const ids = await v.pool.identities(a.sha256);
+  await chunked(v.change.adds, (a) => {
+    const st = fs.lstatSync(path.join(v.staging, a.path), { throwIfNoEntry: false });
+    const ids = v.pool.identitiesSync(a.sha256);
     if (!st || !ids.some((i) => i.dev === st.dev && i.ino === st.ino)) faults.push(`${a.path}: not linked to pool blob ${a.sha256}`);
     else if (st.size !== a.size) faults.push(`${a.path}: size ${st.size}, expected ${a.size}`);
-  }
-  for (const r of removed) {
-    if (newPaths.has(r)) continue;
-    const st = await fsp.lstat(path.join(v.staging, r)).catch(() => undefined);
-    if (st) faults.push(`${r}: still present after removal`);
-  }
+  });
+  await chunked(removed, (r) => {
+    if (newPaths.has(r)) return;
+    if (fs.lstatSync(path.join(v.staging, r), { throwIfNoEntry: false })) faults.push(`${r}: still present after removal`);
+  });
   faults.push(
     ...(await v.format.verifyIndexes({
       layout: v.layout,

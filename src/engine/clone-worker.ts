@@ -1,9 +1,12 @@
 /**
- * Worker thread body for the hard-link clone: a tight synchronous loop (the fastest way to make
- * 100,000 links from Node) that runs off the main thread, so lock refreshes and servers keep running.
+ * Body of the hard-link clone worker: a tight synchronous loop (the fastest way to make 100,000 links
+ * from Node) that runs in a worker thread, so lock refreshes and servers keep running meanwhile.
+ *
+ * The function is shipped to the worker as source text (`eval` worker), which works the same from the
+ * built JavaScript and from TypeScript sources under tsx (whose loader does not reach worker threads).
+ * It must therefore be self-contained: no reference to anything outside its own body.
  */
-import fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import type fsModule from 'node:fs';
 
 export interface CloneRequest {
   src: string;
@@ -24,7 +27,7 @@ export interface CloneReply {
   error?: { code?: string; message: string; path?: string };
 }
 
-function clone(req: CloneRequest): CloneReply {
+export function cloneSync(fs: typeof fsModule, req: CloneRequest): CloneReply {
   const reply: CloneReply = { files: [], dirs: [], emlink: [], foreign: [] };
   const skip = new Set(req.skipRoot);
   const walk = (rel: string): void => {
@@ -56,4 +59,10 @@ function clone(req: CloneRequest): CloneReply {
   return reply;
 }
 
-if (parentPort) parentPort.postMessage(clone(workerData as CloneRequest));
+/** Source of the eval worker: runs cloneSync on workerData and posts the reply. */
+export const CLONE_WORKER_SOURCE = `
+const __name = (f) => f; // esbuild (tsx) may wrap named functions with __name when keeping names
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+parentPort.postMessage((${cloneSync.toString()})(fs, workerData));
+`;

@@ -93,7 +93,7 @@ export async function readHistory(repo: RepoLayout, gen: number): Promise<Histor
 
 export async function writeHistory(repo: RepoLayout, rec: HistoryRecord): Promise<void> {
   await fsp.mkdir(repo.historyDir, { recursive: true });
-  await writeFileAtomic(repo.historyFile(rec.generation), JSON.stringify(rec, null, 1) + '\n', { syncDir: false });
+  await writeFileAtomic(repo.historyFile(rec.generation), JSON.stringify(rec, null, 1) + '\n', { syncDir: false, syncData: false });
 }
 
 /** Manifest line: sha256 TAB size TAB path (path last: it may contain tabs). Sorted by path. */
@@ -135,7 +135,7 @@ export async function readManifest(repo: RepoLayout, gen: number): Promise<TreeE
 
 export async function writeManifest(repo: RepoLayout, gen: number, entries: readonly TreeEntry[]): Promise<void> {
   await fsp.mkdir(repo.manifestsDir, { recursive: true });
-  await writeFileAtomic(repo.manifestFile(gen), serializeManifest(entries), { syncDir: false });
+  await writeFileAtomic(repo.manifestFile(gen), serializeManifest(entries), { syncDir: false, syncData: false });
 }
 
 /** Record when `gen` stopped being current: its grace period starts now. */

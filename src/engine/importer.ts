@@ -30,44 +30,39 @@ export interface PrepareResult {
   refused: string[];
 }
 
-const STAGE_CONCURRENCY = 4;
-
 /** Stage and place every file; never throws for bad input (refusals are returned), only for I/O faults. */
 export async function prepareFiles(layout: Layout, format: Format, files: readonly SourceFile[], opts: PlaceOptions & { progress?: Progress } = {}): Promise<PrepareResult> {
   const pool = new Pool(layout);
-  const results: Array<PreparedFile | string | undefined> = new Array(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      const f = files[i]!;
+  const results: Array<PreparedFile | string> = [];
+  let sliceStart = performance.now();
+  try {
+    for (const f of files) {
       let staged: StagedBlob | undefined;
       try {
-        staged = await pool.stage(f.abs);
+        staged = pool.stageSync(f.abs) ?? (await pool.stage(f.abs));
         const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: staged.tmpPath, sha256: staged.sha256, sha1: staged.sha1, size: staged.size }, opts);
-        results[i] = { source: f, staged, placement };
+        results.push({ source: f, staged, placement });
       } catch (e) {
         if (staged) await pool.discard([staged]);
-        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results[i] = e.message;
-        else {
-          results[i] = undefined;
-          throw e;
-        }
+        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results.push(e.message);
+        else throw e;
       }
       opts.progress?.tick();
+      // Synchronous staging: yield now and then so timers (the lock's refresh) keep running.
+      if (performance.now() - sliceStart > 15) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
     }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(STAGE_CONCURRENCY, files.length) }, worker));
   } catch (e) {
-    await pool.discard(results.flatMap((r) => (r && typeof r !== 'string' ? [r.staged] : [])));
+    await pool.discard(results.flatMap((r) => (typeof r !== 'string' ? [r.staged] : [])));
     throw e;
   }
   const prepared: PreparedFile[] = [];
   const refused: string[] = [];
   for (const r of results) {
     if (typeof r === 'string') refused.push(r);
-    else if (r) prepared.push(r);
+    else prepared.push(r);
   }
   // Two inputs for one tree path must be the same bytes.
   const seen = new Map<string, PreparedFile>();
@@ -87,6 +82,8 @@ export async function prepareFiles(layout: Layout, format: Format, files: readon
   return { prepared: unique, refused };
 }
 
+const BULK_COMPARE = 64;
+
 export interface PlanImportResult {
   change: Change;
   /** Files already present with identical content. */
@@ -98,9 +95,13 @@ export async function planImport(state: PlanState, prepared: readonly PreparedFi
   const adds: AddChange[] = [];
   const unchanged: string[] = [];
   const conflicts: Array<{ p: PreparedFile }> = [];
+  // Few files: stat them against the pool (no manifest load, keeps no-op imports fast). Many files:
+  // one manifest read beats thousands of stats.
+  const byPath = prepared.length > BULK_COMPARE ? new Map((await state.entries()).map((e) => [e.path, e.sha256])) : undefined;
   for (const p of prepared) {
     const treePath = p.placement.treePath;
-    const cmp = await state.compare(treePath, p.staged.sha256);
+    const known = byPath?.get(treePath);
+    const cmp = byPath ? (known === undefined ? 'absent' : known === p.staged.sha256 ? 'same' : 'different') : await state.compare(treePath, p.staged.sha256);
     if (cmp === 'same') {
       unchanged.push(treePath);
       continue;

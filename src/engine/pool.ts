@@ -16,6 +16,7 @@ import type { Layout } from './layout.js';
 import type { BlobHashes } from '../formats/format.js';
 import { errnoCode, fsError, RcuError } from '../util/errors.js';
 import { syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { chunked } from '../util/chunked.js';
 
 /** ext4's limit; warn well before it. */
 export const LINK_WARN_THRESHOLD = 60_000;
@@ -28,6 +29,15 @@ export interface StagedBlob extends BlobHashes {
   tmpPath: string;
 }
 
+function stageError(e: unknown, source: string): unknown {
+  if (e instanceof RcuError) return e;
+  if (errnoCode(e) === 'EACCES') return new RcuError('BAD_INPUT', `${source}: cannot read (permission denied)`, { cause: e });
+  if (errnoCode(e) === 'ELOOP') return new RcuError('BAD_INPUT', `${source}: is a symbolic link`, { cause: e });
+  if (errnoCode(e) === 'ENOENT') return new RcuError('BAD_INPUT', `${source}: no such file`, { cause: e });
+  if (errnoCode(e) === 'EISDIR') return new RcuError('BAD_INPUT', `${source}: is a directory`, { cause: e });
+  return fsError(e, source, 'copying into the pool');
+}
+
 export function isSha256(s: string): boolean {
   return /^[0-9a-f]{64}$/.test(s);
 }
@@ -38,6 +48,39 @@ export class Pool {
   blobPath(sha256: string, copy = 0): string {
     const p = this.layout.blobPath(sha256);
     return copy === 0 ? p : `${p}.${copy}`;
+  }
+
+  /**
+   * Synchronous copy for files up to SMALL_FILE bytes (callers slice their loops with `chunked`);
+   * larger files go through the streaming `stage`. Same checks, same result.
+   */
+  stageSync(source: string): StagedBlob | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      throw stageError(e, source);
+    }
+    let tmp: string | undefined;
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
+      if (st.size > SMALL_FILE) return undefined;
+      const buf = fs.readFileSync(fd);
+      tmp = tmpName(this.layout.poolTmpDir);
+      fs.writeFileSync(tmp, buf, { flag: 'wx', mode: 0o444 });
+      return {
+        tmpPath: tmp,
+        sha256: createHash('sha256').update(buf).digest('hex'),
+        sha1: createHash('sha1').update(buf).digest('hex'),
+        size: buf.length,
+      };
+    } catch (e) {
+      if (tmp) fs.rmSync(tmp, { force: true });
+      throw stageError(e, source);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Copy `source` into a private temporary file, computing sha256, sha1 and size in one pass. */
@@ -74,9 +117,7 @@ export class Pool {
       await out?.close().catch(() => undefined);
       await src.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true });
-      if (errnoCode(e) === 'EACCES') throw new RcuError('BAD_INPUT', `${source}: cannot read (permission denied)`, { cause: e });
-      if (errnoCode(e) === 'ELOOP') throw new RcuError('BAD_INPUT', `${source}: is a symbolic link`, { cause: e });
-      throw fsError(e, source, 'copying into the pool');
+      throw stageError(e, source);
     }
     await out.close();
     await src.close();
@@ -96,26 +137,26 @@ export class Pool {
     if (staged.length === 0) return;
     await syncFilesystem(this.layout.poolTmpDir, () => [this.layout.poolTmpDir]);
     const dirs = new Set<string>();
-    for (const s of staged) {
+    await chunked(staged, (s) => {
       const final = this.blobPath(s.sha256);
       const dir = path.dirname(final);
       if (!dirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
+        fs.mkdirSync(dir, { recursive: true });
         dirs.add(dir);
       }
       try {
-        await fsp.link(s.tmpPath, final);
+        fs.linkSync(s.tmpPath, final);
       } catch (e) {
         if (errnoCode(e) !== 'EEXIST') throw fsError(e, final, 'adding to the pool');
-        const st = await fsp.stat(final);
+        const st = fs.statSync(final);
         if (st.size !== s.size) {
           throw new RcuError('INTEGRITY', `pool blob ${final} has size ${st.size}, expected ${s.size}: run 'rcurepo verify --deep'`);
         }
       }
-      await fsp.unlink(s.tmpPath);
+      fs.unlinkSync(s.tmpPath);
       const hashes: BlobHashes = { sha256: s.sha256, sha1: s.sha1, size: s.size };
-      await this.writeMeta(s.sha256, HASHES_META, hashes);
-    }
+      this.writeMetaSync(s.sha256, HASHES_META, hashes);
+    });
     await syncFilesystem(this.layout.blobsDir, () => dirs);
   }
 
@@ -123,42 +164,55 @@ export class Pool {
    * Hard-link a pool blob to `dest` (a new name in a staging tree). Handles EMLINK by moving to the
    * next copy of the blob, creating it from the first when needed. Returns the link count after linking.
    */
-  async linkInto(sha256: string, dest: string): Promise<number> {
+  linkIntoSync(sha256: string, dest: string): number {
     for (let copy = 0; copy < 1000; copy++) {
       const src = this.blobPath(sha256, copy);
       try {
-        await fsp.link(src, dest);
-        return (await fsp.stat(dest)).nlink;
+        fs.linkSync(src, dest);
+        return fs.statSync(dest).nlink;
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EMLINK') continue;
-        if (code === 'ENOENT' && copy > 0) {
-          await this.makeCopy(sha256, copy);
+        if (code === 'ENOENT' && copy > 0 && fs.existsSync(path.dirname(dest))) {
+          this.makeCopySync(sha256, copy);
           copy--; // retry this copy number
           continue;
         }
-        if (code === 'ENOENT') throw new RcuError('INTEGRITY', `pool blob ${src} is missing: run 'rcurepo verify --repair'`, { cause: e });
+        if (code === 'ENOENT' && !fs.existsSync(src)) throw new RcuError('INTEGRITY', `pool blob ${src} is missing: run 'rcurepo verify --repair'`, { cause: e });
         throw fsError(e, dest, 'linking a pool blob');
       }
     }
     throw new RcuError('FS_LIMIT', `blob ${sha256}: too many copies needed (EMLINK)`);
   }
 
+  async linkInto(sha256: string, dest: string): Promise<number> {
+    return this.linkIntoSync(sha256, dest);
+  }
+
   /** Create overflow copy number `copy` of a blob (temp + fsync + link; EEXIST = another process made it). */
-  private async makeCopy(sha256: string, copy: number): Promise<void> {
+  private makeCopySync(sha256: string, copy: number): void {
     const src = this.blobPath(sha256, 0);
     const tmp = tmpName(this.layout.poolTmpDir);
     try {
-      await fsp.copyFile(src, tmp, fs.constants.COPYFILE_EXCL);
-      await fsp.chmod(tmp, 0o444);
-      const fh = await fsp.open(tmp, 'r');
-      await fh.sync();
-      await fh.close();
-      await fsp.link(tmp, this.blobPath(sha256, copy));
+      fs.copyFileSync(src, tmp, fs.constants.COPYFILE_EXCL);
+      fs.chmodSync(tmp, 0o444);
+      const fd = fs.openSync(tmp, 'r');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fs.linkSync(tmp, this.blobPath(sha256, copy));
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw fsError(e, this.blobPath(sha256, copy), 'making an overflow copy');
     } finally {
-      await fsp.rm(tmp, { force: true });
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
+  identitiesSync(sha256: string): Array<{ dev: number; ino: number; nlink: number; size: number }> {
+    const out: Array<{ dev: number; ino: number; nlink: number; size: number }> = [];
+    for (let copy = 0; ; copy++) {
+      const st = fs.statSync(this.blobPath(sha256, copy), { throwIfNoEntry: false });
+      if (!st) return out;
+      out.push({ dev: st.dev, ino: st.ino, nlink: st.nlink, size: st.size });
     }
   }
 
@@ -189,7 +243,20 @@ export class Pool {
   async writeMeta(sha256: string, kind: string, value: unknown): Promise<void> {
     const p = this.layout.blobMetaPath(sha256, kind);
     await fsp.mkdir(path.dirname(p), { recursive: true });
-    await writeFileAtomic(p, JSON.stringify(value), { syncDir: false });
+    await writeFileAtomic(p, JSON.stringify(value), { syncDir: false, syncData: false });
+  }
+
+  writeMetaSync(sha256: string, kind: string, value: unknown): void {
+    const p = this.layout.blobMetaPath(sha256, kind);
+    const tmp = tmpName(this.layout.poolTmpDir, 'meta');
+    fs.writeFileSync(tmp, JSON.stringify(value), { flag: 'wx' });
+    try {
+      fs.renameSync(tmp, p);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.renameSync(tmp, p);
+    }
   }
 
   async removeMeta(sha256: string): Promise<void> {

@@ -24,6 +24,7 @@ import { cloneTree } from './tree.js';
 import { RcuError } from '../util/errors.js';
 import { fsyncPath, removePath, syncFilesystem } from '../util/fsx.js';
 import { crashPoint } from '../util/crash.js';
+import { trace } from '../util/trace.js';
 
 export interface AddChange {
   path: string;
@@ -114,6 +115,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       onWait: opts.onWait,
     }));
     crashPoint('after-lock');
+    trace('after-lock');
     // Re-read under the lock: a freeze or format change may have happened while we waited.
     const cfg = await readRepoConfig(repo);
     if (cfg.frozen && !opts.allowFrozen) {
@@ -131,7 +133,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       entries: entriesOnce,
       compare: (p, sha) => compareWithPool(pool, path.join(parentDir, p), sha),
     };
+    trace('cleanup+read');
     const change = await plan(state);
+    trace('plan');
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const parentEntries = change.adds.length || change.removes.length ? await entriesOnce() : [];
@@ -145,16 +149,20 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     poolUse = await enterPool(layout);
     const gen = await allocateGeneration(repo);
     crashPoint('after-allocate');
+    trace('after-allocate');
     await fsp.mkdir(repo.stagingDir, { recursive: true });
     staging = path.join(repo.stagingDir, String(gen));
     const cloned = await cloneTree(parentDir, staging, format.indexFiles);
     crashPoint('after-clone');
+    trace('after-clone');
     await pool.commit(stagedBlobs);
     stagedBlobs = [];
     crashPoint('after-pool-commit');
+    trace('after-pool-commit');
     for (const a of change.adds) if (a.meta !== undefined) await pool.writeMeta(a.sha256, format.name, a.meta);
     const entries = await applyChange({ pool, staging, parentEntries, change, cloned, warnings });
     crashPoint('after-apply');
+    trace('after-apply');
     await format.writeIndexes({
       layout,
       repo,
@@ -165,10 +173,13 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       cacheDir: repo.formatCacheDir(format.name),
     });
     crashPoint('after-index');
+    trace('after-index');
     await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings: cfg.settings });
     crashPoint('after-verify');
+    trace('after-verify');
     await syncFilesystem(staging, () => cloned.dirs.map((d) => path.join(staging!, d)));
     crashPoint('after-durable');
+    trace('after-durable');
     // Caches for the new generation, before it becomes visible (a crash leaves them for cleanup).
     await writeManifest(repo, gen, entries);
     const record: HistoryRecord = {
@@ -190,12 +201,15 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     staging = undefined;
     await fsyncPath(repo.snapshotsDir);
     crashPoint('after-rename');
+    trace('after-rename');
     await lock.assertHeld();
     if ((await readCurrent(repo)) !== parent) throw new RcuError('FAILURE', `current of '${repo.name}' moved during the transaction; refusing to publish over it`);
     await swapCurrent(repo, gen);
     crashPoint('after-swap');
+    trace('after-swap');
     await markSuperseded(repo, parent);
     crashPoint('after-supersede');
+    trace('after-supersede');
     result.published = true;
     result.generation = gen;
     if (opts.afterPublish) {

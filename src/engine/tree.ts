@@ -1,12 +1,12 @@
 /** Snapshot trees: the hard-link clone, walks, and removal. */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { CLONE_WORKER_SOURCE } from './clone-worker.js';
 import type { CloneReply, CloneRequest } from './clone-worker.js';
 import { errnoCode, fsError } from '../util/errors.js';
 
-/** The worker's file next to this module: .ts under tsx (tests), .js when built. */
-const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './clone-worker.ts' : './clone-worker.js', import.meta.url);
 
 /**
  * Clone `src` into the new directory `dst` (which must not exist) on the same filesystem: mkdir each
@@ -15,7 +15,7 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './clone-worker.ts' 
 export async function cloneTree(src: string, dst: string, skipRoot: readonly string[] = []): Promise<CloneReply> {
   const req: CloneRequest = { src, dst, skipRoot: [...skipRoot] };
   const reply = await new Promise<CloneReply>((resolve, reject) => {
-    const w = new Worker(workerUrl, { workerData: req });
+    const w = new Worker(CLONE_WORKER_SOURCE, { eval: true, workerData: req });
     w.once('message', resolve);
     w.once('error', reject);
     w.once('exit', (code) => {
@@ -47,12 +47,12 @@ export async function* walkTree(root: string, onOther?: (rel: string) => void, r
   }
 }
 
-/** Remove empty directories from `rel`'s parent up to (not including) the root. */
-export async function pruneEmptyParents(root: string, rel: string): Promise<void> {
+
+export function pruneEmptyParentsSync(root: string, rel: string): void {
   let dir = path.posix.dirname(rel);
   while (dir !== '.' && dir !== '') {
     try {
-      await fsp.rmdir(path.join(root, dir));
+      fs.rmdirSync(path.join(root, dir));
     } catch (e) {
       const c = errnoCode(e);
       if (c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'ENOENT') return;

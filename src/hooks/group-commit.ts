@@ -8,6 +8,7 @@
  * A leader that dies leaves claimed requests without outcomes; their callers keep polling, one of them
  * becomes the next leader and takes them again (a publish that did happen is then found "unchanged").
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Layout } from '../engine/layout.js';
 import type { Format } from '../formats/format.js';
@@ -16,10 +17,10 @@ import { acquireWriterLock, readLockHolder } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import type { ImportResult } from '../commands/import.js';
-import { forgetRequest, newRequestId, readOutcome, withdrawRequest, writeRequest } from './queue.js';
+import { forgetRequest, newRequestId, queueDir, readOutcome, withdrawRequest, writeRequest } from './queue.js';
 import type { QueueRequest } from './queue.js';
 import { leadBatch } from './batch.js';
-import { isRcuError, RcuError } from '../util/errors.js';
+import { errnoCode, isRcuError, RcuError } from '../util/errors.js';
 
 export interface SubmitOptions {
   layout: Layout;
@@ -35,12 +36,38 @@ export interface SubmitOptions {
   manifest?: { key: string; name: string };
 }
 
-const POLL_MIN_MS = 15;
-const POLL_SPREAD_MS = 35;
+/** Outcomes wake waiters through a directory watch; the poll is the fallback and the lock retry interval. */
+const POLL_MIN_MS = 40;
+const POLL_SPREAD_MS = 80;
 /** Waiting is normal in a burst: only say so when it lasts. */
 const NOTICE_AFTER_MS = 1000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Sleep up to `ms`, or until `name` appears in `dir` (inotify; any failure to watch just means polling). */
+function napper(dir: string, name: string): { nap(ms: number): Promise<void>; close(): void } {
+  let wake: (() => void) | undefined;
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(dir, { persistent: false }, (_ev, file) => {
+      if (file === null || file === name) wake?.();
+    });
+    watcher.on('error', () => watcher?.close());
+  } catch (e) {
+    if (!['ENOSPC', 'EMFILE', 'ENOENT', 'EPERM', 'ENOSYS'].includes(errnoCode(e) ?? '')) throw e;
+  }
+  return {
+    nap: (ms) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      }),
+    close: () => watcher?.close(),
+  };
+}
 
 async function tryLock(target: string): Promise<WriterLock | undefined> {
   try {
@@ -79,6 +106,7 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
   const start = Date.now();
   let claimed = false;
   let noticed = false;
+  let sleeper: ReturnType<typeof napper> | undefined;
   try {
     await writeRequest(repo, req);
     for (;;) {
@@ -104,9 +132,11 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
         noticed = true;
         o.onWait?.(await readLockHolder(repo.lockTarget));
       }
-      await sleep(POLL_MIN_MS + Math.random() * POLL_SPREAD_MS);
+      sleeper ??= napper(queueDir(repo), `${req.id}.res.json`);
+      await sleeper.nap(POLL_MIN_MS + Math.random() * POLL_SPREAD_MS);
     }
   } finally {
+    sleeper?.close();
     await forgetRequest(repo, req.id).catch(() => undefined);
     await new Pool(o.layout).discard(o.prepared.map((p) => p.staged)).catch(() => undefined);
   }

@@ -40,6 +40,8 @@ export interface AcquireLeaseOptions {
   /** A fixed last id component (e.g. `rsync-PID`) instead of a random one. */
   tag?: string;
   attempts?: number;
+  /** Called before resolving again after a condemned/reaped generation (tests use it to publish). */
+  onRetry?: (gen: number) => Promise<void>;
 }
 
 export interface AcquiredLease {
@@ -139,6 +141,9 @@ export async function acquireLease(layout: Layout, repoName: string, opts: Acqui
     if (opts.gen !== undefined) {
       throw new RcuError('NOT_FOUND', `generation ${gen} of '${repoName}' is reaped or being reaped`);
     }
+    await opts.onRetry?.(gen);
+    // Give the reaper time to finish and a writer time to move `current` before resolving again.
+    await new Promise((r) => setTimeout(r, Math.min(50 * (i + 1), 500)));
   }
   throw new RcuError('BUSY', `could not lease a generation of '${repoName}' in ${attempts} attempts (the reaper keeps condemning them)`);
 }

@@ -19,6 +19,9 @@ interface RepoInfo {
   graced?: { at: number; gens: number[] };
 }
 
+/** Checksum/signature companions: `X.sha1sum` then `X` must come from one generation. */
+const COMPANION = /\.(sha1sum|sha256sum|sha512sum|md5sum|sha1|sha256|sha512|md5|sig|asc|gpg)$/;
+
 interface Pin {
   gen: number;
   firstSeen: number;
@@ -29,6 +32,8 @@ export class ServeState {
   private repos = new Map<string, { p: Promise<RepoInfo | undefined>; at: number }>();
   private superseded = new Map<string, number | null>();
   private pins = new Map<string, Pin>();
+  /** client, repo, path of the file a served companion describes -> the companion's generation. */
+  private companions = new Map<string, Pin>();
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -84,18 +89,23 @@ export class ServeState {
   }
 
   /**
-   * The generation a request without @GEN reads: the one this client's burst started on, if the burst
-   * is younger than the window, else `current` now (which starts a new burst). Pins hold a server
-   * lease, so a pinned generation is never reaped under a client.
+   * The generation a request without @GEN reads. If this client just fetched a checksum/signature of
+   * this very path, the generation that companion came from (so the pair always agrees). Else the one
+   * this client's burst started on, if the burst is younger than the window; else `current` now (a new
+   * burst). Pins hold a server lease, so a pinned generation is never reaped under a client, and no pin
+   * outlives the window.
    */
-  async resolve(info: RepoInfo, client: string): Promise<number | undefined> {
+  async resolve(info: RepoInfo, client: string, relPath: string): Promise<number | undefined> {
+    const now = Date.now();
+    const ck = `${client}\0${info.repo.name}\0${relPath}`;
+    const comp = this.companions.get(ck);
+    if (comp && now - comp.firstSeen < comp.window) return comp.gen;
     const key = `${client}\0${info.repo.name}`;
     const pin = this.pins.get(key);
-    const now = Date.now();
     if (pin && now - pin.firstSeen < pin.window) return pin.gen;
     const gen = await readCurrent(info.repo);
     if (gen === undefined) return undefined;
-    this.unpin(key);
+    this.unpin(this.pins, key);
     const windowMs = info.settings.serveWindowSeconds * 1000;
     if (windowMs > 0 && (await this.leases.acquire(info.repo.name, gen))) {
       this.pins.set(key, { gen, firstSeen: now, window: windowMs });
@@ -103,25 +113,39 @@ export class ServeState {
     return gen;
   }
 
-  /** Forget a client's pin (its generation went away). */
-  drop(client: string, repoName: string): void {
-    this.unpin(`${client}\0${repoName}`);
+  /** After serving `relPath` from `gen`: if it is a companion, remember its generation for the file it describes. */
+  async served(info: RepoInfo, client: string, relPath: string, gen: number): Promise<void> {
+    const m = COMPANION.exec(relPath);
+    const windowMs = info.settings.serveWindowSeconds * 1000;
+    if (!m || windowMs <= 0) return;
+    const ck = `${client}\0${info.repo.name}\0${relPath.slice(0, m.index)}`;
+    const old = this.companions.get(ck);
+    if (old?.gen === gen) return;
+    if (!(await this.leases.acquire(info.repo.name, gen))) return;
+    this.unpin(this.companions, ck);
+    this.companions.set(ck, { gen, firstSeen: Date.now(), window: windowMs });
   }
 
-  private unpin(key: string): void {
-    const pin = this.pins.get(key);
+  /** Forget a client's pin (its generation went away). */
+  drop(client: string, repoName: string, relPath: string): void {
+    this.unpin(this.pins, `${client}\0${repoName}`);
+    this.unpin(this.companions, `${client}\0${repoName}\0${relPath}`);
+  }
+
+  private unpin(map: Map<string, Pin>, key: string): void {
+    const pin = map.get(key);
     if (!pin) return;
-    this.pins.delete(key);
-    this.leases.release(key.slice(key.indexOf('\0') + 1), pin.gen);
+    map.delete(key);
+    this.leases.release(key.split('\0')[1]!, pin.gen);
   }
 
   private expirePins(): void {
     const now = Date.now();
-    for (const [k, p] of this.pins) if (now - p.firstSeen >= p.window) this.unpin(k);
+    for (const map of [this.pins, this.companions]) for (const [k, p] of map) if (now - p.firstSeen >= p.window) this.unpin(map, k);
   }
 
   close(): void {
     clearInterval(this.timer);
-    for (const k of [...this.pins.keys()]) this.unpin(k);
+    for (const map of [this.pins, this.companions]) for (const k of [...map.keys()]) this.unpin(map, k);
   }
 }

@@ -47,20 +47,22 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   /** Directories checked to be real directories (not symlinks), per generation; snapshots are immutable. */
   const safeDirs = new Set<string>();
   let draining = false;
+  /** Body length per response, for the access log (writeHead with an object bypasses getHeader). */
+  const lengths = new WeakMap<http.ServerResponse, number>();
   let requests = 0;
 
   const server = http.createServer({ keepAlive: true }, (req, res) => {
     requests++;
     const t0 = process.hrtime.bigint();
-    let gen: number | undefined;
+    const meta: { gen?: number } = {};
     if (draining) res.shouldKeepAlive = false;
     res.on('finish', () => {
       if (!o.log) return;
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      const len = res.getHeader('content-length') ?? '-';
-      o.log(`${req.socket.remoteAddress ?? '-'} - - [${new Date().toISOString()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${req.method === 'HEAD' ? 0 : len} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}" gen=${gen ?? '-'} ${ms.toFixed(1)}ms\n`);
+      const len = req.method === 'HEAD' ? 0 : (lengths.get(res) ?? '-');
+      o.log(`${req.socket.remoteAddress ?? '-'} - - [${new Date().toISOString()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}" gen=${meta.gen ?? '-'} ${ms.toFixed(1)}ms\n`);
     });
-    handle(req, res, (g) => (gen = g)).catch((e: unknown) => {
+    handle(req, res, (g) => (meta.gen = g)).catch((e: unknown) => {
       if (!res.headersSent) text(res, 500, `internal error: ${(e as Error).message}\n`);
       else res.destroy();
     });
@@ -68,6 +70,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   server.keepAliveTimeout = 5000;
 
   function text(res: http.ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+    lengths.set(res, Buffer.byteLength(body));
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...extra });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
@@ -114,13 +117,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     // Lease a generation (reader protocol: lease, then validate; on failure resolve again).
     let gen: number | undefined;
     for (let attempt = 0; attempt < 5 && gen === undefined; attempt++) {
-      const g = parsed.gen ?? (await state.resolve(info, client));
+      const g = parsed.gen ?? (await state.resolve(info, client, parsed.rel.join('/')));
       if (g === undefined) return text(res, 404, `repository '${name}' has no current generation\n`);
       if (await leases.acquire(name, g)) gen = g;
       else if (parsed.gen !== undefined) {
         const cur = await readCurrent(info.repo);
         return text(res, 404, `generation ${g} of '${name}' has been reaped (or is being reaped); the current generation is ${cur ?? 'none'}\n`);
-      } else state.drop(client, name);
+      } else state.drop(client, name, parsed.rel.join('/'));
     }
     if (gen === undefined) return text(res, 503, `could not lease a generation of '${name}'; retry\n`, { 'Retry-After': '1' });
     const held: number[] = [gen];
@@ -142,6 +145,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       if (opened === 'refused') return text(res, 403, 'refusing to follow a symbolic link\n');
       if (opened === undefined) return text(res, 404, `not found in generation ${gen} of '${name}': /${parsed.rel.join('/')}\n`, { 'X-Rcurepo-Generation': String(gen) });
       noteGen(opened.gen);
+      if (parsed.gen === undefined && opened.st.isFile()) await state.served(info, client, opened.rel, opened.gen);
       try {
         await send(req, res, info.repo, opened, parsed.rel.length === 0 ? `/${name}/` : req.url ?? '/');
       } finally {
@@ -155,6 +159,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   function listing(res: http.ServerResponse, title: string, names: string[], base: string): void {
     const items = names.map((n) => `<li><a href="${escapeHtml(base + encodeURIComponent(n).replace(/%2F/g, '/'))}">${escapeHtml(n)}</a></li>`).join('\n');
     const body = `<!doctype html>\n<title>${escapeHtml(title)}</title>\n<h1>${escapeHtml(title)}</h1>\n<ul>\n${items}\n</ul>\n`;
+    lengths.set(res, Buffer.byteLength(body));
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
@@ -201,6 +206,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     }
     const length = end - start + 1;
     headers['Content-Length'] = length;
+    lengths.set(res, length);
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || length === 0) return void res.end();
     if (length <= SMALL) {

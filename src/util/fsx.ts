@@ -39,6 +39,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the parent directory after the rename (default true). */
   syncDir?: boolean;
+  /**
+   * fsync the data before the rename (default true). Caches that a later `verify --repair` rebuilds
+   * pass false: a crash may lose them, never corrupt them (rename still makes them all-or-nothing).
+   */
+  syncData?: boolean;
 }
 
 /** Write `data` to `target` by temp file + fsync + rename (+ fsync of the directory). */
@@ -48,7 +53,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   const fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o644);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (opts.syncData !== false) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });

@@ -1,0 +1,108 @@
+/**
+ * Group-commit benchmark (issue 5): 50 concurrent `rcurepo import` processes of one package each into a
+ * 10,000-package repository, against ONE `import` of the same number of packages in a single call,
+ * measured in the same run. Target: concurrent wall time <= 3 x the single-call wall time.
+ *
+ *   npm run build && node --import tsx bench/group-commit.ts [--packages 10000] [--callers 50] [--rounds 3]
+ *
+ * Both sides spawn the real CLI, so both pay process start-up; the concurrent side pays it 50 times.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'rcurepo.js');
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const PACKAGES = arg('packages', 10_000);
+const CALLERS = arg('callers', 50);
+const ROUNDS = arg('rounds', 3);
+
+function cli(base: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BIN, '--base', base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+async function must(base: string, args: string[]): Promise<string> {
+  const r = await cli(base, args);
+  if (r.code !== 0) throw new Error(`rcurepo ${args.join(' ')} exited ${r.code}: ${r.err}`);
+  return r.out;
+}
+
+/** Fake packages: small distinct files, like a repository of many small packages. */
+function makeFiles(dir: string, prefix: string, n: number): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = path.join(dir, `${prefix}-${String(i).padStart(5, '0')}.pkg`);
+    fs.writeFileSync(p, `${prefix} ${i} ${'x'.repeat(200 + (i % 50))}\n`);
+    out.push(p);
+  }
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function generation(base: string): Promise<number> {
+  const s = JSON.parse(await must(base, ['--json', 'list-repos'])) as Array<{ name: string; current: number }>;
+  return s.find((r) => r.name === 'bench')!.current;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-bench-gc-'));
+  const base = path.join(work, 'base');
+  try {
+    await must(base, ['init']);
+    await must(base, ['create-repo', 'bench', '--format', 'files']);
+    makeFiles(path.join(work, 'seed'), 'seed', PACKAGES);
+    let t = performance.now();
+    await must(base, ['import', 'bench', path.join(work, 'seed')]);
+    console.log(`setup: ${PACKAGES} packages imported in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+
+    const single: number[] = [];
+    const concurrent: number[] = [];
+    const gens: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir1 = path.join(work, `single-${round}`);
+      makeFiles(dir1, `single${round}`, CALLERS);
+      t = performance.now();
+      await must(base, ['import', 'bench', dir1]);
+      single.push(performance.now() - t);
+
+      const files = makeFiles(path.join(work, `conc-${round}`), `conc${round}`, CALLERS);
+      const before = await generation(base);
+      t = performance.now();
+      const results = await Promise.all(files.map((f) => cli(base, ['import', 'bench', f])));
+      concurrent.push(performance.now() - t);
+      const failed = results.filter((r) => r.code !== 0);
+      if (failed.length) throw new Error(`${failed.length} concurrent imports failed: exit ${failed[0]!.code} ${failed[0]!.err} ${failed[0]!.out}`);
+      gens.push((await generation(base)) - before);
+      console.log(`round ${round + 1}: single call ${(single[round]! / 1000).toFixed(2)} s, ${CALLERS} concurrent ${(concurrent[round]! / 1000).toFixed(2)} s in ${gens[round]} generation(s)`);
+    }
+    const s = median(single);
+    const c = median(concurrent);
+    console.log('');
+    console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+    console.log(`repository: ${PACKAGES} packages; ${CALLERS} packages per round; ${ROUNDS} rounds`);
+    console.log(`single call (${CALLERS} packages, 1 process): median ${(s / 1000).toFixed(2)} s`);
+    console.log(`concurrent (${CALLERS} processes x 1 package): median ${(c / 1000).toFixed(2)} s, generations per round: ${gens.join(', ')}`);
+    console.log(`ratio concurrent / single: ${(c / s).toFixed(2)} (target <= 3.00) ${c / s <= 3 ? 'PASS' : 'FAIL'}`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

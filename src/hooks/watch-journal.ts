@@ -1,0 +1,125 @@
+/**
+ * The watcher's decisions, made durable before they are carried out, so a crash (kill -9) at any point
+ * resumes them: <incoming>/.rcurepo-watch/journal/<id>.json says "delete these accepted uploads" or "move
+ * these refused uploads into rejected/ with this reason". Carrying a decision out is idempotent, and it
+ * touches a file only if it is still the very file judged (same inode, size and mtime): an upload that
+ * arrived under the same name since is left for the next round.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { errnoCode } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsx.js';
+
+export interface FileIdentity {
+  /** Path relative to the incoming directory. */
+  rel: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface Decision {
+  id: string;
+  kind: 'accepted' | 'rejected';
+  /** The upload as the log names it (manifest or bare file name). */
+  name: string;
+  /** Files to delete or move; the commit signal (the manifest) comes last, so it is the last to go. */
+  files: FileIdentity[];
+  /** rejected: destination names inside rejected/, parallel to files, chosen when deciding. */
+  dest?: string[];
+  reason?: string;
+}
+
+export const STATE_DIR = '.rcurepo-watch';
+export const REJECTED_DIR = 'rejected';
+
+export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, 'journal');
+
+export async function identityOf(incoming: string, rel: string): Promise<FileIdentity | undefined> {
+  try {
+    const st = await fsp.lstat(path.join(incoming, rel));
+    return { rel, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+async function stillSame(incoming: string, f: FileIdentity): Promise<boolean> {
+  const now = await identityOf(incoming, f.rel);
+  return !!now && now.ino === f.ino && now.size === f.size && now.mtimeMs === f.mtimeMs;
+}
+
+/** A free name in rejected/ for `rel` (flattened), not colliding with earlier rejections. */
+async function freeRejectedName(incoming: string, rel: string, taken: Set<string>): Promise<string> {
+  const flat = rel.replace(/\//g, '__');
+  for (let n = 0; ; n++) {
+    const cand = n === 0 ? flat : `${flat}.${n}`;
+    if (taken.has(cand)) continue;
+    if (!(await identityOf(path.join(incoming, REJECTED_DIR), cand)) && !(await identityOf(path.join(incoming, REJECTED_DIR), `${cand}.reason.txt`))) {
+      taken.add(cand);
+      return cand;
+    }
+  }
+}
+
+export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>): Promise<Decision> {
+  const dec: Decision = { ...d, id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}` };
+  if (d.kind === 'rejected') {
+    await fsp.mkdir(path.join(incoming, REJECTED_DIR), { recursive: true });
+    const taken = new Set<string>();
+    dec.dest = [];
+    for (const f of d.files) dec.dest.push(await freeRejectedName(incoming, f.rel, taken));
+  }
+  await fsp.mkdir(journalDir(incoming), { recursive: true });
+  await writeFileAtomic(path.join(journalDir(incoming), `${dec.id}.json`), JSON.stringify(dec));
+  return dec;
+}
+
+/** Carry a decision out (again, after a crash) and drop it from the journal. */
+export async function execute(incoming: string, d: Decision): Promise<void> {
+  if (d.kind === 'rejected') {
+    const rej = path.join(incoming, REJECTED_DIR);
+    await fsp.mkdir(rej, { recursive: true });
+    // The reason first: whatever is in rejected/ always has its explanation beside it.
+    const last = d.dest![d.dest!.length - 1]!;
+    const text = `${d.name}: refused ${new Date().toISOString()}\n${d.reason ?? ''}\nfiles: ${d.files.map((f, i) => `${f.rel} -> ${REJECTED_DIR}/${d.dest![i]}`).join(', ')}\n`;
+    await writeFileAtomic(path.join(rej, `${last}.reason.txt`), text);
+    for (const [i, f] of d.files.entries()) {
+      if (!(await stillSame(incoming, f))) continue;
+      try {
+        await fsp.rename(path.join(incoming, f.rel), path.join(rej, d.dest![i]!));
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+      }
+    }
+  } else {
+    for (const f of d.files) {
+      if (!(await stillSame(incoming, f))) continue;
+      await fsp.rm(path.join(incoming, f.rel), { force: true });
+    }
+  }
+  await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });
+}
+
+/** Decisions a crashed watcher left unfinished. */
+export async function pendingDecisions(incoming: string): Promise<Decision[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(journalDir(incoming));
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+  const out: Decision[] = [];
+  for (const n of names.sort()) {
+    if (!n.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(await fsp.readFile(path.join(journalDir(incoming), n), 'utf8')) as Decision);
+    } catch (e) {
+      if (!(e instanceof SyntaxError) && errnoCode(e) !== 'ENOENT') throw e;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * Readers under continuous publishing (imports AND removals) with the reaper on a short grace period:
+ * HTTP clients fetch a checksum file, the list it describes, then every listed file; real rsync clients
+ * pull whole trees through an rsync daemon configured by `rcurepo rsyncd-conf`. Zero failures, zero
+ * mixed snapshots.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeRepo, must, parseSums, randomFile, sha256, snapshots, startRsyncd, startServe } from './helpers/readers-fixture.js';
+
+const RUN_MS = 15_000;
+
+/** One generation's content: some files, a list of them, and the list's checksum (the index pair). */
+function generationFiles(round: number): Record<string, Buffer | string> {
+  const files: Record<string, Buffer | string> = {};
+  for (let i = 0; i < 6; i++) files[`pkg/r${round}/f${i}.bin`] = randomFile(1000 + ((round * 7919 + i * 104729) % 300_000));
+  const list = Object.entries(files).map(([p, b]) => `${sha256(b)} ${b.length} ${p}`).join('\n') + '\n';
+  files['list.txt'] = list;
+  files['list.txt.sha256'] = sha256(list) + '\n';
+  return files;
+}
+
+function sh(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('HTTP and rsync readers never fail or mix generations while publishing and reaping', { timeout: 80_000 }, async () => {
+  const fx = makeRepo('r');
+  must(fx.cli.sync(['config', 'r', 'graceSeconds', '1']));
+  must(fx.cli.sync(['config', 'r', 'keep', '2']));
+  must(fx.cli.sync(['config', 'r', 'serveWindowSeconds', '2']));
+  must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'false'])); // this test runs gc itself, continuously
+  fx.publish(generationFiles(0));
+  const served = await startServe(fx.base);
+  const rsyncd = await startRsyncd(fx.base, fx.dir);
+  const stopAt = Date.now() + RUN_MS;
+  const failures: string[] = [];
+  let httpRounds = 0;
+  let rsyncRounds = 0;
+  let published = 1;
+  let reaped = 0;
+
+  const publisher = (async () => {
+    for (let round = 1; Date.now() < stopAt; round++) {
+      // New files and the list naming only them in one generation, then remove the previous round's
+      // files in the next: every generation is self-consistent.
+      const src = path.join(fx.dir, `src${round}`);
+      for (const [p, b] of Object.entries(generationFiles(round))) {
+        fs.mkdirSync(path.dirname(path.join(src, p)), { recursive: true });
+        fs.writeFileSync(path.join(src, p), b);
+      }
+      must(await fx.cli.async(['import', 'r', src, '--replace']));
+      must(await fx.cli.async(['remove', 'r', `pkg/r${round - 1}`]));
+      published += 2;
+      // Stand-in for the after-publish step: refresh the module fragment to the new current.
+      must(await fx.cli.async(['rsyncd-conf']));
+    }
+  })();
+
+  const reaper = (async () => {
+    while (Date.now() < stopAt + 1500) {
+      const r = await fx.cli.async(['--json', 'gc', 'r']);
+      if (r.code !== 0) failures.push(`gc: ${r.stderr}`);
+      else reaped += (JSON.parse(r.stdout) as { repos: Array<{ reaped: number[] }> }).repos[0]!.reaped.length;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+  })();
+
+  const httpClient = async (id: number) => {
+    while (Date.now() < stopAt) {
+      try {
+        const sumRes = await fetch(`${served.url}/r/list.txt.sha256`);
+        assert.equal(sumRes.status, 200);
+        const want = (await sumRes.text()).trim();
+        const listRes = await fetch(`${served.url}/r/list.txt`);
+        assert.equal(listRes.status, 200);
+        const list = await listRes.text();
+        if (sha256(list) !== want) {
+          failures.push(`client ${id}: list.txt (gen ${listRes.headers.get('x-rcurepo-generation')}) does not match list.txt.sha256 (gen ${sumRes.headers.get('x-rcurepo-generation')})`);
+          continue;
+        }
+        for (const line of list.trim().split('\n')) {
+          const [hash, size, p] = line.split(' ');
+          const r = await fetch(`${served.url}/r/${p}`);
+          const body = Buffer.from(await r.arrayBuffer());
+          if (r.status !== 200 || body.length !== Number(size) || sha256(body) !== hash) {
+            failures.push(`client ${id}: ${p}: status ${r.status}, ${body.length} bytes (want ${size}), gen ${r.headers.get('x-rcurepo-generation')}`);
+          } else if (r.headers.get('etag') !== `"${hash}"`) failures.push(`client ${id}: ${p}: etag ${r.headers.get('etag')}`);
+        }
+        httpRounds++;
+      } catch (e) {
+        failures.push(`client ${id}: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  const rsyncClient = async (id: number) => {
+    for (let i = 0; Date.now() < stopAt; i++) {
+      const dest = path.join(fx.dir, `rsync-${id}-${i}`);
+      let r = await sh('rsync', ['-a', `${rsyncd.url}/r/`, `${dest}/`]);
+      // A transfer refused by the pre-xfer hook (generation condemned) is retried, as a mirror would.
+      for (let k = 0; k < 3 && r.code !== 0; k++) {
+        fs.rmSync(dest, { recursive: true, force: true });
+        r = await sh('rsync', ['-a', `${rsyncd.url}/r/`, `${dest}/`]);
+      }
+      if (r.code !== 0) {
+        failures.push(`rsync ${id}: exit ${r.code}: ${r.out}`);
+        continue;
+      }
+      const sums = parseSums(fs.readFileSync(path.join(dest, 'SHA256SUMS'), 'utf8'));
+      const onDisk: string[] = [];
+      const walk = (d: string, rel: string) => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          const rp = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) walk(path.join(d, e.name), rp);
+          else if (rp !== 'SHA256SUMS') onDisk.push(rp);
+        }
+      };
+      walk(dest, '');
+      if (onDisk.sort().join('\n') !== [...sums.keys()].sort().join('\n')) failures.push(`rsync ${id}: tree does not match its SHA256SUMS (mixed snapshot)`);
+      for (const [p, h] of sums) if (sha256(fs.readFileSync(path.join(dest, p))) !== h) failures.push(`rsync ${id}: ${p}: hash mismatch`);
+      const list = fs.readFileSync(path.join(dest, 'list.txt'), 'utf8');
+      if (sha256(list) !== fs.readFileSync(path.join(dest, 'list.txt.sha256'), 'utf8').trim()) failures.push(`rsync ${id}: list pair mismatch`);
+      fs.rmSync(dest, { recursive: true, force: true });
+      rsyncRounds++;
+    }
+  };
+
+  try {
+    await Promise.all([publisher, reaper, ...[1, 2, 3].map(httpClient), ...[1, 2].map(rsyncClient)]);
+  } finally {
+    await served.stop();
+    await rsyncd.stop();
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(httpRounds >= 3, `HTTP clients completed ${httpRounds} rounds`);
+  assert.ok(rsyncRounds >= 2, `rsync clients completed ${rsyncRounds} transfers`);
+  assert.ok(published >= 5, `published ${published} generations`);
+  assert.ok(reaped > 0, 'the reaper reaped generations meanwhile');
+  // Nothing leaks: after the run, only kept generations remain and no lease is left by the server.
+  assert.ok(snapshots(fx.repoDir).length <= published);
+  console.log(`# published ${published}, reaped ${reaped}, http rounds ${httpRounds}, rsync transfers ${rsyncRounds}`);
+});
