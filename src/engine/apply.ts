@@ -121,6 +121,7 @@ export async function verifyStaging(v: VerifyStagingInput): Promise<void> {
   });
   faults.push(
     ...(await v.format.verifyIndexes({
+      quick: true,
       layout: v.layout,
       repo: v.repo,
       settings: v.settings,

@@ -61,6 +61,12 @@ export interface IndexContext {
 }
 
 export interface VerifyContext {
+  /**
+   * Set by a transaction verifying the staging tree its format just wrote: check what is cheap and
+   * independent of the writer (files present, companions well-formed and matching), skip the costly
+   * full regeneration that `rcurepo verify` does.
+   */
+  quick?: boolean;
   layout: Layout;
   repo: RepoLayout;
   settings: Record<string, unknown>;
