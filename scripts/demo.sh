@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job end to end on the shipped fixtures: a base, a `files` repository and an eopkg
+# repository created, packages imported, indexes written and verified, history and status shown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RCUREPO_BASE="$PWD/demo-base"
+rcurepo() { node bin/rcurepo.js "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+rm -rf "$RCUREPO_BASE"
+step "init $RCUREPO_BASE"
+rcurepo init
+
+step "a generic 'files' repository"
+rcurepo create-repo releases
+rcurepo import releases fixtures/files --prefix 1.0
+rcurepo import releases fixtures/files --prefix 1.0   # identical content: publishes nothing
+rcurepo import releases 'fixtures/files/tools/*.tar' --prefix 1.1/tools
+rcurepo remove releases 1.0/docs
+rcurepo history releases
+rcurepo diff releases 2 4
+step "mirrors check the served tree with coreutils"
+(cd "$RCUREPO_BASE/repos/releases/current" && sha256sum --quiet -c SHA256SUMS && echo "SHA256SUMS: all $(wc -l < SHA256SUMS) files OK")
+
+step "an eopkg repository (Solus)"
+rcurepo create-repo unstable --format eopkg
+rcurepo set-assets unstable --distribution fixtures/eopkg/distribution.xml --components fixtures/eopkg/components.xml --groups fixtures/eopkg/groups.xml
+rcurepo import unstable fixtures/eopkg/*.eopkg
+rcurepo list unstable
+cur="$RCUREPO_BASE/repos/unstable/current"
+step "the index the eopkg client fetches: checksum companions and xz agree"
+[ "$(sha1sum < "$cur/eopkg-index.xml.xz" | cut -c1-40)" = "$(head -c40 "$cur/eopkg-index.xml.xz.sha1sum")" ] && echo "eopkg-index.xml.xz.sha1sum matches"
+xz -t "$cur/eopkg-index.xml.xz" && echo "eopkg-index.xml.xz is a valid xz stream"
+xz -dc "$cur/eopkg-index.xml.xz" | cmp - "$cur/eopkg-index.xml" && echo "it decompresses to eopkg-index.xml ($(grep -c '<Package>' "$cur/eopkg-index.xml") packages listed)"
+
+step "rollback publishes a new generation with old content"
+rcurepo rollback releases 2
+rcurepo history releases
+
+step "verify (deep: re-hash every pool blob) and status"
+rcurepo verify --deep
+rcurepo status
