@@ -72,6 +72,12 @@ async function main(): Promise<void> {
     await must(base, ['import', 'bench', path.join(work, 'seed')]);
     console.log(`setup: ${PACKAGES} packages imported in ${((performance.now() - t) / 1000).toFixed(2)} s`);
 
+    // Start-up floor: the same number of concurrent CLI processes doing nothing but start and exit.
+    t = performance.now();
+    await Promise.all(Array.from({ length: CALLERS }, () => must(base, ['--version'])));
+    const floor = performance.now() - t;
+    console.log(`start-up floor: ${CALLERS} concurrent 'rcurepo --version' in ${(floor / 1000).toFixed(2)} s`);
+
     const single: number[] = [];
     const concurrent: number[] = [];
     const gens: number[] = [];
@@ -100,6 +106,7 @@ async function main(): Promise<void> {
     console.log(`single call (${CALLERS} packages, 1 process): median ${(s / 1000).toFixed(2)} s`);
     console.log(`concurrent (${CALLERS} processes x 1 package): median ${(c / 1000).toFixed(2)} s, generations per round: ${gens.join(', ')}`);
     console.log(`ratio concurrent / single: ${(c / s).toFixed(2)} (target <= 3.00) ${c / s <= 3 ? 'PASS' : 'FAIL'}`);
+    console.log(`start-up floor (${CALLERS} x 'rcurepo --version'): ${(floor / 1000).toFixed(2)} s; concurrent minus floor: ${((c - floor) / 1000).toFixed(2)} s = ${((c - floor) / s).toFixed(2)} x single`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

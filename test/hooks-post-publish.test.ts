@@ -39,7 +39,7 @@ test('hooks add/list/remove/run: settings.postPublish, environment, failures and
   assert.equal(cli.sync(['hooks', 'list', 'nosuch']).code, 5);
 });
 
-test('runPostPublishHooks returns at once; hooks run detached, in order, and failures only reach the log', async () => {
+test('runPostPublishHooks returns at once; hooks run detached, in order, and a failure is logged without undoing the publish', async () => {
   const { dir, base, cli } = setupBase();
   const out = path.join(dir, 'order.out');
   cli.sync(['hooks', 'add', 'r', '--', 'sh', '-c', `sleep 1; echo first-$RCUREPO_GENERATION >> ${out}`]);

@@ -79,7 +79,8 @@ export function parseHooks(settings: Record<string, unknown>): PostPublishHook[]
 function runnerCommand(): string[] {
   const js = fileURLToPath(new URL('./hook-runner.js', import.meta.url));
   if (fs.existsSync(js)) return [js];
-  return ['--import', 'tsx', fileURLToPath(new URL('./hook-runner.ts', import.meta.url))];
+  // Resolved here: the runner's cwd is the base, where `tsx` cannot be found by name.
+  return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./hook-runner.ts', import.meta.url))];
 }
 
 export interface RunHooksOptions {

@@ -13,8 +13,7 @@ export type ErrorCode =
   | 'FROZEN' // the repository is frozen
   | 'INTEGRITY' // verify found a fault
   | 'FS_LIMIT' // EXDEV, EMLINK, ENOSPC, unsupported filesystem features
-  | 'LAYOUT' // base missing, or written by a newer rcurepo
-  | 'INTERRUPTED'; // the operation was cancelled (signal) before it published
+  | 'LAYOUT'; // base missing, or written by a newer rcurepo
 
 export class RcuError extends Error {
   readonly code: ErrorCode;
@@ -44,7 +43,6 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTEGRITY: 8,
   FS_LIMIT: 9,
   LAYOUT: 10,
-  INTERRUPTED: 130,
   BUSY: 75, // EX_TEMPFAIL: try again later
 };
 

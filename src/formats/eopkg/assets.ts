@@ -1,9 +1,12 @@
 /**
- * Repository assets: distribution.xml, components.xml, groups.xml. Stored as raw XML text in the repository
- * settings under `eopkgAssets` ({distribution?, components?, groups?}); validated when set (set-assets) and
- * again when the index is written. A broken or empty localized element is refused with the element named.
+ * Repository assets: distribution.xml, components.xml, groups.xml. They are ordinary entries at the root of
+ * the snapshot tree (pool blobs listed in the manifest), so every generation carries the assets its index
+ * was made from (verify of an old generation and rollback stay correct). Validated when set (set-assets,
+ * via validateAsset) and again when the index is written. A broken or empty localized element is refused
+ * with the element named.
  */
-import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import type { TreeEntry } from '../format.js';
 import { RcuError } from '../../util/errors.js';
 import { compareBytewise } from './compare.js';
 import { withLang } from './fragment.js';
@@ -11,10 +14,8 @@ import { MetadataError, decodeXmlBytes } from './metadata.js';
 import { XmlError, attr, child, childText, childrenNamed, parseXml, type XElement } from './xml.js';
 import { serialize } from './xml-writer.js';
 
-export const ASSETS_SETTING_KEY = 'eopkgAssets';
 export const ASSET_KINDS = ['distribution', 'components', 'groups'] as const;
 export type AssetKind = (typeof ASSET_KINDS)[number];
-export type EopkgAssetsSetting = Partial<Record<AssetKind, string>>;
 export const ASSET_FILE: Record<AssetKind, string> = { distribution: 'distribution.xml', components: 'components.xml', groups: 'groups.xml' };
 export const ASSET_CAP = 16 * 1024 * 1024;
 
@@ -128,46 +129,72 @@ export function validateAsset(kind: AssetKind, text: string, label: string = ASS
   else validateGroups(text, label);
 }
 
-/** The assets stored in repository settings (shape-checked). */
-export function assetsSetting(settings: Record<string, unknown>): EopkgAssetsSetting {
-  const raw = settings[ASSETS_SETTING_KEY];
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object') throw new RcuError('BAD_INPUT', `repository setting ${ASSETS_SETTING_KEY} must be an object`);
-  const out: EopkgAssetsSetting = {};
-  for (const k of ASSET_KINDS) {
-    const v = (raw as Record<string, unknown>)[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') throw new RcuError('BAD_INPUT', `repository setting ${ASSETS_SETTING_KEY}.${k} must be XML text`);
-    out[k] = v;
-  }
-  return out;
+/** Tree path of an asset: a root entry of the snapshot (a pool blob listed in the manifest). */
+export function assetKindOfPath(treePath: string): AssetKind | undefined {
+  for (const k of ASSET_KINDS) if (ASSET_FILE[k] === treePath) return k;
+  return undefined;
 }
 
-/** Return new settings with one asset set (text) or removed (undefined), after validating it. */
-export function withAsset(settings: Record<string, unknown>, kind: AssetKind, text: string | undefined): Record<string, unknown> {
-  const cur = assetsSetting(settings);
-  if (text === undefined) delete cur[kind];
-  else {
-    validateAsset(kind, text);
-    cur[kind] = text;
-  }
-  return { ...settings, [ASSETS_SETTING_KEY]: cur };
+/** True when a file name (basename) is one of the asset names (case-insensitive: never a package). */
+export function isAssetName(base: string): boolean {
+  const b = base.toLowerCase();
+  return ASSET_KINDS.some((k) => ASSET_FILE[k] === b);
 }
 
-const memo = new Map<string, ParsedAssets>();
+export type AssetTexts = Partial<Record<AssetKind, string>>;
 
-/** Parse all assets from settings (memoised by content within the process). */
-export function parseAssets(settings: Record<string, unknown>): ParsedAssets {
-  const s = assetsSetting(settings);
-  const key = createHash('sha1').update(JSON.stringify([s.distribution ?? null, s.components ?? null, s.groups ?? null])).digest('hex');
+const EMPTY = { distribution: { distribution: '', obsoletes: [] as string[] }, components: { components: '', componentNames: [] as string[] }, groups: { groups: '', groupNames: [] as string[] } };
+
+/** Parse asset texts (any may be absent) into the form the index needs. */
+export function parseAssetTexts(texts: AssetTexts): ParsedAssets {
+  const d = texts.distribution !== undefined ? validateDistribution(texts.distribution) : EMPTY.distribution;
+  const c = texts.components !== undefined ? validateComponents(texts.components) : EMPTY.components;
+  const g = texts.groups !== undefined ? validateGroups(texts.groups) : EMPTY.groups;
+  return { ...d, ...c, ...g };
+}
+
+type PartOf<K extends AssetKind> = K extends 'distribution' ? Pick<ParsedAssets, 'distribution' | 'obsoletes' | 'sourceName' | 'version'> : K extends 'components' ? Pick<ParsedAssets, 'components' | 'componentNames'> : Pick<ParsedAssets, 'groups' | 'groupNames'>;
+
+/** Parsed assets by (kind, sha256) for the life of the process: blobs are immutable. */
+const memo = new Map<string, unknown>();
+
+async function parseAssetBlob<K extends AssetKind>(kind: K, sha256: string, blobPath: string): Promise<PartOf<K>> {
+  const key = `${kind}\0${sha256}`;
   const hit = memo.get(key);
-  if (hit) return hit;
-  const d = s.distribution !== undefined ? validateDistribution(s.distribution) : { distribution: '', obsoletes: [] };
-  const c = s.components !== undefined ? validateComponents(s.components) : { components: '', componentNames: [] };
-  const g = s.groups !== undefined ? validateGroups(s.groups) : { groups: '', groupNames: [] };
-  const parsed: ParsedAssets = { ...d, ...c, ...g };
-  if (memo.size > 8) memo.clear();
+  if (hit) return hit as PartOf<K>;
+  const buf = await fsp.readFile(blobPath);
+  if (buf.length > ASSET_CAP) throw bad(ASSET_FILE[kind], `larger than ${ASSET_CAP} bytes`);
+  let text: string;
+  try {
+    text = decodeXmlBytes(buf);
+  } catch (e) {
+    if (e instanceof MetadataError) throw bad(ASSET_FILE[kind], e.message);
+    throw e;
+  }
+  const parsed = (kind === 'distribution' ? validateDistribution(text) : kind === 'components' ? validateComponents(text) : validateGroups(text)) as PartOf<K>;
+  if (memo.size > 64) memo.clear();
   memo.set(key, parsed);
   return parsed;
 }
 
+/** The asset entries of a snapshot (root `distribution.xml`, `components.xml`, `groups.xml`). */
+export function assetEntries(entries: readonly TreeEntry[]): Partial<Record<AssetKind, TreeEntry>> {
+  const out: Partial<Record<AssetKind, TreeEntry>> = {};
+  for (const e of entries) {
+    if (e.path.includes('/')) continue;
+    const k = assetKindOfPath(e.path);
+    if (k) out[k] = e;
+  }
+  return out;
+}
+
+/** Read and parse the snapshot's assets from their pool blobs (absent assets are empty). */
+export async function loadAssets(entries: readonly TreeEntry[], blobPath: (sha256: string) => string): Promise<ParsedAssets> {
+  const a = assetEntries(entries);
+  const [d, c, g] = await Promise.all([
+    a.distribution ? parseAssetBlob('distribution', a.distribution.sha256, blobPath(a.distribution.sha256)) : EMPTY.distribution,
+    a.components ? parseAssetBlob('components', a.components.sha256, blobPath(a.components.sha256)) : EMPTY.components,
+    a.groups ? parseAssetBlob('groups', a.groups.sha256, blobPath(a.groups.sha256)) : EMPTY.groups,
+  ]);
+  return { ...d, ...c, ...g };
+}

@@ -4,34 +4,60 @@
  * defined (a hash of each package's file basename), so adding or removing one package changes only its own
  * group. Concatenating the chunks gives the index; the xz of the index is assembled from one cached block
  * per chunk (see xz-blocks.ts, cache.ts).
+ *
+ * Scaling: WHICH packages are listed and how they are grouped is decided from the tree paths alone (the
+ * file name carries NAME, VERSION, RELEASE, DISTREL, ARCH, and FROM/TO for deltas; place() guarantees it
+ * agrees with metadata.xml) and the assets (obsoletes). A group's cache key is made of cheap per-entry
+ * facts: (path, sha256, size) of each listed package and of its deltas; the content behind a sha256 never
+ * changes. Package metadata is loaded only to render groups whose key misses the cache.
  */
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
+import type { TreeEntry } from '../format.js';
+import { RcuError } from '../../util/errors.js';
 import type { ParsedAssets } from './assets.js';
-import { BlockCache } from './cache.js';
 import { compareBytewise } from './compare.js';
 import { computedChildren, type DeltaRef } from './fragment.js';
 import { parseFileName } from './filename.js';
-import type { EopkgMeta } from './package.js';
-import { XZ_ARGS, assembleXz, compressBlock, type XzBlock } from './xz-blocks.js';
+import { META_VERSION, isEopkgMeta, type EopkgMeta } from './package.js';
+import { XZ_ARGS } from './xz-blocks.js';
 
 export const XML_DECL = '<?xml version="1.0" encoding="utf-8"?>\n';
 /** A group ends after a package whose basename hash has these low bits all zero: ~128 packages a group. */
 export const DEFAULT_GROUP_MASK = 127;
 
-export interface IndexItem {
-  /** Tree path (PackageURI); its basename is the file name. */
-  path: string;
-  size: number;
-  meta: EopkgMeta;
+/**
+ * Bump when the serialisation of chunks (fragment.ts, the metadata cache's head/tail, this file) changes:
+ * cached blocks of older versions are then never used.
+ */
+const CHUNK_VERSION = `eopkg-chunk-v2/meta-v${META_VERSION}`;
+const KEY_PREFIX = `${CHUNK_VERSION}\0${XZ_ARGS.join(' ')}\0`;
+
+export type MetaLoader = (entry: TreeEntry) => Promise<unknown>;
+
+/** A package file of the tree, as its path tells it. */
+export interface PkgRef {
+  entry: TreeEntry;
+  base: string;
+  name: string;
+  release: number;
+  distrel: string;
+  arch: string;
 }
 
-/** One chunk of the index: a cache key derived from its inputs, and how to render its text. */
-export interface Chunk {
-  key: string;
-  render: () => string;
+export interface DeltaEntry {
+  entry: TreeEntry;
+  base: string;
+  releaseFrom: number;
 }
+
+export interface GroupPart {
+  t: PkgRef;
+  ds: DeltaEntry[];
+}
+
+/** One chunk of the index: a cache key derived from its inputs, and what it is made of. */
+export type Chunk = { key: string; kind: 'head' | 'tail'; text: string } | { key: string; kind: 'packages'; parts: GroupPart[] };
 
 export interface IndexChunks {
   chunks: Chunk[];
@@ -40,12 +66,8 @@ export interface IndexChunks {
   groups: number;
 }
 
-/** Bump when the serialisation of chunks changes: cached blocks of older versions are then never used. */
-const CHUNK_VERSION = 'eopkg-chunk-v1';
-const KEY_PREFIX = `${CHUNK_VERSION}\0${XZ_ARGS.join(' ')}\0`;
-
-function textChunk(kind: string, text: string): Chunk {
-  return { key: createHash('sha1').update(`${KEY_PREFIX}${kind}\0`).update(text).digest('hex'), render: () => text };
+function textChunk(kind: 'head' | 'tail', text: string): Chunk {
+  return { kind, text, key: createHash('sha1').update(`${KEY_PREFIX}${kind}\0`).update(text).digest('hex') };
 }
 
 export function fnv1a(s: string): number {
@@ -62,59 +84,94 @@ function isObsolete(name: string, obsolete: ReadonlySet<string>): boolean {
   return name.endsWith('-dbginfo') && obsolete.has(name.slice(0, -'-dbginfo'.length));
 }
 
-/** Pick the listed packages (tip per name, minus obsoletes) and their deltas; build the chunks. */
-export function buildChunks(items: readonly IndexItem[], assets: ParsedAssets, groupMask = DEFAULT_GROUP_MASK): IndexChunks {
+export function isPackagePath(p: string): boolean {
+  return p.endsWith('.eopkg');
+}
+
+const RELEASE_RE = /^[1-9][0-9]{0,8}$/;
+
+function badPath(p: string, why: string): RcuError {
+  return new RcuError('FAILURE', `${p}: ${why} (every package path comes from place(); run 'rcurepo verify')`);
+}
+
+/**
+ * Pick the listed packages (tip per name, minus obsoletes) and their deltas from the entries' paths, and
+ * cut them into chunks. No metadata is read.
+ */
+export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, groupMask = DEFAULT_GROUP_MASK): IndexChunks {
   const obsolete = new Set(assets.obsoletes);
-  const tips = new Map<string, IndexItem & { base: string }>();
-  const deltas = new Map<string, (DeltaRef & { base: string })[]>();
-  for (const it of items) {
-    const m = it.meta;
-    if (isObsolete(m.name, obsolete)) continue;
-    const base = path.posix.basename(it.path);
-    if (m.isDelta) {
-      const fn = parseFileName(base);
-      const from = fn?.kind === 'delta' ? Number(fn.fromRelease) : m.fromRelease;
-      if (from === undefined || !Number.isFinite(from)) continue;
-      const key = `${m.name}\0${m.release}\0${m.distrel}\0${m.arch}`;
+  const tips = new Map<string, PkgRef>();
+  const deltas = new Map<string, DeltaEntry[]>();
+  for (const e of entries) {
+    if (!isPackagePath(e.path)) continue;
+    const base = path.posix.basename(e.path);
+    const fn = parseFileName(base);
+    if (!fn) throw badPath(e.path, 'not an eopkg package file name');
+    if (isObsolete(fn.name, obsolete)) continue;
+    if (fn.kind === 'delta') {
+      if (!RELEASE_RE.test(fn.fromRelease) || !RELEASE_RE.test(fn.toRelease)) throw badPath(e.path, 'delta releases are not numbers');
+      const key = `${fn.name}\0${Number(fn.toRelease)}\0${fn.distrel}\0${fn.arch}`;
       let l = deltas.get(key);
       if (!l) deltas.set(key, (l = []));
-      l.push({ releaseFrom: from, uri: it.path, size: it.size, sha1: m.sha1, base });
+      l.push({ entry: e, base, releaseFrom: Number(fn.fromRelease) });
       continue;
     }
-    const cur = tips.get(m.name);
-    if (!cur || m.release > cur.meta.release || (m.release === cur.meta.release && compareBytewise(base, cur.base) > 0)) {
-      tips.set(m.name, { ...it, base });
+    if (!RELEASE_RE.test(fn.release)) throw badPath(e.path, 'release is not a number');
+    const release = Number(fn.release);
+    const cur = tips.get(fn.name);
+    if (!cur || release > cur.release || (release === cur.release && compareBytewise(base, cur.base) > 0)) {
+      tips.set(fn.name, { entry: e, base, name: fn.name, release, distrel: fn.distrel, arch: fn.arch });
     }
   }
   const listed = [...tips.values()].sort((a, b) => compareBytewise(a.base, b.base));
   const chunks: Chunk[] = [textChunk('head', XML_DECL + '<PISI>\n' + assets.distribution)];
-  type Part = { t: IndexItem; ds: DeltaRef[] };
-  let parts: Part[] = [];
+  let parts: GroupPart[] = [];
   let hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
   const close = (): void => {
-    const group = parts;
-    chunks.push({ key: hash.digest('hex'), render: () => group.map(({ t, ds }) => t.meta.head + computedChildren(t.size, t.meta.sha1, t.path, ds) + t.meta.tail).join('') });
+    chunks.push({ kind: 'packages', key: hash.digest('hex'), parts });
     parts = [];
     hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
   };
   for (const t of listed) {
-    const m = t.meta;
-    const ds = deltas.get(`${m.name}\0${m.release}\0${m.distrel}\0${m.arch}`) ?? [];
+    const ds = deltas.get(`${t.name}\0${t.release}\0${t.distrel}\0${t.arch}`) ?? [];
     if (ds.length > 1) ds.sort((a, b) => a.releaseFrom - b.releaseFrom || compareBytewise(a.base, b.base));
-    let id = `${m.fragHash}\0${t.path}\0${t.size}\0${m.sha1}`;
-    for (const d of ds) id += `\0${d.releaseFrom}\0${d.uri}\0${d.size}\0${d.sha1}`;
+    let id = `${t.entry.path}\0${t.entry.sha256}\0${t.entry.size}`;
+    for (const d of ds) id += `\0${d.releaseFrom}\0${d.entry.path}\0${d.entry.sha256}\0${d.entry.size}`;
     hash.update(id + '\n');
     parts.push({ t, ds });
     if ((fnv1a(t.base) & groupMask) === 0) close();
   }
   if (parts.length > 0) close();
   chunks.push(textChunk('tail', assets.components + assets.groups + '</PISI>\n'));
-  return { chunks, listed: listed.map((t) => t.path), groups: chunks.length - 2 };
+  return { chunks, listed: listed.map((t) => t.entry.path), groups: chunks.length - 2 };
 }
 
-/** The whole index text (no cache): what verification compares against. */
-export function renderIndex(items: readonly IndexItem[], assets: ParsedAssets, groupMask = DEFAULT_GROUP_MASK): Buffer {
-  return Buffer.from(buildChunks(items, assets, groupMask).chunks.map((c) => c.render()).join(''), 'utf8');
+async function metaOf(entry: TreeEntry, loadMeta: MetaLoader): Promise<EopkgMeta> {
+  const meta = await loadMeta(entry);
+  if (!isEopkgMeta(meta)) throw new RcuError('FAILURE', `${entry.path}: cached eopkg metadata is missing or from another version (rebuild the metadata cache)`);
+  return meta;
+}
+
+/** Render one chunk's text; for a package group this loads the metadata of its packages and deltas. */
+export async function renderChunk(chunk: Chunk, loadMeta: MetaLoader, counter?: { loaded: number }): Promise<string> {
+  if (chunk.kind !== 'packages') return chunk.text;
+  const texts = await Promise.all(
+    chunk.parts.map(async ({ t, ds }) => {
+      const [m, ...dm] = await Promise.all([metaOf(t.entry, loadMeta), ...ds.map((d) => metaOf(d.entry, loadMeta))]);
+      if (counter) counter.loaded += 1 + ds.length;
+      const refs: DeltaRef[] = ds.map((d, i) => ({ releaseFrom: d.releaseFrom, uri: d.entry.path, size: d.entry.size, sha1: dm[i]!.sha1 }));
+      return m!.head + computedChildren(t.entry.size, m!.sha1, t.entry.path, refs) + m!.tail;
+    }),
+  );
+  return texts.join('');
+}
+
+/** The whole index text without any cache: what full verification compares against. */
+export async function renderIndex(entries: readonly TreeEntry[], assets: ParsedAssets, loadMeta: MetaLoader, groupMask = DEFAULT_GROUP_MASK): Promise<Buffer> {
+  const { chunks } = planChunks(entries, assets, groupMask);
+  const out: Buffer[] = [];
+  for (const c of chunks) out.push(Buffer.from(await renderChunk(c, loadMeta), 'utf8'));
+  return Buffer.concat(out);
 }
 
 export interface BuildStats {
@@ -127,59 +184,9 @@ export interface BuildStats {
   reused: number;
   /** Cache entries removed. */
   pruned: number;
-}
-
-export interface BuiltIndex {
-  /** The index, as the chunks in order (concatenate them for the file). */
-  xml: Buffer[];
-  xz: Buffer;
-  listed: string[];
-  stats: BuildStats;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Build the index (as buffers in order) and its xz, reusing cached chunks from `cacheDir` (no cache: compress everything). */
-export async function buildIndex(items: readonly IndexItem[], assets: ParsedAssets, opts: { cacheDir?: string; groupMask?: number } = {}): Promise<BuiltIndex> {
-  const { chunks, listed, groups } = buildChunks(items, assets, opts.groupMask);
-  const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
-  let compressed = 0;
-  let reused = 0;
-  const fresh = new Map<string, Promise<{ xml: Buffer; block: XzBlock }>>();
-  const done = await mapLimit(chunks, Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length)), async (chunk) => {
-    const hit = cache ? await cache.get(chunk.key) : undefined;
-    if (hit) {
-      reused++;
-      return hit;
-    }
-    let p = fresh.get(chunk.key);
-    if (!p) {
-      compressed++;
-      const xml = Buffer.from(chunk.render(), 'utf8');
-      p = compressBlock(xml).then(async (block) => {
-        if (cache) await cache.put(chunk.key, xml, block);
-        return { xml, block };
-      });
-      fresh.set(chunk.key, p);
-    }
-    return p;
-  });
-  const pruned = cache ? await cache.prune(chunks.map((c) => c.key)) : 0;
-  return {
-    xml: done.map((d) => d.xml),
-    xz: assembleXz(done.map((d) => d.block)),
-    listed,
-    stats: { chunks: chunks.length, groups, packages: listed.length, compressed, reused, pruned },
-  };
+  /** Package metadata records loaded (only for groups that missed the cache). */
+  metaLoaded: number;
+  /** Bytes of the uncompressed index and of its xz. */
+  xmlBytes: number;
+  xzBytes: number;
 }

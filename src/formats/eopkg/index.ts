@@ -8,14 +8,15 @@ import path from 'node:path';
 import type { BlobHashes, Format, IncomingFile, IndexContext, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
 import { RcuError, errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
-import { parseAssets } from './assets.js';
+import { ASSET_FILE, assetKindOfPath, isAssetName, loadAssets, type ParsedAssets } from './assets.js';
 import { sourceFolder } from './placement.js';
-import { buildIndex, renderIndex, type BuildStats, type IndexItem } from './index-builder.js';
-import { describePackage, isEopkgMeta, labelFor, safeBasename, type EopkgMeta } from './package.js';
-import { runXz } from './xz-blocks.js';
+import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
+import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
+import { writeIndexStreaming } from './writer.js';
+import { checkXzStructure, runXz } from './xz-blocks.js';
 
-export { ASSETS_SETTING_KEY, ASSET_FILE, ASSET_KINDS, assetsSetting, parseAssets, validateAsset, withAsset } from './assets.js';
-export type { AssetKind, EopkgAssetsSetting, ParsedAssets } from './assets.js';
+export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
+export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
 export type { EopkgMeta } from './package.js';
 export type { BuildStats } from './index-builder.js';
 export { parseFileName, packageFileName, deltaFileName } from './filename.js';
@@ -34,36 +35,11 @@ export const INDEX_FILES = [
 /** Statistics of the last writeIndexes() in this process (tests, benchmarks, --verbose output). */
 export let lastIndexStats: BuildStats | undefined;
 
-function isPackagePath(p: string): boolean {
-  return p.endsWith('.eopkg');
-}
-
-async function loadItems(entries: readonly TreeEntry[], loadMeta: (e: TreeEntry) => Promise<unknown>): Promise<IndexItem[]> {
-  const pk = entries.filter((e) => isPackagePath(e.path));
-  const metas = await Promise.all(pk.map((e) => loadMeta(e)));
-  return pk.map((e, i) => {
-    const meta = metas[i];
-    if (!isEopkgMeta(meta)) throw new RcuError('FAILURE', `${e.path}: cached eopkg metadata is missing or from another version (rebuild the metadata cache)`);
-    return { path: e.path, size: e.size, meta };
-  });
-}
-
-const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo).update(b).digest('hex');
-
 /** Write `data` into `dir/name` by temporary name + rename (durability: the engine syncs the staging tree). */
-async function writeStaged(dir: string, name: string, data: readonly Uint8Array[] | Uint8Array | string): Promise<void> {
+async function writeStaged(dir: string, name: string, data: string): Promise<void> {
   const tmp = tmpName(dir, name);
   try {
-    if (Array.isArray(data)) {
-      const fh = await fsp.open(tmp, 'wx', 0o644);
-      try {
-        for (const buf of data as Uint8Array[]) {
-          for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-        }
-      } finally {
-        await fh.close();
-      }
-    } else await fsp.writeFile(tmp, data as Uint8Array | string, { flag: 'wx', mode: 0o644 });
+    await fsp.writeFile(tmp, data, { flag: 'wx', mode: 0o644 });
     await fsp.rename(tmp, path.join(dir, name));
   } catch (e) {
     await fsp.rm(tmp, { force: true });
@@ -71,34 +47,60 @@ async function writeStaged(dir: string, name: string, data: readonly Uint8Array[
   }
 }
 
-export async function writeEopkgIndexes(ctx: IndexContext, opts: { groupMask?: number } = {}): Promise<{ files: string[]; stats: BuildStats }> {
-  const assets = parseAssets(ctx.settings);
-  const items = await loadItems(ctx.entries, ctx.loadMeta);
-  const built = await buildIndex(items, assets, { cacheDir: ctx.cacheDir, groupMask: opts.groupMask });
-  const { xml, xz } = built;
-  const sha1 = createHash('sha1');
-  const sha256 = createHash('sha256');
-  for (const b of xml) {
-    sha1.update(b);
-    sha256.update(b);
-  }
-  const files: [string, readonly Uint8Array[] | Uint8Array | string][] = [
-    [INDEX_XML, xml],
-    [`${INDEX_XML}.xz`, xz],
-    [`${INDEX_XML}.sha1sum`, sha1.digest('hex') + '\n'],
-    [`${INDEX_XML}.sha256sum`, sha256.digest('hex') + '\n'],
-    [`${INDEX_XML}.xz.sha1sum`, hex('sha1', xz) + '\n'],
-    [`${INDEX_XML}.xz.sha256sum`, hex('sha256', xz) + '\n'],
-  ];
-  await Promise.all(files.map(([n, d]) => writeStaged(ctx.stagingDir, n, d)));
-  lastIndexStats = built.stats;
-  return { files: files.map(([n]) => n), stats: built.stats };
+export interface EopkgIndexOptions {
+  groupMask?: number;
+  /** Use these parsed assets instead of reading the snapshot's asset entries (benchmarks). */
+  assets?: ParsedAssets;
 }
 
-/** The index XML writeIndexes would produce for these entries and settings (no compression). */
-export async function renderIndexXml(entries: readonly TreeEntry[], settings: Record<string, unknown>, loadMeta: (e: TreeEntry) => Promise<unknown>, groupMask?: number): Promise<Buffer> {
-  const items = await loadItems(entries, loadMeta);
-  return renderIndex(items, parseAssets(settings), groupMask);
+export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptions = {}): Promise<{ files: string[]; stats: BuildStats }> {
+  const assets = opts.assets ?? (await loadAssets(ctx.entries, (sha) => ctx.layout.blobPath(sha)));
+  const plan = planChunks(ctx.entries, assets, opts.groupMask);
+  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir });
+  const sums: [string, string][] = [
+    [`${INDEX_XML}.sha1sum`, w.sha1 + '\n'],
+    [`${INDEX_XML}.sha256sum`, w.sha256 + '\n'],
+    [`${INDEX_XML}.xz.sha1sum`, w.xzSha1 + '\n'],
+    [`${INDEX_XML}.xz.sha256sum`, w.xzSha256 + '\n'],
+  ];
+  await Promise.all(sums.map(([n, d]) => writeStaged(ctx.stagingDir, n, d)));
+  lastIndexStats = w.stats;
+  return { files: [INDEX_XML, `${INDEX_XML}.xz`, ...sums.map(([n]) => n)], stats: w.stats };
+}
+
+/** The index XML writeIndexes would produce for these entries (no cache, no compression). */
+export async function renderIndexXml(entries: readonly TreeEntry[], blobPath: (sha256: string) => string, loadMeta: MetaLoader, groupMask?: number): Promise<Buffer> {
+  return renderIndex(entries, await loadAssets(entries, blobPath), loadMeta, groupMask);
+}
+
+const HASH_BUF = 1 << 20;
+
+/** sha1 and sha256 of a file in one streaming pass; undefined when it does not exist. */
+async function hashFile(file: string): Promise<{ sha1: string; sha256: string; size: number } | undefined> {
+  let fh;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const h1 = createHash('sha1');
+    const h256 = createHash('sha256');
+    const buf = Buffer.allocUnsafe(HASH_BUF);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const b = buf.subarray(0, bytesRead);
+      h1.update(b);
+      h256.update(b);
+      size += bytesRead;
+    }
+    return { sha1: h1.digest('hex'), sha256: h256.digest('hex'), size };
+  } finally {
+    await fh.close();
+  }
 }
 
 async function readOrFault(file: string, faults: string[]): Promise<Buffer | undefined> {
@@ -113,27 +115,54 @@ async function readOrFault(file: string, faults: string[]): Promise<Buffer | und
   }
 }
 
+/**
+ * Check a snapshot's index files. Always: the six files exist, the four companions are well-formed and
+ * match the bytes of their files, the .xz is structurally a single stream whose blocks hold as many bytes
+ * as the XML. Without ctx.quick (`rcurepo verify`): also decompress the .xz and compare with the XML, and
+ * regenerate the XML from the entries and assets without any cache and compare.
+ */
 export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> {
   const faults: string[] = [];
   const dir = ctx.snapshotDir;
-  const xml = await readOrFault(path.join(dir, INDEX_XML), faults);
+  const xmlFile = path.join(dir, INDEX_XML);
+  let xml: Buffer | undefined;
+  let xmlHashes: { sha1: string; sha256: string; size: number } | undefined;
+  if (ctx.quick) {
+    xmlHashes = await hashFile(xmlFile);
+    if (!xmlHashes) faults.push(`${INDEX_XML}: missing`);
+  } else {
+    xml = await readOrFault(xmlFile, faults);
+    if (xml) xmlHashes = { sha1: hex('sha1', xml), sha256: hex('sha256', xml), size: xml.length };
+  }
   const xz = await readOrFault(path.join(dir, `${INDEX_XML}.xz`), faults);
-  const sums: [string, Buffer | undefined, 'sha1' | 'sha256'][] = [
-    [`${INDEX_XML}.sha1sum`, xml, 'sha1'],
-    [`${INDEX_XML}.sha256sum`, xml, 'sha256'],
-    [`${INDEX_XML}.xz.sha1sum`, xz, 'sha1'],
-    [`${INDEX_XML}.xz.sha256sum`, xz, 'sha256'],
+  const xzHashes = xz && { sha1: hex('sha1', xz), sha256: hex('sha256', xz) };
+  const sums: [string, { sha1: string; sha256: string } | undefined, 'sha1' | 'sha256'][] = [
+    [`${INDEX_XML}.sha1sum`, xmlHashes, 'sha1'],
+    [`${INDEX_XML}.sha256sum`, xmlHashes, 'sha256'],
+    [`${INDEX_XML}.xz.sha1sum`, xzHashes, 'sha1'],
+    [`${INDEX_XML}.xz.sha256sum`, xzHashes, 'sha256'],
   ];
-  for (const [name, data, algo] of sums) {
+  for (const [name, hashes, algo] of sums) {
     const s = await readOrFault(path.join(dir, name), faults);
-    if (s === undefined || data === undefined) continue;
-    const want = hex(algo, data);
+    if (s === undefined || hashes === undefined) continue;
+    const want = hashes[algo];
     const len = algo === 'sha1' ? 40 : 64;
     const text = s.toString('latin1');
     if (!new RegExp(`^[0-9a-f]{${len}}\\n?$`).test(text)) faults.push(`${name}: not ${len} hex characters (and an optional newline)`);
     else if (text.trim() !== want) faults.push(`${name}: says ${text.trim()}, the file hashes to ${want}`);
   }
-  if (xz !== undefined && xml !== undefined) {
+  let structureOk = false;
+  if (xz !== undefined) {
+    try {
+      const st = checkXzStructure(xz);
+      structureOk = true;
+      if (xmlHashes && st.uncompressedSize !== xmlHashes.size) faults.push(`${INDEX_XML}.xz: its blocks hold ${st.uncompressedSize} bytes, ${INDEX_XML} has ${xmlHashes.size}`);
+    } catch (e) {
+      faults.push(`${INDEX_XML}.xz: not a well-formed single xz stream (${(e as Error).message}); does not decompress`);
+    }
+  }
+  if (ctx.quick) return faults;
+  if (xz !== undefined && xml !== undefined && structureOk) {
     try {
       const out = await runXz(['-d', '-c', '--format=xz', '--single-stream'], xz);
       if (!out.equals(xml)) faults.push(`${INDEX_XML}.xz: does not decompress to ${INDEX_XML}`);
@@ -144,7 +173,7 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
   if (xml !== undefined) {
     let want: Buffer | undefined;
     try {
-      want = await renderIndexXml(ctx.entries, ctx.settings, ctx.loadMeta);
+      want = await renderIndexXml(ctx.entries, (sha) => ctx.layout.blobPath(sha), ctx.loadMeta);
     } catch (e) {
       faults.push(`${INDEX_XML}: cannot regenerate for comparison (${(e as Error).message})`);
     }
@@ -153,6 +182,8 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
   return faults;
 }
 
+const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo).update(b).digest('hex');
+
 export const eopkgFormat: Format = {
   name: 'eopkg',
   indexFiles: INDEX_FILES,
@@ -160,6 +191,9 @@ export const eopkgFormat: Format = {
   async place(file: IncomingFile, opts: PlaceOptions): Promise<Placement> {
     const label = labelFor(file.source, file.relPath);
     const base = safeBasename(file.relPath, label);
+    if (isAssetName(base)) {
+      throw new RcuError('BAD_INPUT', `${label}: '${base}' is a repository asset, not a package; publish it with set-assets`, { data: { file: label, reason: 'asset name' } });
+    }
     const meta = await describePackage(file.copyPath, base, label, { sha1: file.sha1, size: file.size });
     if (opts.prefix !== undefined && opts.prefix.replace(/^\/+|\/+$/g, '') !== sourceFolder(meta.source)) {
       throw new RcuError('USAGE', `${label}: eopkg packages are placed at <prefix>/<source>/<file> (here ${meta.treePath}); --prefix cannot change that`);
@@ -167,7 +201,10 @@ export const eopkgFormat: Format = {
     return { treePath: meta.treePath, meta };
   },
 
-  async describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<EopkgMeta> {
+  async describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<EopkgMeta | { asset: string }> {
+    // Assets (root distribution.xml, ...) carry no per-blob metadata: the index parses them from the blob.
+    const kind = assetKindOfPath(entry.path);
+    if (kind) return { asset: ASSET_FILE[kind] };
     const base = safeBasename(entry.path, entry.path);
     return describePackage(blobPath, base, entry.path, { sha1: hashes.sha1, size: hashes.size });
   },

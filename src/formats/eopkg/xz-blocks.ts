@@ -92,13 +92,19 @@ export async function compressBlock(data: Uint8Array): Promise<XzBlock> {
   return extractSingleBlock(await runXz(XZ_ARGS, data));
 }
 
-/** One stream: header, the blocks in order, an index listing them, footer. */
-export function assembleXz(blocks: readonly XzBlock[]): Buffer {
-  const flags = Buffer.from([0x00, CHECK_CRC64]);
+const STREAM_FLAGS = Buffer.from([0x00, CHECK_CRC64]);
+
+/** The 12-byte stream header every assembled stream starts with. */
+export function streamHeader(): Buffer {
   const header = Buffer.alloc(12);
   MAGIC.copy(header, 0);
-  flags.copy(header, 6);
-  header.writeUInt32LE(crc32(flags), 8);
+  STREAM_FLAGS.copy(header, 6);
+  header.writeUInt32LE(crc32(STREAM_FLAGS), 8);
+  return header;
+}
+
+/** The index listing `blocks` (sizes only) followed by the stream footer. */
+export function streamIndexAndFooter(blocks: readonly Pick<XzBlock, 'unpaddedSize' | 'uncompressedSize'>[]): Buffer {
   const idx: number[] = [0x00];
   writeVarint(blocks.length, idx);
   for (const b of blocks) {
@@ -106,13 +112,67 @@ export function assembleXz(blocks: readonly XzBlock[]): Buffer {
     writeVarint(b.uncompressedSize, idx);
   }
   while (idx.length % 4 !== 0) idx.push(0);
-  const idxBuf = Buffer.alloc(idx.length + 4);
-  Buffer.from(idx).copy(idxBuf, 0);
-  idxBuf.writeUInt32LE(crc32(idxBuf.subarray(0, idx.length)), idx.length);
-  const footer = Buffer.alloc(12);
-  footer.writeUInt32LE(idxBuf.length / 4 - 1, 4);
-  flags.copy(footer, 8);
+  const out = Buffer.alloc(idx.length + 4 + 12);
+  Buffer.from(idx).copy(out, 0);
+  out.writeUInt32LE(crc32(out.subarray(0, idx.length)), idx.length);
+  const footer = out.subarray(idx.length + 4);
+  footer.writeUInt32LE((idx.length + 4) / 4 - 1, 4);
+  STREAM_FLAGS.copy(footer, 8);
   footer.write('YZ', 10, 'latin1');
   footer.writeUInt32LE(crc32(footer.subarray(4, 10)), 0);
-  return Buffer.concat([header, ...blocks.map((b) => b.bytes), idxBuf, footer]);
+  return out;
+}
+
+/** One stream: header, the blocks in order, an index listing them, footer. */
+export function assembleXz(blocks: readonly XzBlock[]): Buffer {
+  return Buffer.concat([streamHeader(), ...blocks.map((b) => b.bytes), streamIndexAndFooter(blocks)]);
+}
+
+export interface XzStructure {
+  blocks: number;
+  uncompressedSize: number;
+}
+
+/**
+ * Check that `xz` is structurally one xz stream, without decompressing: stream header and footer (magic,
+ * flags, CRC32s, backward size), the index (indicator, records, padding, CRC32), and that the blocks the
+ * index lists exactly fill the space between header and index, each starting with a block header whose
+ * CRC32 matches. Throws an Error describing the first problem.
+ */
+export function checkXzStructure(xz: Uint8Array): XzStructure {
+  const buf = Buffer.from(xz.buffer, xz.byteOffset, xz.byteLength);
+  if (buf.length < 32) throw new Error('xz: too short to be a stream');
+  if (!buf.subarray(0, 6).equals(MAGIC)) throw new Error('xz: bad stream header magic');
+  const flags = buf.subarray(6, 8);
+  if (flags[0] !== 0 || (flags[1]! & 0xf0) !== 0) throw new Error('xz: unsupported stream flags');
+  if (crc32(flags) !== buf.readUInt32LE(8)) throw new Error('xz: stream header CRC32 mismatch');
+  const foot = buf.length - 12;
+  if (buf[foot + 10] !== 0x59 || buf[foot + 11] !== 0x5a) throw new Error('xz: bad stream footer magic (not a single stream, or truncated)');
+  if (crc32(buf.subarray(foot + 4, foot + 10)) !== buf.readUInt32LE(foot)) throw new Error('xz: stream footer CRC32 mismatch');
+  if (!buf.subarray(foot + 8, foot + 10).equals(flags)) throw new Error('xz: stream footer flags differ from the header');
+  const indexSize = (buf.readUInt32LE(foot + 4) + 1) * 4;
+  const idx = foot - indexSize;
+  if (idx < 12) throw new Error('xz: backward size points before the stream header');
+  if (buf[idx] !== 0) throw new Error('xz: bad index indicator');
+  if (crc32(buf.subarray(idx, foot - 4)) !== buf.readUInt32LE(foot - 4)) throw new Error('xz: index CRC32 mismatch');
+  let [count, p] = readVarint(buf, idx + 1);
+  let blockPos = 12;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    let unpadded: number;
+    let uncompressed: number;
+    [unpadded, p] = readVarint(buf, p);
+    [uncompressed, p] = readVarint(buf, p);
+    if (p > foot - 4) throw new Error('xz: index records overrun the index');
+    if (blockPos >= idx) throw new Error('xz: index lists more blocks than the stream holds');
+    const hsize = (buf[blockPos]! + 1) * 4;
+    if (buf[blockPos] === 0 || blockPos + hsize > idx) throw new Error(`xz: block ${i + 1}: bad block header`);
+    if (crc32(buf.subarray(blockPos, blockPos + hsize - 4)) !== buf.readUInt32LE(blockPos + hsize - 4)) throw new Error(`xz: block ${i + 1}: block header CRC32 mismatch`);
+    if (unpadded < hsize) throw new Error(`xz: block ${i + 1}: unpadded size smaller than its header`);
+    blockPos += pad4(unpadded);
+    total += uncompressed;
+  }
+  while (p < foot - 4) if (buf[p++] !== 0) throw new Error('xz: non-zero index padding');
+  if (blockPos !== idx) throw new Error('xz: blocks listed by the index do not fill the stream');
+  return { blocks: count, uncompressedSize: total };
 }

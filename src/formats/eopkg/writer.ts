@@ -1,0 +1,140 @@
+/**
+ * Write eopkg-index.xml and eopkg-index.xml.xz into a staging tree, streaming: chunks are produced in
+ * order (a cache hit is one file read; a miss loads its packages' metadata, renders and compresses), each
+ * is appended to both files and fed to the four hashes as it arrives, then dropped. Memory stays bounded
+ * by the look-ahead window, whatever the size of the index.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import fsp, { type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { tmpName } from '../../util/fsx.js';
+import { BlockCache } from './cache.js';
+import { renderChunk, type BuildStats, type IndexChunks, type MetaLoader } from './index-builder.js';
+import { compressBlock, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
+
+export interface WrittenIndex {
+  sha1: string;
+  sha256: string;
+  xzSha1: string;
+  xzSha256: string;
+  stats: BuildStats;
+}
+
+interface Piece {
+  xml: Buffer;
+  block: XzBlock;
+}
+
+class Sink {
+  private readonly h1: Hash = createHash('sha1');
+  private readonly h256: Hash = createHash('sha256');
+  bytes = 0;
+  constructor(readonly fh: FileHandle) {}
+  async write(buf: Uint8Array): Promise<void> {
+    this.h1.update(buf);
+    this.h256.update(buf);
+    this.bytes += buf.length;
+    for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+  }
+  digests(): [string, string] {
+    return [this.h1.digest('hex'), this.h256.digest('hex')];
+  }
+}
+
+function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+const noop = (): void => undefined;
+
+/**
+ * Produce every chunk (cache or render+compress), write `xmlName` and `xzName` in `dir` (temporary names,
+ * renamed at the end), return their hashes. `cacheDir` undefined: no cache (everything compressed).
+ */
+export async function writeIndexStreaming(
+  plan: IndexChunks,
+  loadMeta: MetaLoader,
+  dir: string,
+  names: { xml: string; xz: string },
+  opts: { cacheDir?: string } = {},
+): Promise<WrittenIndex> {
+  const { chunks } = plan;
+  const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
+  const cpus = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
+  const xzLimit = semaphore(cpus);
+  const counter = { loaded: 0 };
+  let compressed = 0;
+  let reused = 0;
+  const produce = async (i: number): Promise<Piece> => {
+    const chunk = chunks[i]!;
+    const hit = cache ? await cache.get(chunk.key) : undefined;
+    if (hit) {
+      reused++;
+      return hit;
+    }
+    compressed++;
+    const xml = Buffer.from(await renderChunk(chunk, loadMeta, counter), 'utf8');
+    const block = await xzLimit(() => compressBlock(xml));
+    if (cache) await cache.put(chunk.key, xml, block);
+    return { xml, block };
+  };
+  const xmlTmp = tmpName(dir, names.xml);
+  const xzTmp = tmpName(dir, names.xz);
+  const xmlFh = await fsp.open(xmlTmp, 'wx', 0o644);
+  let xzFh: FileHandle | undefined;
+  try {
+    xzFh = await fsp.open(xzTmp, 'wx', 0o644);
+    const xmlSink = new Sink(xmlFh);
+    const xzSink = new Sink(xzFh);
+    await xzSink.write(streamHeader());
+    const sizes: Pick<XzBlock, 'unpaddedSize' | 'uncompressedSize'>[] = [];
+    // Look ahead: keep the xz processes busy and overlap cache reads with writing; bounded memory.
+    const window = Math.max(8, cpus * 4);
+    const pending: (Promise<Piece> | undefined)[] = new Array(chunks.length);
+    let next = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      while (next < chunks.length && next < i + window) {
+        const p = produce(next);
+        p.catch(noop); // awaited in order below; avoid an unhandled rejection meanwhile
+        pending[next++] = p;
+      }
+      const piece = await pending[i]!;
+      pending[i] = undefined;
+      await Promise.all([xmlSink.write(piece.xml), xzSink.write(piece.block.bytes)]);
+      sizes.push({ unpaddedSize: piece.block.unpaddedSize, uncompressedSize: piece.block.uncompressedSize });
+    }
+    await xzSink.write(streamIndexAndFooter(sizes));
+    await Promise.all([xmlFh.close(), xzFh.close()]);
+    xzFh = undefined;
+    const [sha1, sha256] = xmlSink.digests();
+    const [xzSha1, xzSha256] = xzSink.digests();
+    await fsp.rename(xmlTmp, path.join(dir, names.xml));
+    await fsp.rename(xzTmp, path.join(dir, names.xz));
+    const pruned = cache ? await cache.prune(chunks.map((c) => c.key)) : 0;
+    return {
+      sha1,
+      sha256,
+      xzSha1,
+      xzSha256,
+      stats: { chunks: chunks.length, groups: plan.groups, packages: plan.listed.length, compressed, reused, pruned, metaLoaded: counter.loaded, xmlBytes: xmlSink.bytes, xzBytes: xzSink.bytes },
+    };
+  } catch (e) {
+    await xmlFh.close().catch(noop);
+    await xzFh?.close().catch(noop);
+    await fsp.rm(xmlTmp, { force: true });
+    await fsp.rm(xzTmp, { force: true });
+    throw e;
+  }
+}
