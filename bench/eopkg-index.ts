@@ -11,7 +11,7 @@ import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { Layout } from '../src/engine/layout.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { renderIndex } from '../src/formats/eopkg/index-builder.js';
-import { eopkgFormat, parseAssets, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
+import { eopkgFormat, parseAssetTexts, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { runXz } from '../src/formats/eopkg/xz-blocks.js';
 
 async function main(): Promise<void> {
@@ -38,14 +38,13 @@ async function main(): Promise<void> {
         const basename = m.basename.replace(m.name, name);
         const treePath = path.posix.join(path.posix.dirname(m.treePath), basename);
         metas.set(treePath, { ...m, name, basename, treePath, head: m.head.replace(`<Name>${m.name}</Name>`, `<Name>${name}</Name>`) });
-        entries.push({ path: treePath, sha256: '0'.repeat(64), size: m.size });
+        entries.push({ path: treePath, sha256: createHash('sha256').update(treePath).digest('hex'), size: m.size });
       }
       entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
       const loadMeta = async (e: TreeEntry) => metas.get(e.path);
       // anchor: render everything, compress the whole index with one xz
       let t = performance.now();
-      const items = entries.map((e) => ({ path: e.path, size: e.size, meta: metas.get(e.path)! }));
-      const xml = renderIndex(items, parseAssets(settings));
+      const xml = await renderIndex(entries, parseAssetTexts({}), loadMeta);
       const xz = await runXz(['-z', '-c', '-6', '-T1'], xml);
       createHash('sha1').update(xml).digest('hex');
       createHash('sha1').update(xz).digest('hex');
@@ -58,11 +57,11 @@ async function main(): Promise<void> {
         return d;
       };
       t = performance.now();
-      await writeEopkgIndexes({ layout, repo: layout.repo('b'), settings, stagingDir: stage('cold'), entries, cacheDir, loadMeta });
+      await writeEopkgIndexes({ layout, repo: layout.repo('b'), settings, stagingDir: stage('cold'), entries, cacheDir, loadMeta }, { assets: parseAssetTexts({}) });
       const coldMs = performance.now() - t;
       const changed = entries.filter((_, i) => i !== Math.floor(n / 2));
       t = performance.now();
-      const res = await writeEopkgIndexes({ layout, repo: layout.repo('b'), settings, stagingDir: stage('warm'), entries: changed, cacheDir, loadMeta });
+      const res = await writeEopkgIndexes({ layout, repo: layout.repo('b'), settings, stagingDir: stage('warm'), entries: changed, cacheDir, loadMeta }, { assets: parseAssetTexts({}) });
       const warmMs = performance.now() - t;
       process.stdout.write(
         `${n} packages: index ${(xml.length / 1048576).toFixed(1)} MiB; anchor full build + xz -c ${anchorMs.toFixed(0)} ms; ` +

@@ -3,14 +3,15 @@
  * run, while the repository publishes 5 times a second. Small (1 KiB) and large (1 MiB) files.
  * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { importFiles } from '../dist/commands/import.js';
+import { importFiles } from '../src/commands/import.js';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -47,7 +48,7 @@ const rcuPort = await port();
 const rcu: ChildProcess = spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', `127.0.0.1:${rcuPort}`, '--access-log', path.join(dir, 'rcurepo-access.log')], { stdio: 'ignore' });
 const ngxPort = await port();
 const ngxConf = path.join(dir, 'nginx.conf');
-fs.writeFileSync(ngxConf, `daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${ngxPort};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }\n  }\n}\n`);
+fs.writeFileSync(ngxConf, `daemon off;\nuser root;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${ngxPort};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }\n  }\n}\n`);
 const ngx: ChildProcess = spawn('/usr/sbin/nginx', ['-c', ngxConf, '-p', dir], { stdio: 'ignore' });
 await waitPort(rcuPort);
 await waitPort(ngxPort);
@@ -67,8 +68,9 @@ const publisher = (async () => {
   }
 })();
 
-function wrk(url: string): { rps: number; p99ms: number; errors: number } {
-  const out = execFileSync('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', url], { encoding: 'utf8' });
+// Async: a blocking call would stall the in-process publisher.
+async function wrk(url: string): Promise<{ rps: number; p99ms: number; errors: number }> {
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)![1]);
   const m = /99%\s+([0-9.]+)(us|ms|s)/.exec(out)!;
   const p99ms = Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
@@ -82,8 +84,8 @@ try {
   for (const [label, p] of [['small 1 KiB', 'small/s7.eopkg'], ['large 1 MiB', 'large/l3.eopkg']] as const) {
     const res: Record<string, Array<{ rps: number; p99ms: number; errors: number }>> = { rcurepo: [], nginx: [] };
     for (let r = 0; r < RUNS; r++) {
-      res.nginx!.push(wrk(`http://127.0.0.1:${ngxPort}/r/${p}`));
-      res.rcurepo!.push(wrk(`http://127.0.0.1:${rcuPort}/r/${p}`));
+      res.nginx!.push(await wrk(`http://127.0.0.1:${ngxPort}/r/${p}`));
+      res.rcurepo!.push(await wrk(`http://127.0.0.1:${rcuPort}/r/${p}`));
     }
     const s = (k: string) => ({ rps: median(res[k]!.map((x) => x.rps)), p99: median(res[k]!.map((x) => x.p99ms)), errors: res[k]!.reduce((a, x) => a + x.errors, 0) });
     const a = s('rcurepo');

@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Layout } from '../dist/engine/layout.js';
-import { sweepPool } from '../dist/engine/sweep.js';
+import { Layout } from '../src/engine/layout.js';
+import { sweepPool } from '../src/engine/sweep.js';
 
 const RUNS = Number(process.argv[2] ?? 3);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;

@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { generatePackages, generateAssets, rng } from '../fixtures/gen-eopkg.js';
+import { assetTreeEntries, generatePackages, generateAssets, rng } from '../fixtures/gen-eopkg.js';
 import { Layout } from '../src/engine/layout.js';
 import type { IndexContext, TreeEntry } from '../src/formats/format.js';
-import { buildChunks, type IndexItem } from '../src/formats/eopkg/index-builder.js';
-import { eopkgFormat, parseAssets, validateAsset, withAsset, writeEopkgIndexes, INDEX_FILES, type EopkgMeta } from '../src/formats/eopkg/index.js';
+import { planChunks } from '../src/formats/eopkg/index-builder.js';
+import { ASSET_FILE, eopkgFormat, parseAssetTexts, validateAsset, writeEopkgIndexes, INDEX_FILES, type AssetTexts, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { RcuError } from '../src/util/errors.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -33,12 +33,21 @@ async function placeFile(file: string): Promise<Placed> {
 }
 
 let stageN = 0;
-function ctxFor(placed: readonly Placed[], settings: Record<string, unknown>, cacheDir: string): IndexContext & { snapshotDir: string } {
+/** Assets are tree entries at the snapshot root (pool blobs); `loaded` counts loadMeta calls. */
+function ctxFor(placed: readonly Placed[], assets: AssetTexts, cacheDir: string): IndexContext & { snapshotDir: string; loaded: { n: number } } {
   const stagingDir = path.join(tmp, `stage-${stageN++}`);
   fs.mkdirSync(stagingDir, { recursive: true });
   const byPath = new Map(placed.map((p) => [p.entry.path, p.meta]));
-  const entries = placed.map((p) => p.entry).sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
-  return { layout, repo: layout.repo('t'), settings, stagingDir, snapshotDir: stagingDir, entries, cacheDir, loadMeta: async (e) => byPath.get(e.path) };
+  const entries = [...placed.map((p) => p.entry), ...assetTreeEntries((sha) => layout.blobPath(sha), assets)].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const loaded = { n: 0 };
+  return {
+    layout, repo: layout.repo('t'), settings: {}, stagingDir, snapshotDir: stagingDir, entries, cacheDir, loaded,
+    loadMeta: async (e) => {
+      loaded.n++;
+      assert.ok(e.path.endsWith('.eopkg'), `loadMeta only for packages, not ${e.path}`);
+      return byPath.get(e.path);
+    },
+  };
 }
 
 function readAll(dir: string): Map<string, Buffer> {
@@ -73,14 +82,14 @@ function sha1File(f: string): string {
   return createHash('sha1').update(fs.readFileSync(f)).digest('hex');
 }
 
-const fixtureAssets = (obsoletes?: string[]): Record<string, unknown> => {
+const fixtureAssets = (obsoletes?: string[]): AssetTexts => {
   const raw = {
     distribution: fs.readFileSync(path.join(fixtures, 'distribution.xml'), 'utf8'),
     components: fs.readFileSync(path.join(fixtures, 'components.xml'), 'utf8'),
     groups: fs.readFileSync(path.join(fixtures, 'groups.xml'), 'utf8'),
   };
   if (obsoletes) raw.distribution = generateAssets({ obsoletes }).distribution;
-  return { eopkgAssets: raw };
+  return raw;
 };
 
 describe('eopkg index from the committed fixtures', async () => {
@@ -139,7 +148,7 @@ describe('eopkg index from the committed fixtures', async () => {
     await eopkgFormat.writeIndexes(ctx);
     fs.writeFileSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha1sum'), `${'0'.repeat(40)}  eopkg-index.xml\n`);
     fs.rmSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha256sum'));
-    const gone = path.posix.dirname(ctx.entries[0]!.path) + '/';
+    const gone = path.posix.dirname(ctx.entries.find((e) => e.path.endsWith('.eopkg'))!.path) + '/';
     const faults = await eopkgFormat.verifyIndexes({ ...ctx, entries: ctx.entries.filter((e) => !e.path.startsWith(gone)) });
     assert.ok(faults.some((f) => f.startsWith('eopkg-index.xml.sha1sum: not 40 hex')), faults.join('\n'));
     assert.ok(faults.some((f) => f === 'eopkg-index.xml.sha256sum: missing'));
@@ -159,10 +168,11 @@ describe('eopkg assets', () => {
     assert.throws(() => validateAsset('groups', broken), /groups\.xml: .*<LocalName xml:lang="fr"> is broken/);
     assert.throws(() => validateAsset('distribution', good.distribution.replace('<SourceName>Solus</SourceName>', '')), /SourceName/);
     assert.throws(() => validateAsset('distribution', good.distribution.slice(0, 100)), /malformed/);
-    const s = withAsset({}, 'groups', good.groups);
-    assert.deepEqual(Object.keys(s.eopkgAssets as object), ['groups']);
-    assert.equal(parseAssets(s).groupNames.join(','), [...parseAssets(s).groupNames].sort().join(','));
-    assert.match(parseAssets(withAsset({}, 'distribution', good.distribution)).distribution, /<Description xml:lang="en">Synthetic Repository<\/Description>/);
+    const g = parseAssetTexts({ groups: good.groups });
+    assert.equal(g.distribution, '');
+    assert.equal(g.groupNames.join(','), [...g.groupNames].sort().join(','));
+    assert.match(parseAssetTexts({ distribution: good.distribution }).distribution, /<Description xml:lang="en">Synthetic Repository<\/Description>/);
+    assert.deepEqual(ASSET_FILE, { distribution: 'distribution.xml', components: 'components.xml', groups: 'groups.xml' });
   });
 });
 
@@ -196,8 +206,13 @@ describe('eopkg incremental index', async () => {
       const fb = readAll(b.stagingDir);
       for (const f of INDEX_FILES) assert.ok(fa.get(f)!.equals(fb.get(f)!), `step ${step}: ${f} identical to a fresh build`);
       // which chunks are new since the previous build: exactly those must be compressed
-      const items: IndexItem[] = cur.map((p) => ({ path: p.entry.path, size: p.entry.size, meta: p.meta }));
-      const keys = buildChunks(items, parseAssets(settings), mask).chunks.map((c) => c.key);
+      const plan = planChunks(a.entries, parseAssetTexts(settings), mask);
+      const keys = plan.chunks.map((c) => c.key);
+      // metadata is loaded only for the packages (and deltas) of groups that missed the cache
+      const missed = plan.chunks.filter((c) => !prevKeys.has(c.key));
+      const wantLoads = missed.reduce((n, c) => n + (c.kind === 'packages' ? c.parts.reduce((m, p) => m + 1 + p.ds.length, 0) : 0), 0);
+      assert.equal(res.stats.metaLoaded, wantLoads, `step ${step}: metadata loads`);
+      assert.equal(a.loaded.n, wantLoads, `step ${step}: loadMeta calls`);
       const changed = keys.filter((k) => !prevKeys.has(k)).length;
       assert.equal(res.stats.compressed, new Set(keys.filter((k) => !prevKeys.has(k))).size, `step ${step}`);
       assert.equal(res.stats.compressed + res.stats.reused, keys.length);
@@ -207,6 +222,7 @@ describe('eopkg incremental index', async () => {
       prevKeys = new Set(keys);
       execFileSync('xz', ['-t', path.join(a.stagingDir, 'eopkg-index.xml.xz')]);
       assert.deepEqual(await eopkgFormat.verifyIndexes({ ...a, snapshotDir: a.stagingDir }), []);
+      assert.deepEqual(await eopkgFormat.verifyIndexes({ ...a, snapshotDir: a.stagingDir, quick: true }), []);
     }
     // a damaged cache entry is a miss, not a broken index
     const dir = path.join(cache, 'xz-blocks');

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { assetTreeEntries } from '../fixtures/gen-eopkg.js';
 import { Layout } from '../src/engine/layout.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { eopkgFormat, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
@@ -17,7 +18,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eopkg-upstream-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const layout = new Layout(path.join(tmp, 'base'));
 
-async function buildFrom(dir: string, settings: Record<string, unknown>, name: string) {
+async function buildFrom(dir: string, assets: Partial<Record<'distribution' | 'components' | 'groups', string>>, name: string) {
   const metas = new Map<string, EopkgMeta>();
   const entries: TreeEntry[] = [];
   const hashes = new Map<string, string>();
@@ -30,10 +31,11 @@ async function buildFrom(dir: string, settings: Record<string, unknown>, name: s
     hashes.set(pl.treePath, h.sha1);
     entries.push({ path: pl.treePath, sha256: h.sha256, size: h.size });
   }
+  entries.push(...assetTreeEntries((sha) => layout.blobPath(sha), assets));
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   const stagingDir = path.join(tmp, name);
   fs.mkdirSync(stagingDir);
-  const ctx = { layout, repo: layout.repo('up'), settings, stagingDir, entries, cacheDir: path.join(tmp, `cache-${name}`), loadMeta: async (e: TreeEntry) => metas.get(e.path) };
+  const ctx = { layout, repo: layout.repo('up'), settings: {}, stagingDir, entries, cacheDir: path.join(tmp, `cache-${name}`), loadMeta: async (e: TreeEntry) => metas.get(e.path) };
   await writeEopkgIndexes(ctx);
   const xml = fs.readFileSync(path.join(stagingDir, 'eopkg-index.xml'), 'utf8');
   return { ctx, metas, hashes, xml, stagingDir };
@@ -50,8 +52,8 @@ describe('eopkg upstream samples', { skip }, () => {
   it('3 nano builds + assets: tip is release 76, assets in order', async () => {
     const dir = path.join(SAMPLES, 'eopkg');
     const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
-    const settings = { eopkgAssets: { distribution: read('distribution.xml'), components: read('components.xml'), groups: read('groups.xml') } };
-    const { ctx, metas, hashes, xml, stagingDir } = await buildFrom(dir, settings, 'nano');
+    const assets = { distribution: read('distribution.xml'), components: read('components.xml'), groups: read('groups.xml') };
+    const { ctx, metas, hashes, xml, stagingDir } = await buildFrom(dir, assets, 'nano');
     assert.deepEqual([...metas.keys()].sort(), ['n/nano/nano-2.7.1-63-1-x86_64.eopkg', 'n/nano/nano-2.8.5-75-1-x86_64.eopkg', 'n/nano/nano-2.8.6-76-1-x86_64.eopkg']);
     const got = JSON.parse(execFileSync('python3', ['-c', PY, path.join(stagingDir, 'eopkg-index.xml.xz')], { encoding: 'utf8' }));
     assert.deepEqual(got.pkgs, [['nano', 'n/nano/nano-2.8.6-76-1-x86_64.eopkg', '2.8.6', []]]);
@@ -65,6 +67,7 @@ describe('eopkg upstream samples', { skip }, () => {
     assert.match(xml, /<LocalName xml:lang="en">System Base<\/LocalName>/);
     assert.doesNotMatch(xml, /<(\w+) xml:lang="[^"]*"><\/\1>|<(LocalName|Summary|Description)[^>]*\/>/);
     assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, snapshotDir: stagingDir }), []);
+    assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, snapshotDir: stagingDir, quick: true }), []);
   });
 
   it('delta sample: DeltaPackages releaseFrom="117" on the 118 tip', async () => {
@@ -73,5 +76,6 @@ describe('eopkg upstream samples', { skip }, () => {
     assert.deepEqual(got.pkgs, [['nano', 'n/nano/nano-4.7-118-1-x86_64.eopkg', '4.7', ['117']]]);
     assert.match(xml, new RegExp(`<Delta releaseFrom="117">\\n\\s*<PackageURI>n/nano/nano-117-118-1-x86_64.delta.eopkg</PackageURI>\\n\\s*<PackageSize>178846</PackageSize>\\n\\s*<PackageHash>${hashes.get('n/nano/nano-117-118-1-x86_64.delta.eopkg')}</PackageHash>`));
     assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, snapshotDir: stagingDir }), []);
+    assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, snapshotDir: stagingDir, quick: true }), []);
   });
 });

@@ -21,6 +21,14 @@ import { ServeState } from './serve-state.js';
 import { ServerLeases } from './server-leases.js';
 
 const SMALL = 64 * 1024;
+/** Bytes of small files kept in memory. Correct without invalidation: (generation, path) never changes. */
+const CACHE_BYTES = 64 * 1024 * 1024;
+
+interface Cached {
+  body: Buffer;
+  etag: string;
+  mtimeMs: number;
+}
 
 export interface ServeOptions {
   layout: Layout;
@@ -46,6 +54,8 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const etags = new EtagCache();
   /** Directories checked to be real directories (not symlinks), per generation; snapshots are immutable. */
   const safeDirs = new Set<string>();
+  const small = new Map<string, Cached>();
+  let smallBytes = 0;
   let draining = false;
   /** Body length per response, for the access log (writeHead with an object bypasses getHeader). */
   const lengths = new WeakMap<http.ServerResponse, number>();
@@ -129,6 +139,12 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     const held: number[] = [gen];
     const releaseAll = () => held.splice(0).forEach((g) => leases.release(name, g));
     try {
+      const hit = small.get(`${name}\0${gen}\0${parsed.rel.join('/')}`);
+      if (hit) {
+        noteGen(gen);
+        if (parsed.gen === undefined) await state.served(info, client, parsed.rel.join('/'), gen);
+        return sendBuffer(req, res, gen, parsed.rel, hit);
+      }
       let opened = await openIn(name, gen, parsed.rel);
       if (opened === undefined && parsed.gen === undefined) {
         // Missing here: a client that read an older index may ask for a file only an older (graced)
@@ -209,18 +225,55 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     lengths.set(res, length);
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || length === 0) return void res.end();
-    if (length <= SMALL) {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await f.fh.read(buf, 0, length, start);
-      return void res.end(bytesRead === length ? buf : buf.subarray(0, bytesRead));
+    if (size <= SMALL) {
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await f.fh.read(buf, 0, size, 0);
+      if (bytesRead === size) remember(`${repo.name}\0${f.gen}\0${f.rel}`, { body: buf, etag, mtimeMs: f.st.mtimeMs });
+      return void res.end(buf.subarray(start, end + 1));
     }
-    const rs = f.fh.createReadStream({ start, end, autoClose: false });
+    const rs = f.fh.createReadStream({ start, end, autoClose: false, highWaterMark: 512 * 1024 });
     try {
       await pipeline(rs, res);
     } catch (e) {
       // The client went away mid-body: nothing to answer any more.
       if (errnoCode(e) !== 'ERR_STREAM_PREMATURE_CLOSE' && errnoCode(e) !== 'ECONNRESET' && errnoCode(e) !== 'EPIPE') throw e;
     }
+  }
+
+  function remember(key: string, c: Cached): void {
+    small.set(key, c);
+    smallBytes += c.body.length;
+    for (const [k, v] of small) {
+      if (smallBytes <= CACHE_BYTES) break;
+      small.delete(k);
+      smallBytes -= v.body.length;
+    }
+  }
+
+  /** Answer from a cached small file: same conditional and range rules as send(). */
+  function sendBuffer(req: http.IncomingMessage, res: http.ServerResponse, gen: number, rel: string[], c: Cached): void {
+    const size = c.body.length;
+    const lastModified = new Date(c.mtimeMs).toUTCString();
+    const genHeader = { 'X-Rcurepo-Generation': String(gen) };
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined ? noneMatchHit(inm, c.etag) : notModifiedSince(req.headers['if-modified-since'], c.mtimeMs)) {
+      res.writeHead(304, { ...genHeader, ETag: c.etag, 'Last-Modified': lastModified });
+      return void res.end();
+    }
+    const range = ifRangeHolds(req.headers['if-range'] as string | undefined, c.etag, c.mtimeMs) ? parseRange(req.headers.range, size) : { kind: 'none' as const };
+    if (range.kind === 'unsatisfiable') return text(res, 416, `range not satisfiable (size ${size})\n`, { ...genHeader, 'Content-Range': `bytes */${size}`, ETag: c.etag });
+    const headers: Record<string, string | number> = { ...genHeader, ETag: c.etag, 'Last-Modified': lastModified, 'Accept-Ranges': 'bytes', 'Content-Type': contentType(rel[rel.length - 1] ?? '') };
+    let body = c.body;
+    let status = 200;
+    if (range.kind === 'range') {
+      status = 206;
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+      body = c.body.subarray(range.start, range.end + 1);
+    }
+    headers['Content-Length'] = body.length;
+    lengths.set(res, body.length);
+    res.writeHead(status, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   await new Promise<void>((resolve, reject) => {
