@@ -20,6 +20,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`rcurepo: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);
       }
       if (json && !e.data?.reported) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, details: e.details, data: e.data } }, null, 2) + '\n');
+      // A command that ran a child (with-snapshot) passes the child's own status on.
+      if (typeof e.data?.exitCode === 'number') return e.data.exitCode;
       return EXIT_CODES[e.code];
     }
     process.stderr.write(`rcurepo: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -250,3 +250,107 @@ describe('eopkg incremental index', async () => {
     assert.equal(res.stats.chunks, res.stats.groups + 2); // head (<PISI>) and tail (</PISI>) are chunks of their own
   });
 });
+
+describe('eopkg index: assets in the tree, quick verification, cost of a change', async () => {
+  const gen = generatePackages({ out: path.join(tmp, 'pool2'), count: 120, seed: 'quick', buildsPerName: 2, deltas: true });
+  const all: Placed[] = [];
+  for (const p of gen) all.push(await placeFile(p.file!));
+
+  it('assets come from the root entries of each snapshot, never from settings', async () => {
+    const oldAssets = fixtureAssets();
+    const newAssets = fixtureAssets([all[0]!.meta.name]);
+    const g1 = ctxFor(all, oldAssets, path.join(tmp, 'cache-gen'));
+    await writeEopkgIndexes({ ...g1, settings: { eopkgAssets: { distribution: '<broken' } } });
+    const g2 = ctxFor(all, newAssets, path.join(tmp, 'cache-gen'));
+    await writeEopkgIndexes(g2);
+    const x1 = fs.readFileSync(path.join(g1.stagingDir, 'eopkg-index.xml'), 'utf8');
+    const x2 = fs.readFileSync(path.join(g2.stagingDir, 'eopkg-index.xml'), 'utf8');
+    const tip = all.filter((p) => p.meta.name === all[0]!.meta.name && !p.meta.isDelta).sort((a, b) => b.meta.release - a.meta.release)[0]!;
+    const uri = `<PackageURI>${tip.entry.path}</PackageURI>`;
+    assert.ok(x1.includes(uri) && !x2.includes(uri));
+    assert.ok(g1.entries.some((e) => e.path === 'distribution.xml'));
+    // the older generation still verifies against its own assets; swapping them is a fault
+    assert.deepEqual(await eopkgFormat.verifyIndexes(g1), []);
+    assert.deepEqual(await eopkgFormat.verifyIndexes(g2), []);
+    assert.ok((await eopkgFormat.verifyIndexes({ ...g1, entries: g2.entries })).some((f) => f.includes('differs from the index')));
+    // no assets at all: a valid index without Distribution/Component/Group
+    const none = ctxFor(all, {}, path.join(tmp, 'cache-none'));
+    await writeEopkgIndexes(none);
+    assert.doesNotMatch(fs.readFileSync(path.join(none.stagingDir, 'eopkg-index.xml'), 'utf8'), /^ {4}<(Distribution|Component|Group)>$/m);
+    // a broken asset blob in the tree is an error naming the file
+    const broken = ctxFor(all, { groups: '<PISI><Groups><Group><Name>x</Name><LocalName xml:lang="ar"></LocalName></Group></Groups></PISI>' }, path.join(tmp, 'cache-broken'));
+    await assert.rejects(writeEopkgIndexes(broken), /groups\.xml: .*is empty/);
+  });
+
+  it('place() refuses a file named like an asset', async () => {
+    const src = all[0]!.file;
+    for (const name of ['distribution.xml', 'Groups.XML', 'components.xml']) {
+      const b = fs.readFileSync(src);
+      const h = { sha1: createHash('sha1').update(b).digest('hex'), sha256: createHash('sha256').update(b).digest('hex'), size: b.length };
+      await assert.rejects(eopkgFormat.place({ source: src, relPath: name, copyPath: src, ...h }, {}), (e: unknown) => e instanceof RcuError && e.code === 'BAD_INPUT' && e.message.includes('repository asset'));
+    }
+  });
+
+  it('no change loads no metadata; one change loads only its group', async () => {
+    const cache = path.join(tmp, 'cache-cost');
+    const mask = 7;
+    const first = await writeEopkgIndexes(ctxFor(all, fixtureAssets(), cache), { groupMask: mask });
+    assert.ok(first.stats.metaLoaded >= first.stats.packages);
+    const again = ctxFor(all, fixtureAssets(), cache);
+    const res = await writeEopkgIndexes(again, { groupMask: mask });
+    assert.equal(res.stats.metaLoaded, 0);
+    assert.equal(again.loaded.n, 0);
+    assert.equal(res.stats.compressed, 0);
+    const one = ctxFor(all.filter((p) => p !== all[5]), fixtureAssets(), cache);
+    const r1 = await writeEopkgIndexes(one, { groupMask: mask });
+    assert.ok(r1.stats.compressed <= 2, `${r1.stats.compressed} groups recompressed`);
+    assert.ok(r1.stats.metaLoaded < first.stats.metaLoaded / 4, `${r1.stats.metaLoaded} of ${first.stats.metaLoaded} loaded`);
+    const fresh = ctxFor(all.filter((p) => p !== all[5]), fixtureAssets(), path.join(tmp, 'cache-cost-fresh'));
+    await writeEopkgIndexes(fresh, { groupMask: mask });
+    for (const f of INDEX_FILES) assert.ok(fs.readFileSync(path.join(one.stagingDir, f)).equals(fs.readFileSync(path.join(fresh.stagingDir, f))), f);
+  });
+
+  it('quick verification: no metadata, no decompression, still catches damage', async () => {
+    const ctx = ctxFor(all, fixtureAssets(), path.join(tmp, 'cache-q'));
+    await writeEopkgIndexes(ctx);
+    ctx.loaded.n = 0;
+    assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, quick: true }), []);
+    assert.equal(ctx.loaded.n, 0, 'quick verify loads no metadata');
+    const xzFile = path.join(ctx.stagingDir, 'eopkg-index.xml.xz');
+    const good = fs.readFileSync(xzFile);
+    const damage = async (bytes: Buffer, re: RegExp): Promise<void> => {
+      fs.rmSync(xzFile);
+      fs.writeFileSync(xzFile, bytes);
+      // companions made to match, so only the structure check can notice
+      for (const [algo, f] of [['sha1', 'eopkg-index.xml.xz.sha1sum'], ['sha256', 'eopkg-index.xml.xz.sha256sum']] as const) {
+        fs.rmSync(path.join(ctx.stagingDir, f));
+        fs.writeFileSync(path.join(ctx.stagingDir, f), createHash(algo).update(bytes).digest('hex') + '\n');
+      }
+      const faults = await eopkgFormat.verifyIndexes({ ...ctx, quick: true });
+      assert.ok(faults.some((f) => re.test(f)), faults.join('\n') || 'no fault');
+    };
+    await damage(Buffer.concat([good, good]), /single xz stream/);
+    await damage(good.subarray(0, good.length - 20), /single xz stream/);
+    const flipped = Buffer.from(good);
+    flipped[good.length - 30] = flipped[good.length - 30]! ^ 1; // inside the index
+    await damage(flipped, /single xz stream/);
+    await damage(Buffer.from('garbage'), /single xz stream/);
+    // an xml one byte longer than the blocks hold
+    fs.rmSync(xzFile);
+    fs.writeFileSync(xzFile, good);
+    for (const [algo, f] of [['sha1', 'eopkg-index.xml.xz.sha1sum'], ['sha256', 'eopkg-index.xml.xz.sha256sum']] as const) {
+      fs.rmSync(path.join(ctx.stagingDir, f));
+      fs.writeFileSync(path.join(ctx.stagingDir, f), createHash(algo).update(good).digest('hex') + '\n');
+    }
+    assert.deepEqual(await eopkgFormat.verifyIndexes({ ...ctx, quick: true }), []);
+    const xmlFile = path.join(ctx.stagingDir, 'eopkg-index.xml');
+    const xml = Buffer.concat([fs.readFileSync(xmlFile), Buffer.from(' ')]);
+    fs.rmSync(xmlFile);
+    fs.writeFileSync(xmlFile, xml);
+    const faults = await eopkgFormat.verifyIndexes({ ...ctx, quick: true });
+    assert.ok(faults.some((f) => f.startsWith('eopkg-index.xml.sha1sum: says')), faults.join('\n'));
+    assert.ok(faults.some((f) => /blocks hold \d+ bytes/.test(f)), faults.join('\n'));
+    fs.rmSync(path.join(ctx.stagingDir, 'eopkg-index.xml.sha256sum'));
+    assert.ok((await eopkgFormat.verifyIndexes({ ...ctx, quick: true })).includes('eopkg-index.xml.sha256sum: missing'));
+  });
+});

@@ -74,7 +74,7 @@ export const coreCommands: CommandDef[] = [
       ['--follow-symlinks', 'Import the targets of symbolic links instead of refusing them'],
     ],
     booleans: ['replace', 'follow-symlinks'],
-    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg'],
+    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram'],
     async run(ctx, [repo], opts) {
       const { importFiles } = await import('../commands/import.js');
       const r = await importFiles({
@@ -89,7 +89,10 @@ export const coreCommands: CommandDef[] = [
         waitSeconds: ctx.waitSeconds(opts),
         onWait: ctx.onWait,
       });
-      ctx.emit(opts, r, () => (r.published || r.dryRun ? describeTx(r) : `nothing to publish: all ${r.inputs} file(s) already present with identical content in generation ${r.parent} of '${r.repo}'`));
+      ctx.emit(opts, r, () => {
+        if (r.alreadyPublished !== undefined) return `already published in generation ${r.alreadyPublished} of '${r.repo}' (manifest ${r.manifest ?? ''})`;
+        return r.published || r.dryRun ? describeTx(r) : `nothing to publish: all ${r.inputs} file(s) already present with identical content in generation ${r.parent} of '${r.repo}'`;
+      });
     },
   },
   {

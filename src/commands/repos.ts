@@ -10,6 +10,8 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { sweepPool } from '../engine/sweep.js';
 import { getFormat } from '../formats/registry.js';
+import { afterPublish } from './after-publish.js';
+import { removeRsyncFragment } from '../readers/rsyncd.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { fsyncPath, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
 
@@ -84,6 +86,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   } finally {
     await removePath(tmpDir);
   }
+  await afterPublish(layout, name, 1, final.snapshotDir(1));
   return result;
 }
 
@@ -141,6 +144,7 @@ export async function deleteRepo(opts: DeleteRepoOptions): Promise<DeleteRepoRes
     throw e;
   }
   await lock.release().catch(() => undefined); // its folder went with the repository
+  await removeRsyncFragment(layout, opts.name);
   await removePath(doomed);
   const swept = await sweepPool(layout);
   return { repo: opts.name, deleted: true, dryRun: false, blobsFreed: swept.removed, bytesFreed: swept.bytesFreed };

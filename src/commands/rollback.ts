@@ -1,6 +1,7 @@
 /** `rcurepo rollback REPO GEN`: publish a NEW generation whose content is GEN's (current never moves back). */
 import fsp from 'node:fs/promises';
 import { openBase, readRepoConfig } from '../engine/repo.js';
+import { afterPublishFor } from './after-publish.js';
 import { runTransaction } from '../engine/transaction.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
@@ -25,7 +26,7 @@ export async function rollback(opts: RollbackOptions): Promise<TransactionResult
   const format = await getFormat((await readRepoConfig(repo)).format);
   const pool = new Pool(layout);
   return runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait },
+    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
     async (state) => {
       if (opts.generation === state.parent) throw new RcuError('USAGE', `generation ${opts.generation} is already current`);
       try {

@@ -1,9 +1,31 @@
 /** Pool sweep: remove blobs nothing links (nlink == 1) and their cached metadata. */
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Layout } from './layout.js';
-import { Pool } from './pool.js';
+import { isSha256 } from './pool.js';
 import { withPoolExclusive } from './pool-guard.js';
 import { errnoCode } from '../util/errors.js';
+import { chunked } from '../util/chunked.js';
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Cached metadata files of one pool prefix, by blob: `<sha256>.<kind>.json`. */
+function metaByBlob(layout: Layout, prefix: string): Map<string, string[]> {
+  const dir = path.join(layout.poolMetaDir, prefix);
+  const m = new Map<string, string[]>();
+  for (const name of listDir(dir)) {
+    const sha = name.slice(0, 64);
+    (m.get(sha) ?? m.set(sha, []).get(sha)!).push(path.join(dir, name));
+  }
+  return m;
+}
 
 export interface SweepResult {
   /** False when active pool users did not drain in time; nothing was removed. */
@@ -20,25 +42,26 @@ export interface SweepResult {
  * Deletion needs no free space (unlink only), so it works on a full disk.
  */
 export async function sweepPool(layout: Layout, opts: { dryRun?: boolean; waitMs?: number } = {}): Promise<SweepResult> {
-  const pool = new Pool(layout);
   const run = async (): Promise<SweepResult> => {
     const res: SweepResult = { ran: true, examined: 0, removed: 0, bytesFreed: 0, removedBlobs: [] };
-    for await (const blob of pool.walk()) {
-      res.examined++;
-      let st;
-      try {
-        st = await fsp.stat(blob.path);
-      } catch (e) {
-        if (errnoCode(e) === 'ENOENT') continue;
-        throw e;
-      }
-      if (st.nlink !== 1) continue;
-      res.removed++;
-      res.bytesFreed += st.size;
-      res.removedBlobs.push(blob.name);
-      if (opts.dryRun) continue;
-      await fsp.unlink(blob.path);
-      if (blob.copy === 0) await pool.removeMeta(blob.sha256);
+    // Synchronous stat/unlink in slices: a thread-pool round trip per blob would cost ~10x more.
+    for (const prefix of listDir(layout.blobsDir).sort()) {
+      const dir = path.join(layout.blobsDir, prefix);
+      let meta: Map<string, string[]> | undefined;
+      await chunked(listDir(dir), (name) => {
+        const [sha, copy] = name.split('.');
+        if (!sha || !isSha256(sha)) return;
+        res.examined++;
+        const file = path.join(dir, name);
+        const st = fs.statSync(file, { throwIfNoEntry: false });
+        if (!st || st.nlink !== 1) return;
+        res.removed++;
+        res.bytesFreed += st.size;
+        res.removedBlobs.push(name);
+        if (opts.dryRun) return;
+        fs.unlinkSync(file);
+        if (copy === undefined) for (const f of (meta ??= metaByBlob(layout, prefix)).get(sha) ?? []) fs.rmSync(f, { force: true });
+      });
     }
     return res;
   };
