@@ -129,12 +129,19 @@ test('with-snapshot runs inside the leased snapshot and passes on the exit statu
 
 test('gc after publish runs detached, at most one pending per repository', async () => {
   const fx = fiveGenerations();
-  const pid = await scheduleGcAfterPublish(new Layout(fx.base), 'r');
+  must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'true']));
+  const layout = new Layout(fx.base);
+  const pid = await scheduleGcAfterPublish(layout, 'r');
   assert.ok(pid);
-  assert.equal(await scheduleGcAfterPublish(new Layout(fx.base), 'r'), undefined, 'one already pending');
+  assert.equal(await scheduleGcAfterPublish(layout, 'r'), undefined, 'one already pending');
   const deadline = Date.now() + 15_000;
   while (snapshots(fx.repoDir).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(snapshots(fx.repoDir), [5]);
+  // Through a real publish: the import returns at once and a background gc reaps generation 5.
+  fx.publish({ 'after.txt': 'published after' });
+  const deadline2 = Date.now() + 15_000;
+  while (snapshots(fx.repoDir).length > 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(snapshots(fx.repoDir), [6]);
   must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'false']));
-  assert.equal(await scheduleGcAfterPublish(new Layout(fx.base), 'r'), undefined);
+  assert.equal(await scheduleGcAfterPublish(layout, 'r'), undefined);
 });

@@ -16,6 +16,8 @@ export function makeRepo(name = 'r', files: Record<string, Uint8Array | string> 
   const cli = cliIn(base);
   must(cli.sync(['init']));
   must(cli.sync(['create-repo', name]));
+  // Tests decide when gc runs; the automatic background gc after each publish would race with them.
+  must(cli.sync(['config', name, 'gcAfterPublish', 'false']));
   const inputs = path.join(dir, 'in');
   let n = 0;
   const publish = (add: Record<string, Uint8Array | string>) => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { BlobHashes, Format, IncomingFile, IndexContext, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
 import { RcuError, errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
+import { trace } from '../../util/trace.js';
 import { ASSET_FILE, assetKindOfPath, isAssetName, loadAssets, type ParsedAssets } from './assets.js';
 import { sourceFolder } from './placement.js';
 import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
@@ -55,7 +56,9 @@ export interface EopkgIndexOptions {
 
 export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptions = {}): Promise<{ files: string[]; stats: BuildStats }> {
   const assets = opts.assets ?? (await loadAssets(ctx.entries, (sha) => ctx.layout.blobPath(sha)));
+  trace('eopkg:assets');
   const plan = planChunks(ctx.entries, assets, opts.groupMask);
+  trace('eopkg:plan');
   const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir });
   const sums: [string, string][] = [
     [`${INDEX_XML}.sha1sum`, w.sha1 + '\n'],
@@ -65,6 +68,7 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptio
   ];
   await Promise.all(sums.map(([n, d]) => writeStaged(ctx.stagingDir, n, d)));
   lastIndexStats = w.stats;
+  trace(`eopkg:sums (${w.stats.compressed}/${w.stats.chunks} xz, ${w.stats.metaLoaded} meta)`);
   return { files: [INDEX_XML, `${INDEX_XML}.xz`, ...sums.map(([n]) => n)], stats: w.stats };
 }
 

@@ -9,6 +9,7 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tmpName } from '../../util/fsx.js';
+import { trace } from '../../util/trace.js';
 import { BlockCache } from './cache.js';
 import { renderChunk, type BuildStats, type IndexChunks, type MetaLoader } from './index-builder.js';
 import { compressBlock, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
@@ -120,9 +121,11 @@ export async function writeIndexStreaming(
     xzFh = undefined;
     const [sha1, sha256] = xmlSink.digests();
     const [xzSha1, xzSha256] = xzSink.digests();
+    trace(`eopkg:chunks+write (${(xmlSink.bytes / 1048576).toFixed(1)} MiB)`);
     await fsp.rename(xmlTmp, path.join(dir, names.xml));
     await fsp.rename(xzTmp, path.join(dir, names.xz));
     const pruned = cache ? await cache.prune(chunks.map((c) => c.key)) : 0;
+    trace('eopkg:prune');
     return {
       sha1,
       sha256,
