@@ -13,10 +13,12 @@
  *   BASE/repos/<name>/staging/               transactions in progress (removed by cleanup)
  *   BASE/repos/<name>/trash/                 condemned trees being deleted
  *   BASE/repos/<name>/meta/                  history, manifests, index caches (rebuildable caches)
- *   BASE/repos/<name>/lock                   writer lock target (proper-lockfile makes lock.lock/)
+ *   BASE/repos/<name>/lock.lock/             writer lock directory (see lock.ts; lock.lock.takeover beside it)
  *   BASE/repos/<name>/leases/<gen>/<id>.json reader leases
  *   BASE/repos/<name>/condemned/<gen>        reaper's marker
  *   BASE/repos/<name>/pins/<gen>             generations the reaper must keep
+ *   BASE/repos/<name>/queue/                 group-commit import requests
+ *   BASE/rsyncd.d/<name>.conf                rsync module fragment (path = concrete current snapshot)
  */
 import path from 'node:path';
 import { RcuError } from '../util/errors.js';
@@ -77,6 +79,14 @@ export class Layout {
   }
   blobMetaPath(sha256: string, kind: string): string {
     return path.join(this.poolMetaDir, sha256.slice(0, 2), `${sha256}.${kind}.json`);
+  }
+
+  /** rsync module fragments, one per repository, included by the main rsyncd.conf. */
+  get rsyncFragmentsDir(): string {
+    return path.join(this.base, 'rsyncd.d');
+  }
+  rsyncFragment(repoName: string): string {
+    return path.join(this.rsyncFragmentsDir, `${validateRepoName(repoName)}.conf`);
   }
 
   repo(name: string): RepoLayout {
@@ -160,8 +170,23 @@ export class RepoLayout {
   pinMarker(gen: number): string {
     return path.join(this.dir, 'pins', formatGeneration(gen));
   }
-  /** Where post-publish hooks and the rsync fragment writer keep per-repository generated config. */
-  get rsyncFragment(): string {
-    return path.join(this.dir, 'rsyncd.conf');
+  /** Marker naming the pid of the background gc started after a publish (at most one pending). */
+  get gcPendingMarker(): string {
+    return path.join(this.dir, 'condemned', 'gc-pending');
+  }
+  /** Group-commit queue of import requests waiting for the next transaction. */
+  get queueDir(): string {
+    return path.join(this.dir, 'queue');
+  }
+  /** Upload manifests already published (re-delivery answers "already published"). */
+  deliveredFile(key: string): string {
+    return path.join(this.dir, 'meta', 'delivered', `${key}.json`);
+  }
+  get postPublishLog(): string {
+    return path.join(this.dir, 'meta', 'post-publish.log');
+  }
+  /** Lock target serialising the post-publish hook runners of the repository. */
+  get postPublishLockTarget(): string {
+    return path.join(this.dir, 'meta', 'post-publish');
   }
 }

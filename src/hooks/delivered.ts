@@ -21,7 +21,7 @@ export interface DeliveredRecord {
 }
 
 function deliveredFile(repo: RepoLayout, key: string): string {
-  return path.join(repo.metaDir, 'delivered', `${key}.json`);
+  return repo.deliveredFile(key);
 }
 
 export async function recordDelivered(repo: RepoLayout, key: string, rec: DeliveredRecord): Promise<void> {

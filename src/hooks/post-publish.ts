@@ -12,7 +12,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
@@ -57,7 +56,7 @@ export interface HookOutcome {
 }
 
 export function hookLogFile(repo: RepoLayout): string {
-  return path.join(repo.metaDir, 'post-publish.log');
+  return repo.postPublishLog;
 }
 
 /** The configured hooks; a malformed setting is refused (so `hooks list` shows the problem). */
@@ -98,7 +97,7 @@ export async function runPostPublishHooks(layout: Layout, repoName: string, gen:
   const repo = layout.repo(repoName);
   const hooks = parseHooks((await readRepoConfig(repo)).settings);
   if (hooks.length === 0) return [];
-  const job: HookJob = { base: layout.base, repo: repoName, generation: gen, snapshot: snapshotDir, hooks, logFile: hookLogFile(repo), lockTarget: path.join(repo.metaDir, 'post-publish'), always: opts.always };
+  const job: HookJob = { base: layout.base, repo: repoName, generation: gen, snapshot: snapshotDir, hooks, logFile: hookLogFile(repo), lockTarget: repo.postPublishLockTarget, always: opts.always };
   await fsp.mkdir(repo.metaDir, { recursive: true });
   const child = spawn(process.execPath, [...runnerCommand(), JSON.stringify(job)], {
     detached: !opts.wait,

@@ -51,7 +51,7 @@ export type QueueOutcome =
   | { status: 'refused'; code: ErrorCode; message: string; details: string[] };
 
 export function queueDir(repo: RepoLayout): string {
-  return path.join(repo.dir, 'queue');
+  return repo.queueDir;
 }
 
 const reqPath = (dir: string, id: string) => path.join(dir, `${id}.req.json`);

@@ -18,7 +18,7 @@ import { settingsFrom } from './settings.js';
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'rcurepo.js');
 
 export function pendingMarker(repo: RepoLayout): string {
-  return path.join(repo.condemnedDir, 'gc-pending');
+  return repo.gcPendingMarker;
 }
 
 async function pendingPid(repo: RepoLayout): Promise<number | undefined> {

@@ -9,7 +9,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from '../engine/layout.js';
-import { parseGeneration, validateRepoName } from '../engine/layout.js';
+import { parseGeneration } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
 import { listRepoNames } from '../engine/repo.js';
 import { RcuError, errnoCode } from '../util/errors.js';
@@ -19,11 +19,11 @@ import { createLeaseFile, generationUsable, leaseFile, newRecord } from './lease
 import { readReaderSettings } from './settings.js';
 
 export function fragmentsDir(layout: Layout): string {
-  return path.join(layout.base, 'rsyncd.d');
+  return layout.rsyncFragmentsDir;
 }
 
 export function fragmentFile(layout: Layout, repoName: string): string {
-  return path.join(fragmentsDir(layout), `${validateRepoName(repoName)}.conf`);
+  return layout.rsyncFragment(repoName);
 }
 
 function hookCommand(layout: Layout, which: 'pre' | 'post'): string {

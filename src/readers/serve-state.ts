@@ -126,6 +126,16 @@ export class ServeState {
     this.companions.set(ck, { gen, firstSeen: Date.now(), window: windowMs });
   }
 
+  /** Generations this client is pinned to in this repository (its burst, its checksum companions). */
+  pinnedGenerations(client: string, repoName: string): number[] {
+    const out = new Set<number>();
+    const pin = this.pins.get(`${client}\0${repoName}`);
+    if (pin) out.add(pin.gen);
+    const prefix = `${client}\0${repoName}\0`;
+    for (const [k, p] of this.companions) if (k.startsWith(prefix)) out.add(p.gen);
+    return [...out].sort((a, b) => b - a);
+  }
+
   /** Forget a client's pin (its generation went away). */
   drop(client: string, repoName: string, relPath: string): void {
     this.unpin(this.pins, `${client}\0${repoName}`);

@@ -150,7 +150,10 @@ export async function startServer(o: ServeOptions): Promise<Server> {
         // Missing here: a client that read an older index may ask for a file only an older (graced)
         // generation has, or a newer one only current has.
         const cur = await readCurrent(info.repo);
-        const candidates = [...(cur !== undefined && cur !== gen ? [cur] : []), ...(cur !== undefined ? await state.graced(info, cur) : [])].filter((g) => g !== gen);
+        // Also the generations this client is pinned to: a client that read an index from one of them
+        // asks for that index's files, even when several clients share one address.
+        const graced = cur !== undefined ? await state.graced(info, cur) : [];
+        const candidates = [...new Set([...(cur !== undefined ? [cur] : []), ...state.pinnedGenerations(client, name), ...graced])].filter((g) => g !== gen);
         for (const g of candidates) {
           if (!(await leases.acquire(name, g))) continue;
           held.push(g);
