@@ -34,6 +34,11 @@ export class ServeState {
   private pins = new Map<string, Pin>();
   /** client, repo, path of the file a served companion describes -> the companion's generation. */
   private companions = new Map<string, Pin>();
+  /**
+   * A client's previous burst generation, kept one more window as a fallback for missing paths only: a
+   * client busy fetching files of an index read just before its burst pin expired still finds them.
+   */
+  private previous = new Map<string, Pin>();
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -105,7 +110,11 @@ export class ServeState {
     if (pin && now - pin.firstSeen < pin.window) return pin.gen;
     const gen = await readCurrent(info.repo);
     if (gen === undefined) return undefined;
-    this.unpin(this.pins, key);
+    if (pin) {
+      this.unpin(this.previous, key);
+      this.pins.delete(key); // its lease moves with it
+      this.previous.set(key, { gen: pin.gen, firstSeen: now, window: pin.window });
+    }
     const windowMs = info.settings.serveWindowSeconds * 1000;
     if (windowMs > 0 && (await this.leases.acquire(info.repo.name, gen))) {
       this.pins.set(key, { gen, firstSeen: now, window: windowMs });
@@ -120,7 +129,10 @@ export class ServeState {
     if (!m || windowMs <= 0) return;
     const ck = `${client}\0${info.repo.name}\0${relPath.slice(0, m.index)}`;
     const old = this.companions.get(ck);
-    if (old?.gen === gen) return;
+    if (old?.gen === gen) {
+      old.firstSeen = Date.now(); // a fresh fetch of the companion: the pair's window starts again
+      return;
+    }
     if (!(await this.leases.acquire(info.repo.name, gen))) return;
     this.unpin(this.companions, ck);
     this.companions.set(ck, { gen, firstSeen: Date.now(), window: windowMs });
@@ -129,8 +141,10 @@ export class ServeState {
   /** Generations this client is pinned to in this repository (its burst, its checksum companions). */
   pinnedGenerations(client: string, repoName: string): number[] {
     const out = new Set<number>();
-    const pin = this.pins.get(`${client}\0${repoName}`);
-    if (pin) out.add(pin.gen);
+    for (const map of [this.pins, this.previous]) {
+      const pin = map.get(`${client}\0${repoName}`);
+      if (pin) out.add(pin.gen);
+    }
     const prefix = `${client}\0${repoName}\0`;
     for (const [k, p] of this.companions) if (k.startsWith(prefix)) out.add(p.gen);
     return [...out].sort((a, b) => b - a);
@@ -139,6 +153,7 @@ export class ServeState {
   /** Forget a client's pin (its generation went away). */
   drop(client: string, repoName: string, relPath: string): void {
     this.unpin(this.pins, `${client}\0${repoName}`);
+    this.unpin(this.previous, `${client}\0${repoName}`);
     this.unpin(this.companions, `${client}\0${repoName}\0${relPath}`);
   }
 
@@ -151,11 +166,18 @@ export class ServeState {
 
   private expirePins(): void {
     const now = Date.now();
-    for (const map of [this.pins, this.companions]) for (const [k, p] of map) if (now - p.firstSeen >= p.window) this.unpin(map, k);
+    for (const [k, p] of this.pins) {
+      if (now - p.firstSeen < p.window) continue;
+      // An expired burst pin becomes the client's fallback generation for one more window (lease kept).
+      this.pins.delete(k);
+      this.unpin(this.previous, k);
+      this.previous.set(k, { gen: p.gen, firstSeen: now, window: p.window });
+    }
+    for (const map of [this.previous, this.companions]) for (const [k, p] of map) if (now - p.firstSeen >= p.window) this.unpin(map, k);
   }
 
   close(): void {
     clearInterval(this.timer);
-    for (const map of [this.pins, this.companions]) for (const k of [...map.keys()]) this.unpin(map, k);
+    for (const map of [this.pins, this.previous, this.companions]) for (const k of [...map.keys()]) this.unpin(map, k);
   }
 }
