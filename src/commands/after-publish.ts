@@ -5,11 +5,14 @@
  * it never undoes a publish.
  */
 import type { Layout } from '../engine/layout.js';
-import { writeRsyncFragment } from '../readers/rsyncd.js';
-import { scheduleGcAfterPublish } from '../readers/gc-spawn.js';
-import { runPostPublishHooks } from '../hooks/post-publish.js';
 
 export async function afterPublish(layout: Layout, repoName: string, gen: number, snapshotDir: string): Promise<void> {
+  // Loaded here, not at start-up: a no-op import never gets this far and should not pay for them.
+  const [{ writeRsyncFragment }, { scheduleGcAfterPublish }, { runPostPublishHooks }] = await Promise.all([
+    import('../readers/rsyncd.js'),
+    import('../readers/gc-spawn.js'),
+    import('../hooks/post-publish.js'),
+  ]);
   await writeRsyncFragment(layout, repoName, gen);
   await scheduleGcAfterPublish(layout, repoName);
   await runPostPublishHooks(layout, repoName, gen, snapshotDir);

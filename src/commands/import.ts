@@ -17,8 +17,8 @@ import { getFormat } from '../formats/registry.js';
 import { collectInputs } from './inputs.js';
 import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
+import { trace } from '../util/trace.js';
 import { submitImport } from '../hooks/group-commit.js';
-import { importManifest, isManifestName } from '../hooks/manifest.js';
 
 export interface ImportOptions {
   base: string;
@@ -46,18 +46,21 @@ export interface ImportResult extends TransactionResult {
 export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   if (opts.paths.length === 0) throw new RcuError('USAGE', 'import needs at least one PATH');
   const layout = await openBase(opts.base);
-  const manifests = opts.paths.filter(isManifestName);
+  const manifests = opts.paths.filter((p) => p.endsWith('.tram'));
   if (manifests.length) {
     if (opts.paths.length !== 1) throw new RcuError('USAGE', 'an upload manifest (.tram) is imported on its own: import REPO UPLOAD.tram');
     if (opts.dryRun) throw new RcuError('USAGE', '--dry-run is not supported for upload manifests');
+    const { importManifest } = await import('../hooks/manifest.js'); // TOML parser only when needed
     return importManifest({ base: layout, manifestPath: path.resolve(opts.cwd, manifests[0]!), repo: opts.repo, prefix: opts.prefix, replace: opts.replace, waitSeconds: opts.waitSeconds, onWait: opts.onWait, actor: opts.actor });
   }
   const repo = layout.repo(opts.repo);
   const format = await getFormat((await readRepoConfig(repo)).format);
+  trace('import: start');
   const inputs = await collectInputs(opts.paths, { cwd: opts.cwd, followSymlinks: opts.followSymlinks });
   const bar = progress('reading', inputs.length);
   const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix: opts.prefix, progress: bar });
   bar.done();
+  trace('import: prepared');
   const discardAll = () => new Pool(layout).discard(prepared.map((p) => p.staged));
   if (refused.length) {
     await discardAll();

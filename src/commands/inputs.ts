@@ -4,7 +4,6 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { checkTreePath } from '../util/paths.js';
 
@@ -30,7 +29,9 @@ export async function collectInputs(args: readonly string[], opts: CollectOption
       if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
       throw e;
     });
-    if (!literal && isDynamicPattern(arg)) {
+    // Loaded only for patterns: most imports name plain paths, and every CLI start pays for what it loads.
+    const { glob, isDynamicPattern } = literal ? { glob: undefined, isDynamicPattern: () => false } : await import('tinyglobby');
+    if (!literal && isDynamicPattern(arg) && glob) {
       const matches = await glob(arg, { cwd: opts.cwd, absolute: true, dot: false, onlyFiles: false, followSymbolicLinks: false, expandDirectories: false });
       if (matches.length === 0) refused.push(`${arg}: pattern matches nothing`);
       for (const m of matches.sort()) await addPath(m.replace(/\/$/, ''), out, refused, opts);

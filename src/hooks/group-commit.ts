@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { trace } from '../util/trace.js';
 import type { Layout } from '../engine/layout.js';
 import type { Format } from '../formats/format.js';
 import type { PreparedFile } from '../engine/importer.js';
@@ -109,11 +110,13 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
   let sleeper: ReturnType<typeof napper> | undefined;
   try {
     await writeRequest(repo, req);
+    trace('group: request written');
     for (;;) {
       const out = await readOutcome(repo, req.id);
       if (out?.status === 'done') return out.result;
       if (out) throw new RcuError(out.code, out.message, { details: out.details });
       const lock = await tryLock(repo.lockTarget);
+      trace('group: lock tried');
       if (lock) {
         try {
           await leadBatch({ layout: o.layout, repoName: o.repoName, format: o.format, lock });
