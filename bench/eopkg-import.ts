@@ -8,7 +8,7 @@
  *   - peak RSS of the import process (/usr/bin/time %M): <= 256 MB;
  *   - bulk import throughput (MB/s) vs `sha256sum` over the same files (>= 50%).
  *
- *   npm run build && node --import tsx bench/eopkg-import.ts [--sizes=1000,10000,50000] [--runs=5] [--trace]
+ *   npm run build && node --import tsx bench/eopkg-import.ts [--sizes=1000,10000,50000] [--runs=5] [--trace] [--payload-kib=N]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,6 +26,8 @@ import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync } from 
 const sizes = sizesFromArgs([1000, 10000, 50000]);
 const runs = runsFromArgs(5);
 const showTrace = process.argv.includes('--trace');
+/** Mean payload of main packages in KiB (0 = tiny synthetic packages); real packages carry binaries. */
+const payloadKiB = Number(process.argv.find((a) => a.startsWith('--payload-kib='))?.slice(14) ?? '0');
 const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'eopkg-import-'));
 
 const s = (x: number): string => `${x.toFixed(3)} s`;
@@ -70,7 +72,7 @@ async function one(n: number): Promise<Row> {
   const work = path.join(tmpRoot, String(n));
   const base = path.join(work, 'base');
   const pkgDir = path.join(work, 'pkgs');
-  const gen = generatePackages({ out: pkgDir, count: n, seed: `bench-${n}` });
+  const gen = generatePackages({ out: pkgDir, count: n, seed: `bench-${n}`, payloadKiB });
   const files = gen.map((p) => p.file!);
   const taken = new Set(gen.map((p) => p.name));
   const bytes = dirBytes(files);
@@ -147,7 +149,7 @@ async function one(n: number): Promise<Row> {
 
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'main.js'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
-  process.stdout.write(`# eopkg import bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians; anchor: up to 3 runs, 2 at 50k)\n`);
+  process.stdout.write(`# eopkg import bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians; anchor: up to 3 runs, 2 at 50k); payload ${payloadKiB} KiB mean per main package\n`);
   const rows: Row[] = [];
   try {
     for (const n of sizes) {

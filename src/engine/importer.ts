@@ -24,6 +24,8 @@ export interface PreparedFile {
   placement: Placement;
 }
 
+const PLACE_CONCURRENCY = 8;
+
 export interface PrepareResult {
   prepared: PreparedFile[];
   /** One message per refused file (the file's staged copy is already discarded). */
@@ -33,19 +35,28 @@ export interface PrepareResult {
 /** Stage and place every file; never throws for bad input (refusals are returned), only for I/O faults. */
 export async function prepareFiles(layout: Layout, format: Format, files: readonly SourceFile[], opts: PlaceOptions & { progress?: Progress } = {}): Promise<PrepareResult> {
   const pool = new Pool(layout);
-  const results: Array<PreparedFile | string> = [];
+  const results: Array<PreparedFile | string | undefined> = new Array(files.length);
+  // Staging is synchronous (fast); placing may wait on I/O (a large package read from disk), so a few
+  // files are in flight at once. Small files are handed to the format in memory and never re-read.
+  let next = 0;
+  let failed: unknown;
   let sliceStart = performance.now();
-  try {
-    for (const f of files) {
+  const worker = async (): Promise<void> => {
+    while (next < files.length && failed === undefined) {
+      const i = next++;
+      const f = files[i]!;
       let staged: StagedBlob | undefined;
       try {
-        staged = pool.stageSync(f.abs) ?? (await pool.stage(f.abs));
-        const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: staged.tmpPath, sha256: staged.sha256, sha1: staged.sha1, size: staged.size }, opts);
-        results.push({ source: f, staged, placement });
+        const small = pool.stageSync(f.abs);
+        const bytes = small?.bytes;
+        const blob: StagedBlob = small ? { tmpPath: small.tmpPath, sha256: small.sha256, sha1: small.sha1, size: small.size } : await pool.stage(f.abs);
+        staged = blob;
+        const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+        results[i] = { source: f, staged: blob, placement };
       } catch (e) {
         if (staged) await pool.discard([staged]);
-        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results.push(e.message);
-        else throw e;
+        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results[i] = e.message;
+        else failed ??= e;
       }
       opts.progress?.tick();
       // Synchronous staging: yield now and then so timers (the lock's refresh) keep running.
@@ -54,15 +65,17 @@ export async function prepareFiles(layout: Layout, format: Format, files: readon
         sliceStart = performance.now();
       }
     }
-  } catch (e) {
-    await pool.discard(results.flatMap((r) => (typeof r !== 'string' ? [r.staged] : [])));
-    throw e;
+  };
+  await Promise.all(Array.from({ length: Math.min(PLACE_CONCURRENCY, files.length) }, worker));
+  if (failed !== undefined) {
+    await pool.discard(results.flatMap((r) => (r && typeof r !== 'string' ? [r.staged] : [])));
+    throw failed;
   }
   const prepared: PreparedFile[] = [];
   const refused: string[] = [];
   for (const r of results) {
     if (typeof r === 'string') refused.push(r);
-    else prepared.push(r);
+    else if (r) prepared.push(r);
   }
   // Two inputs for one tree path must be the same bytes.
   const seen = new Map<string, PreparedFile>();

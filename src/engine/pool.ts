@@ -54,7 +54,7 @@ export class Pool {
    * Synchronous copy for files up to SMALL_FILE bytes (callers slice their loops with `chunked`);
    * larger files go through the streaming `stage`. Same checks, same result.
    */
-  stageSync(source: string): StagedBlob | undefined {
+  stageSync(source: string): (StagedBlob & { bytes: Buffer }) | undefined {
     let fd: number;
     try {
       fd = fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -70,6 +70,7 @@ export class Pool {
       tmp = tmpName(this.layout.poolTmpDir);
       fs.writeFileSync(tmp, buf, { flag: 'wx', mode: 0o444 });
       return {
+        bytes: buf,
         tmpPath: tmp,
         sha256: createHash('sha256').update(buf).digest('hex'),
         sha1: createHash('sha1').update(buf).digest('hex'),

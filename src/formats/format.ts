@@ -27,6 +27,8 @@ export interface IncomingFile extends BlobHashes {
   relPath: string;
   /** A private, stable copy of the bytes (read it, never write it). */
   copyPath: string;
+  /** The same bytes in memory when the file is small (formats then need no I/O to inspect it). */
+  bytes?: Uint8Array;
 }
 
 export interface PlaceOptions {

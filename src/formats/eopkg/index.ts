@@ -198,7 +198,7 @@ export const eopkgFormat: Format = {
     if (isAssetName(base)) {
       throw new RcuError('BAD_INPUT', `${label}: '${base}' is a repository asset, not a package; publish it with set-assets`, { data: { file: label, reason: 'asset name' } });
     }
-    const meta = await describePackage(file.copyPath, base, label, { sha1: file.sha1, size: file.size });
+    const meta = await describePackage(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, base, label, { sha1: file.sha1, size: file.size });
     if (opts.prefix !== undefined && opts.prefix.replace(/^\/+|\/+$/g, '') !== sourceFolder(meta.source)) {
       throw new RcuError('USAGE', `${label}: eopkg packages are placed at <prefix>/<source>/<file> (here ${meta.treePath}); --prefix cannot change that`);
     }

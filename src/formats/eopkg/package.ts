@@ -64,7 +64,7 @@ export interface Hashes {
  * Validate a package file and compute its metadata. `label` names the file in messages; `basename` is the
  * repository file name the metadata must agree with.
  */
-export async function describePackage(filePath: string, basename: string, label: string, hashes: Hashes): Promise<EopkgMeta> {
+export async function describePackage(filePath: string | Buffer, basename: string, label: string, hashes: Hashes): Promise<EopkgMeta> {
   const fn = parseFileName(basename);
   if (!fn) throw bad(label, `file name '${basename}' is not NAME-VERSION-RELEASE-DISTREL-ARCH.eopkg or NAME-FROM-TO-DISTREL-ARCH.delta.eopkg`);
   let zip;

@@ -22,12 +22,17 @@ export interface ZipRead {
   data: Map<string, Buffer>;
 }
 
-function openZip(file: string): Promise<yauzl.ZipFile> {
+const ZIP_OPTIONS = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true } as const;
+
+/** A path is opened (and read with positioned reads); bytes already in memory are parsed without any I/O. */
+function openZip(source: string | Buffer): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true }, (err, zf) => {
+    const done = (err: Error | null, zf?: yauzl.ZipFile) => {
       if (err || !zf) reject(new ZipError(`not a valid zip archive (${err?.message ?? 'unreadable'})`));
       else resolve(zf);
-    });
+    };
+    if (typeof source === 'string') yauzl.open(source, ZIP_OPTIONS, done);
+    else yauzl.fromBuffer(source, ZIP_OPTIONS, done);
   });
 }
 
@@ -60,8 +65,8 @@ function readEntry(zf: yauzl.ZipFile, entry: yauzl.Entry, cap: number): Promise<
  * Refuses: not a zip, truncated archives (a member's data reaching past the end), duplicate member names,
  * compression methods other than stored/deflate, CRC mismatches of the members read.
  */
-export async function readZipMembers(file: string, want: readonly string[], cap: number): Promise<ZipRead> {
-  const { size: fileSize } = await fsp.stat(file);
+export async function readZipMembers(file: string | Buffer, want: readonly string[], cap: number): Promise<ZipRead> {
+  const fileSize = typeof file === 'string' ? (await fsp.stat(file)).size : file.length;
   const zf = await openZip(file);
   const members: ZipMemberInfo[] = [];
   const data = new Map<string, Buffer>();

@@ -1,0 +1,75 @@
+/**
+ * Issue 6 benchmark: `pull SRC DST` of U updated packages from an N-package eopkg repository into
+ * another, through the real CLI, against `cp -al` of DST's snapshot tree measured in the same run.
+ * Target: median <= 2 x cp -al (N = 50,000, U = 1,000).
+ *
+ *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5]
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generatePackages } from '../fixtures/gen-eopkg.js';
+import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
+
+const sizes = sizesFromArgs([10_000, 50_000]);
+const runs = runsFromArgs(5);
+const updates = Number(process.argv.find((a) => a.startsWith('--updates='))?.slice(10) ?? '1000');
+
+console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages`);
+console.log('packages\tcp-al_s\tpull_s\tpull/cp\tpull_RSS_MB\tadded');
+
+for (const n of sizes) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-pull-'));
+  try {
+    const base = path.join(work, 'base');
+    // Two builds of every name: the older ones make the repositories, `updates` of the newer ones are
+    // the week's work that the pull brings over.
+    const all = generatePackages({ count: n, seed: `pull-${n}`, buildsPerName: 2 });
+    const byName = new Map<string, typeof all>();
+    for (const p of all) (byName.get(p.name) ?? byName.set(p.name, []).get(p.name)!).push(p);
+    const oldDir = path.join(work, 'old');
+    const newDir = path.join(work, 'new');
+    fs.mkdirSync(oldDir);
+    fs.mkdirSync(newDir);
+    let u = 0;
+    for (const builds of byName.values()) {
+      builds.sort((a, b) => a.release - b.release);
+      fs.writeFileSync(path.join(oldDir, builds[0]!.basename), builds[0]!.bytes);
+      if (u < updates && builds[1]) {
+        fs.writeFileSync(path.join(newDir, builds[1].basename), builds[1].bytes);
+        u++;
+      }
+    }
+    runCli(base, ['init']);
+    runCli(base, ['create-repo', 'unstable', '--format', 'eopkg']);
+    runCli(base, ['config', 'unstable', 'gcAfterPublish', 'false']);
+    runCli(base, ['import', 'unstable', oldDir]);
+    runCli(base, ['clone', 'unstable', 'base-stable']); // the target's starting point, kept for every run
+    runCli(base, ['import', 'unstable', newDir]);
+    const cp: number[] = [];
+    const pull: number[] = [];
+    let rss = 0;
+    let added = 0;
+    for (let r = 0; r < runs; r++) {
+      const dst = `stable-${r}`;
+      runCli(base, ['clone', 'base-stable', dst, '--full']);
+      runCli(base, ['config', dst, 'gcAfterPublish', 'false']);
+      const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
+      execFileSync('sync');
+      const cpDst = path.join(work, `cp-${r}`);
+      cp.push(timeIt(() => execFileSync('cp', ['-al', tree, cpDst])));
+      fs.rmSync(cpDst, { recursive: true });
+      execFileSync('sync');
+      const res = runCli(base, ['--json', 'pull', 'unstable', dst]);
+      pull.push(res.seconds);
+      rss = Math.max(rss, res.maxRssMb);
+      added = (JSON.parse(res.stdout) as { added: string[] }).added.length;
+      runCli(base, ['delete-repo', dst, '--force']);
+    }
+    const c = median(cp);
+    console.log([n, c.toFixed(3), median(pull).toFixed(3), (median(pull) / c).toFixed(2), rss.toFixed(0), added].join('\t'));
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
