@@ -1,7 +1,9 @@
 /**
- * HTTP serving: `rcurepo serve` vs nginx (worker_processes 1) on the same snapshot, same wrk load, same
- * run, while the repository publishes 5 times a second. Small (1 KiB) and large (1 MiB) files.
- * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs]
+ * HTTP serving: `rcurepo serve --workers N` vs nginx `worker_processes N` (N = 1 and 2) on the same
+ * snapshot, same wrk load (-t1 -c32), same run, while the repository publishes 5 times a second. Small
+ * (1 KiB) and large (1 MiB) files, plus large files through the streaming path (no in-memory copy).
+ * Prints medians of RUNS runs per server and the ratio, the machine and the load average.
+ * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs] [--workers=1,2]
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { importFiles } from '../src/commands/import.js';
+import { machine, median } from './lib.js';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -44,14 +47,33 @@ for (let i = 0; i < 10; i++) fs.mkdirSync(path.join(src, 'large'), { recursive: 
 cli('import', 'r', src);
 cli('config', 'r', 'gcAfterPublish', 'false');
 
-const rcuPort = await port();
-const rcu: ChildProcess = spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', `127.0.0.1:${rcuPort}`, '--access-log', path.join(dir, 'rcurepo-access.log')], { stdio: 'ignore' });
-const ngxPort = await port();
-const ngxConf = path.join(dir, 'nginx.conf');
-fs.writeFileSync(ngxConf, `daemon off;\nuser root;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${ngxPort};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }\n  }\n}\n`);
-const ngx: ChildProcess = spawn('/usr/sbin/nginx', ['-c', ngxConf, '-p', dir], { stdio: 'ignore' });
-await waitPort(rcuPort);
-await waitPort(ngxPort);
+/** Worker process counts compared: rcurepo --workers N against nginx worker_processes N. */
+const WORKERS = (process.argv.find((a) => a.startsWith('--workers='))?.slice(10) ?? '1,2').split(',').map(Number);
+const children: ChildProcess[] = [];
+const rcuPorts = new Map<string, number>();
+const ngxPorts = new Map<number, number>();
+/** rcurepo with N processes; N > 1 spreads connections round robin (wrk has one client address). */
+async function startRcu(key: string, n: number, extra: string[] = []): Promise<void> {
+  const p = await port();
+  const args = [BIN, '--base', base, 'serve', '--listen', `127.0.0.1:${p}`, '--access-log', path.join(dir, `rcurepo-${key}-access.log`), ...extra];
+  if (n > 1) args.push('--workers', String(n), '--balance', 'connection');
+  children.push(spawn(process.execPath, args, { stdio: 'ignore' }));
+  rcuPorts.set(key, p);
+}
+async function startNginx(n: number): Promise<void> {
+  const p = await port();
+  const conf = path.join(dir, `nginx-${n}.conf`);
+  fs.writeFileSync(conf, `daemon off;\nuser root;\nworker_processes ${n};\npid ${dir}/nginx-${n}.pid;\nerror_log ${dir}/nginx-${n}-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-${n}-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${p};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }\n  }\n}\n`);
+  children.push(spawn('/usr/sbin/nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' }));
+  ngxPorts.set(n, p);
+}
+for (const n of WORKERS) {
+  await startRcu(`w${n}`, n);
+  await startNginx(n);
+}
+// The streaming path (no in-memory copies), one process: what a file above the cache limit costs.
+await startRcu('w1-nocache', 1, ['--cache-mb', '0']);
+for (const p of [...rcuPorts.values(), ...ngxPorts.values()]) await waitPort(p);
 
 // Publisher: 5 publishes a second for the whole benchmark.
 let publishing = true;
@@ -79,25 +101,35 @@ async function wrk(url: string): Promise<{ rps: number; p99ms: number; errors: n
   return { rps, p99ms, errors: Number(errs?.[1] ?? 0) + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0) };
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+type Run = { rps: number; p99ms: number; errors: number };
+console.log(machine());
+console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at start; medians of ${RUNS} runs x ${SECONDS} s, wrk -t1 -c32, servers measured alternately, publishing 5/s`);
+console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | runs (rcurepo / nginx req/s) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 try {
-  for (const [label, p] of [['small 1 KiB', 'small/s7.eopkg'], ['large 1 MiB', 'large/l3.eopkg']] as const) {
-    const res: Record<string, Array<{ rps: number; p99ms: number; errors: number }>> = { rcurepo: [], nginx: [] };
+  const rows: Array<[string, string, string, number]> = [];
+  for (const n of WORKERS) {
+    rows.push(['small 1 KiB', 'small/s7.eopkg', `w${n}`, n]);
+    rows.push(['large 1 MiB', 'large/l3.eopkg', `w${n}`, n]);
+  }
+  rows.push(['large 1 MiB, --cache-mb 0 (streamed)', 'large/l3.eopkg', 'w1-nocache', 1]);
+  for (const [label, p, key, n] of rows) {
+    const res: { rcurepo: Run[]; nginx: Run[] } = { rcurepo: [], nginx: [] };
     for (let r = 0; r < RUNS; r++) {
-      res.nginx!.push(await wrk(`http://127.0.0.1:${ngxPort}/r/${p}`));
-      res.rcurepo!.push(await wrk(`http://127.0.0.1:${rcuPort}/r/${p}`));
+      res.nginx.push(await wrk(`http://127.0.0.1:${ngxPorts.get(n)}/r/${p}`));
+      res.rcurepo.push(await wrk(`http://127.0.0.1:${rcuPorts.get(key)}/r/${p}`));
     }
-    const s = (k: string) => ({ rps: median(res[k]!.map((x) => x.rps)), p99: median(res[k]!.map((x) => x.p99ms)), errors: res[k]!.reduce((a, x) => a + x.errors, 0) });
-    const a = s('rcurepo');
-    const b = s('nginx');
-    console.log(`${label}: rcurepo ${a.rps.toFixed(0)} req/s p99 ${a.p99.toFixed(2)} ms errors ${a.errors} | nginx ${b.rps.toFixed(0)} req/s p99 ${b.p99.toFixed(2)} ms errors ${b.errors} | ratio ${(a.rps / b.rps).toFixed(2)} (target >= 0.5)`);
+    const s = (xs: Run[]) => ({ rps: median(xs.map((x) => x.rps)), p99: median(xs.map((x) => x.p99ms)), errors: xs.reduce((a, x) => a + x.errors, 0) });
+    const a = s(res.rcurepo);
+    const b = s(res.nginx);
+    const runs = res.rcurepo.map((x, i) => `${x.rps.toFixed(0)}/${res.nginx[i]!.rps.toFixed(0)}`).join(' ');
+    console.log(`| ${label} | ${n} | ${a.rps.toFixed(0)} | ${a.p99.toFixed(2)} | ${a.errors} | ${b.rps.toFixed(0)} | ${b.p99.toFixed(2)} | ${b.errors} | ${(a.rps / b.rps).toFixed(2)} | ${runs} |`);
   }
 } finally {
   publishing = false;
   await publisher;
-  console.log(`published ${published} generations during the benchmark (${RUNS} runs x ${SECONDS} s per server and size, wrk -t1 -c32)`);
-  rcu.kill('SIGTERM');
-  ngx.kill('SIGQUIT');
-  await new Promise((r) => setTimeout(r, 500));
+  console.log(`published ${published} generations during the benchmark; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end; target: ratio >= 0.5, zero errors`);
+  for (const c of children) c.kill(c.spawnargs[0] === '/usr/sbin/nginx' ? 'SIGQUIT' : 'SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -167,3 +167,60 @@ test('one client burst reads one generation; a companion and its file always agr
   const c = await raw('GET', `/r/@${current(fx.repoDir)}/SHA256SUMS`);
   assert.notEqual(c.headers['x-rcurepo-generation'], a.headers['x-rcurepo-generation']);
 });
+
+test('files above the memory cache are streamed: body, ranges, HEAD, 304 (--cache-mb 0)', async () => {
+  const s2 = await startServe(fx.base, ['--cache-mb', '0']);
+  try {
+    const get = (p: string, headers: Record<string, string> = {}, method = 'GET') =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const u = new URL(s2.url);
+        const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    let r = await get('/r/a/big.bin');
+    assert.equal(r.status, 200);
+    assert.equal(sha256(r.body), sha256(big));
+    assert.equal(r.headers.etag, `"${sha256(big)}"`);
+    r = await get('/r/a/big.bin', { Range: 'bytes=100000-200000' });
+    assert.equal(r.status, 206);
+    assert.deepEqual(r.body, big.subarray(100000, 200001));
+    r = await get('/r/a/big.bin', {}, 'HEAD');
+    assert.equal(r.headers['content-length'], String(big.length));
+    assert.equal(r.body.length, 0);
+    r = await get('/r/a/big.bin', { 'If-None-Match': `"${sha256(big)}"` });
+    assert.equal(r.status, 304);
+  } finally {
+    assert.equal(await s2.stop(), 0);
+  }
+});
+
+test('--workers 2: every worker serves, SIGTERM drains all of them and releases their leases', async () => {
+  const s2 = await startServe(fx.base, ['--workers', '2', '--balance', 'connection']);
+  const u = new URL(s2.url);
+  const gen = current(fx.repoDir);
+  // New connections each time (round robin): both workers answer.
+  for (let i = 0; i < 6; i++) {
+    const r = await new Promise<{ status: number; body: Buffer; gen: string }>((resolve, reject) => {
+      http
+        .get({ host: u.hostname, port: u.port, path: `/r/@${gen}/a/big.bin`, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), gen: String(res.headers['x-rcurepo-generation']) }));
+        })
+        .on('error', reject);
+    });
+    assert.equal(r.status, 200);
+    assert.equal(sha256(r.body), sha256(big));
+    assert.equal(r.gen, String(gen));
+  }
+  assert.equal(await s2.stop(), 0, 'the primary exits 0 once its workers drained');
+  assert.match(s2.stderr(), /drained after 6 requests/);
+  // The workers are gone and so are their lease files (the main server's may remain: it holds its own).
+  const held = fs.readdirSync(path.join(fx.repoDir, 'leases')).flatMap((g) => fs.readdirSync(path.join(fx.repoDir, 'leases', g)).map((f) => JSON.parse(fs.readFileSync(path.join(fx.repoDir, 'leases', g, f), 'utf8')) as { pid: number }));
+  for (const l of held) assert.equal(l.pid, srv.proc.pid, 'only the main test server holds leases');
+});

@@ -117,8 +117,11 @@ export const readersCommands: CommandDef[] = [
       ['--listen', 'ADDR:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)'],
       ['--access-log', "Access log file, '-' for stdout (default), 'off' for none"],
       ['--drain-seconds', 'On SIGTERM, seconds to let in-flight requests finish (default 30)'],
+      ['--workers', 'Worker processes (default 1); with more, this process accepts and hands connections out'],
+      ['--balance', "With --workers: 'address' (default) keeps each client address on one worker, so its generation pins hold; 'connection' spreads connections round robin (pins then hold per connection)"],
+      ['--cache-mb', 'MiB of file bodies each process keeps in memory (default 128; files up to 4 MiB; 0: none)'],
     ],
-    examples: ['serve --listen 0.0.0.0:8080', 'serve --listen 127.0.0.1:0 --access-log /var/log/rcurepo/access.log'],
+    examples: ['serve --listen 0.0.0.0:8080', 'serve --listen 127.0.0.1:0 --access-log /var/log/rcurepo/access.log', 'serve --listen 0.0.0.0:8080 --workers 2'],
     async run(ctx, _args, opts) {
       const { serve } = await import('../commands/serve.js');
       const r = await serve({
@@ -126,9 +129,12 @@ export const readersCommands: CommandDef[] = [
         listen: optStr(opts.listen),
         accessLog: optStr(opts['access-log']),
         drainSeconds: opts['drain-seconds'] === undefined ? undefined : Number(opts['drain-seconds']),
+        workers: optInt(opts.workers, '--workers'),
+        balance: optStr(opts.balance) as 'address' | 'connection' | undefined,
+        cacheBytes: opts['cache-mb'] === undefined ? undefined : optInt(opts['cache-mb'], '--cache-mb')! * 1024 * 1024,
         onListening: (url) => ctx.io.stderr(`rcurepo: serving on ${url}\n`),
       });
-      ctx.io.stderr(`rcurepo: drained after ${r.requests} requests${r.forcedClose ? ' (closed lingering connections)' : ''}\n`);
+      if (!r.worker) ctx.io.stderr(`rcurepo: drained after ${r.requests} requests${r.forcedClose ? ' (closed lingering connections)' : ''}\n`);
     },
   },
   {

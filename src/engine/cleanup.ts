@@ -72,7 +72,11 @@ export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<Cle
       if (gen < current && !(await readSuperseded(repo, gen))) await markSuperseded(repo, gen);
     }
   }
-  for (const n of await names(repo.trashDir)) await removePath(path.join(repo.trashDir, n));
+  // Trees in trash belong to a reaper deleting them without the lock: only a dead one's are ours to finish.
+  for (const n of await names(repo.trashDir)) {
+    const pid = tempOwnerPid(n);
+    if (pid === undefined || pid === process.pid || !isProcessAlive(pid)) await removePath(path.join(repo.trashDir, n));
+  }
   report.tempFiles += await cleanupPoolTemp(layout);
   return report;
 }

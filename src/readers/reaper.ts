@@ -1,8 +1,9 @@
 /**
  * The reaper (rcu-protocol.md, "Reaper"): under the repository writer lock, oldest first, skip current,
  * the newest K, pinned generations, those superseded less than the grace period ago and those with a
- * live lease; condemn (marker) THEN scan leases; rename into trash (the name goes atomically), delete;
- * then sweep the pool. Uses only unlink/rename/rmdir on the deletion path, so it works on a full disk.
+ * live lease; condemn (marker) THEN scan leases; rename into trash (the name goes atomically). Then,
+ * with the lock released, delete the trash trees and sweep the pool under the pool guard. Uses only
+ * unlink/rename/rmdir on the deletion path, so it works on a full disk.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -121,8 +122,18 @@ async function decide(repo: RepoLayout, current: number | undefined, dryRun: boo
   return out;
 }
 
-/** Reap one generation already decided on. Returns the bytes its own files held, or undefined if kept. */
-async function reapOne(repo: RepoLayout, gen: number, d: GenDecision, problems: string[]): Promise<number | undefined> {
+/** A condemned generation renamed out of the way, whose tree is deleted after the lock is released. */
+interface Victim {
+  gen: number;
+  tree: string;
+}
+
+/**
+ * Condemn and unname one generation already decided on (under the writer lock): the tree is renamed
+ * into trash, so the name disappears atomically. Returns the victim, or undefined if the generation is
+ * kept after all. Deleting the tree's links (the slow part) happens later, without the lock.
+ */
+async function unnameOne(repo: RepoLayout, gen: number, d: GenDecision, problems: string[]): Promise<Victim | undefined> {
   if ((await readCurrent(repo)) === gen) {
     d.action = 'keep';
     d.reason = 'became current';
@@ -142,25 +153,30 @@ async function reapOne(repo: RepoLayout, gen: number, d: GenDecision, problems: 
     return undefined;
   }
   const snap = repo.snapshotDir(gen);
-  const own = await ownBytes(snap);
-  let victim = snap;
   try {
     await fsp.mkdir(repo.trashDir, { recursive: true });
-    victim = tmpName(repo.trashDir, `gen-${gen}`);
+    const victim = tmpName(repo.trashDir, `gen-${gen}`);
     await fsp.rename(snap, victim);
+    return { gen, tree: victim };
   } catch (e) {
     const c = errnoCode(e);
     if (c !== 'ENOSPC' && c !== 'EDQUOT') throw e;
-    // No room for a trash folder: delete in place. The condemned marker stays until the tree is gone,
-    // so readers (who check it after leasing) keep away from the half-deleted tree.
-    victim = snap;
+    // No room for a trash folder: delete in place, under the lock. The condemned marker stays until the
+    // tree is gone, so readers (who check it after leasing) keep away from the half-deleted tree.
     problems.push(`generation ${gen}: no space for the trash folder; deleted in place`);
+    await deleteTree(snap);
+    return { gen, tree: snap };
   }
-  await deleteTree(victim);
-  await unlinkIfExists(repo.manifestFile(gen));
-  await unlinkIfExists(repo.supersededFile(gen));
-  await fsp.rm(repo.leaseDir(gen), { recursive: true, force: true });
-  await unlinkIfExists(repo.condemnedMarker(gen));
+}
+
+/** Delete an unnamed generation's tree and its per-generation files (no lock needed: nothing names it). */
+async function finishOne(repo: RepoLayout, v: Victim): Promise<number> {
+  const own = (await pathExists(v.tree)) ? await ownBytes(v.tree) : 0;
+  await deleteTree(v.tree);
+  await unlinkIfExists(repo.manifestFile(v.gen));
+  await unlinkIfExists(repo.supersededFile(v.gen));
+  await fsp.rm(repo.leaseDir(v.gen), { recursive: true, force: true });
+  await unlinkIfExists(repo.condemnedMarker(v.gen));
   return own;
 }
 
@@ -201,7 +217,8 @@ async function tidyLeases(repo: RepoLayout, existing: Set<number>): Promise<void
   }
 }
 
-async function gcRepo(layout: Layout, name: string, opts: GcOptions): Promise<{ res: RepoGcResult; bytes: number }> {
+/** Under the writer lock: decide, condemn, unname. Returns the victims to delete after unlocking. */
+async function gcRepo(layout: Layout, name: string, opts: GcOptions): Promise<{ res: RepoGcResult; victims: Victim[]; estimate: number }> {
   const repo = layout.repo(name);
   await readRepoConfig(repo);
   const res: RepoGcResult = { repo: name, current: undefined, reaped: [], decisions: [], problems: [] };
@@ -209,20 +226,20 @@ async function gcRepo(layout: Layout, name: string, opts: GcOptions): Promise<{ 
   res.decisions = await decide(repo, res.current, !!opts.dryRun);
   if (opts.dryRun) {
     const victims = res.decisions.filter((d) => d.action === 'reap').map((d) => repo.snapshotDir(d.generation));
-    return { res, bytes: await estimateFreed(victims) };
+    return { res, victims: [], estimate: await estimateFreed(victims) };
   }
-  let bytes = 0;
+  const victims: Victim[] = [];
   for (const d of res.decisions) {
     if (d.action !== 'reap') continue;
-    const own = await reapOne(repo, d.generation, d, res.problems);
-    if (own !== undefined) {
+    const v = await unnameOne(repo, d.generation, d, res.problems);
+    if (v) {
+      victims.push(v);
       res.reaped.push(d.generation);
-      bytes += own;
     }
   }
   await dropStaleMarkers(repo, new Set(res.decisions.filter((d) => d.action === 'keep').map((d) => d.generation)));
   await tidyLeases(repo, new Set(await listSnapshots(repo)));
-  return { res, bytes };
+  return { res, victims, estimate: 0 };
 }
 
 export async function runGc(opts: GcOptions): Promise<GcResult> {
@@ -234,21 +251,24 @@ export async function runGc(opts: GcOptions): Promise<GcResult> {
     out.sweep = { ran: s.ran, examined: s.examined, removed: s.removed, bytesFreed: s.bytesFreed };
     out.bytesFreed += s.bytesFreed;
   };
-  for (const [i, name] of names.entries()) {
+  for (const name of names) {
     const repo = layout.repo(name);
     await readRepoConfig(repo);
     const lock = opts.dryRun ? undefined : await acquireWriterLock(repo.lockTarget, { operation: 'gc', waitSeconds: opts.waitSeconds ?? 300, onWait: opts.onWait });
+    let r: Awaited<ReturnType<typeof gcRepo>>;
     try {
       if (opts.onLocked) await opts.onLocked(repo);
-      const r = await gcRepo(layout, name, opts);
-      out.repos.push(r.res);
-      out.bytesFreed += r.bytes;
-      // The sweep runs once, under the last repository's lock (the pool guard excludes every writer).
-      if (i === names.length - 1) await sweep();
+      r = await gcRepo(layout, name, opts);
     } finally {
       await lock?.release();
     }
+    // The lock is held only while generations are condemned and unnamed: deleting 100,000 links must
+    // not stall the next publish. Trash entries carry our pid, so a writer's cleanup leaves them alone.
+    for (const v of r.victims) out.bytesFreed += await finishOne(repo, v);
+    out.bytesFreed += r.estimate;
+    out.repos.push(r.res);
   }
-  if (names.length === 0) await sweep();
+  // One sweep at the end; the pool guard (not a repository lock) excludes every writer adding blobs.
+  await sweep();
   return out;
 }

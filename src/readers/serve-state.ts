@@ -1,10 +1,15 @@
 /**
  * What the HTTP server knows about repositories: which exist, their settings, generations still in
  * their grace period (for the missing-path fallback), and the per-client generation pins. Everything
- * is re-read at most once a second; `current` itself is read per request.
+ * is re-read at most once a second; `current` itself is read per request (readlink, never cached).
+ * The `...Now` methods are the synchronous fast path of a request: they answer from memory (plus one
+ * readlink) or say "take the slow path" (undefined).
  */
+import fs from 'node:fs';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { listSnapshots, readCurrent, readSuperseded } from '../engine/generations.js';
+import { parseGeneration } from '../engine/layout.js';
+import { RcuError, errnoCode } from '../util/errors.js';
 import { readRepoConfig } from '../engine/repo.js';
 import { isRcuError } from '../util/errors.js';
 import { settingsFrom } from './settings.js';
@@ -13,7 +18,7 @@ import type { ServerLeases } from './server-leases.js';
 
 const REFRESH_MS = 1000;
 
-interface RepoInfo {
+export interface RepoInfo {
   repo: RepoLayout;
   settings: ReaderSettings;
   graced?: { at: number; gens: number[] };
@@ -29,7 +34,7 @@ interface Pin {
 }
 
 export class ServeState {
-  private repos = new Map<string, { p: Promise<RepoInfo | undefined>; at: number }>();
+  private repos = new Map<string, { p: Promise<RepoInfo | undefined>; at: number; done: boolean; v?: RepoInfo }>();
   private superseded = new Map<string, number | null>();
   private pins = new Map<string, Pin>();
   /** client, repo, path of the file a served companion describes -> the companion's generation. */
@@ -56,9 +61,22 @@ export class ServeState {
     if (c && now - c.at < REFRESH_MS) return c.p;
     if (this.repos.size > 1000) this.repos.clear(); // unknown names must not grow the map without bound
     const p = this.load(name);
-    this.repos.set(name, { p, at: now });
-    p.catch(() => this.repos.delete(name));
+    const entry: { p: Promise<RepoInfo | undefined>; at: number; done: boolean; v?: RepoInfo } = { p, at: now, done: false };
+    this.repos.set(name, entry);
+    p.then(
+      (v) => {
+        entry.v = v;
+        entry.done = true;
+      },
+      () => this.repos.delete(name),
+    );
     return p;
+  }
+
+  /** The repository if it is known and fresh (loaded less than a second ago); else undefined: call repo(). */
+  repoNow(name: string, now: number): RepoInfo | undefined {
+    const c = this.repos.get(name);
+    return c && c.done && now - c.at < REFRESH_MS ? c.v : undefined;
   }
 
   private async load(name: string): Promise<RepoInfo | undefined> {
@@ -102,6 +120,8 @@ export class ServeState {
    */
   async resolve(info: RepoInfo, client: string, relPath: string): Promise<number | undefined> {
     const now = Date.now();
+    const fast = this.resolveNow(info, client, relPath, now);
+    if (fast !== undefined) return fast;
     const ck = `${client}\0${info.repo.name}\0${relPath}`;
     const comp = this.companions.get(ck);
     if (comp && now - comp.firstSeen < comp.window) return comp.gen;
@@ -122,20 +142,45 @@ export class ServeState {
     return gen;
   }
 
-  /** After serving `relPath` from `gen`: if it is a companion, remember its generation for the file it describes. */
-  async served(info: RepoInfo, client: string, relPath: string, gen: number): Promise<void> {
-    const m = COMPANION.exec(relPath);
+  /**
+   * resolve() without waiting: the companion's or the burst's generation while it holds, or (window 0,
+   * no pins) `current` read now with one readlink. Undefined: a new burst starts, call resolve().
+   */
+  resolveNow(info: RepoInfo, client: string, relPath: string, now: number): number | undefined {
+    if (this.companions.size > 0) {
+      const comp = this.companions.get(`${client}\0${info.repo.name}\0${relPath}`);
+      if (comp && now - comp.firstSeen < comp.window) return comp.gen;
+    }
+    if (info.settings.serveWindowSeconds <= 0) {
+      if (this.pins.size > 0 && this.pins.has(`${client}\0${info.repo.name}`)) return undefined; // window just set to 0: let resolve() move the pin
+      return readCurrentSync(info.repo);
+    }
+    const pin = this.pins.get(`${client}\0${info.repo.name}`);
+    if (pin && now - pin.firstSeen < pin.window) return pin.gen;
+    return undefined;
+  }
+
+  /**
+   * After serving `relPath` from `gen`: if it is a companion, remember its generation for the file it
+   * describes. The caller holds a lease on `gen`, so taking one more reference does not wait.
+   */
+  served(info: RepoInfo, client: string, relPath: string, gen: number): void {
     const windowMs = info.settings.serveWindowSeconds * 1000;
-    if (!m || windowMs <= 0) return;
+    if (windowMs <= 0) return;
+    const m = COMPANION.exec(relPath);
+    if (!m) return;
     const ck = `${client}\0${info.repo.name}\0${relPath.slice(0, m.index)}`;
     const old = this.companions.get(ck);
     if (old?.gen === gen) {
       old.firstSeen = Date.now(); // a fresh fetch of the companion: the pair's window starts again
       return;
     }
-    if (!(await this.leases.acquire(info.repo.name, gen))) return;
-    this.unpin(this.companions, ck);
-    this.companions.set(ck, { gen, firstSeen: Date.now(), window: windowMs });
+    const pinIt = () => {
+      this.unpin(this.companions, ck);
+      this.companions.set(ck, { gen, firstSeen: Date.now(), window: windowMs });
+    };
+    if (this.leases.tryAcquire(info.repo.name, gen)) return pinIt();
+    void this.leases.acquire(info.repo.name, gen).then((ok) => ok && pinIt(), () => undefined);
   }
 
   /** Generations this client is pinned to in this repository (its burst, its checksum companions). */
@@ -180,4 +225,18 @@ export class ServeState {
     clearInterval(this.timer);
     for (const map of [this.pins, this.previous, this.companions]) for (const k of [...map.keys()]) this.unpin(map, k);
   }
+}
+
+/** readCurrent() with a synchronous readlink (about 2 µs): "the generation current when the request arrives". */
+function readCurrentSync(repo: RepoLayout): number | undefined {
+  let target: string;
+  try {
+    target = fs.readlinkSync(repo.currentLink);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  const gen = target.startsWith('snapshots/') ? parseGeneration(target.slice(10)) : undefined;
+  if (gen === undefined) throw new RcuError('INTEGRITY', `${repo.currentLink} points to '${target}', not a snapshot`);
+  return gen;
 }

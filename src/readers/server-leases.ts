@@ -38,6 +38,17 @@ export class ServerLeases {
     return `${repo}\0${gen}`;
   }
 
+  /**
+   * Synchronous fast path: take a reference on a lease this process already holds and has validated
+   * (its file exists, so the reaper skips the generation). False: call acquire().
+   */
+  tryAcquire(repoName: string, gen: number): boolean {
+    const h = this.held.get(this.key(repoName, gen));
+    if (!h || h.pending) return false;
+    h.refs++;
+    return true;
+  }
+
   /** Take a reference on (repo, gen); false when the generation is condemned or gone (reader protocol). */
   async acquire(repoName: string, gen: number): Promise<boolean> {
     const k = this.key(repoName, gen);
