@@ -13,6 +13,8 @@ export interface CloneRequest {
   dst: string;
   /** Names at the tree root not to clone (index files the format regenerates). */
   skipRoot: string[];
+  /** Relative folders to clone, each with everything below it ('' = the whole tree). */
+  roots: string[];
 }
 
 export interface CloneReply {
@@ -51,7 +53,7 @@ export function cloneSync(fs: typeof fsModule, req: CloneRequest): CloneReply {
     }
   };
   try {
-    walk('');
+    for (const r of req.roots) walk(r);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { relPath?: string };
     reply.error = { code: e.code, message: e.message, path: e.relPath };

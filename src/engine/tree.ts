@@ -1,6 +1,7 @@
 /** Snapshot trees: the hard-link clone, walks, and removal. */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CLONE_WORKER_SOURCE } from './clone-worker.js';
@@ -8,13 +9,13 @@ import type { CloneReply, CloneRequest } from './clone-worker.js';
 import { errnoCode, fsError } from '../util/errors.js';
 
 
-/**
- * Clone `src` into the new directory `dst` (which must not exist) on the same filesystem: mkdir each
- * directory, link each file; never copies file data. Runs in a worker thread.
- */
-export async function cloneTree(src: string, dst: string, skipRoot: readonly string[] = []): Promise<CloneReply> {
-  const req: CloneRequest = { src, dst, skipRoot: [...skipRoot] };
-  const reply = await new Promise<CloneReply>((resolve, reject) => {
+/** Threads making links: two link(2) streams in different folders run in parallel in the kernel. */
+const CLONE_THREADS = Math.max(1, Number(process.env.RCUREPO_CLONE_THREADS) || Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
+/** A folder with more files than this is handed to a worker whole rather than split further here. */
+const SPLIT_MAX_FILES = 256;
+
+function runCloneWorker(req: CloneRequest): Promise<CloneReply> {
+  return new Promise<CloneReply>((resolve, reject) => {
     const w = new Worker(CLONE_WORKER_SOURCE, { eval: true, workerData: req });
     w.once('message', resolve);
     w.once('error', reject);
@@ -22,9 +23,65 @@ export async function cloneTree(src: string, dst: string, skipRoot: readonly str
       if (code !== 0) reject(new Error(`clone worker exited with code ${code}`));
     });
   });
-  if (reply.error) {
-    const e = Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    throw fsError(e, reply.error.path ? path.join(dst, reply.error.path) : dst, 'cloning the snapshot tree');
+}
+
+/**
+ * Clone `src` into the new directory `dst` (which must not exist) on the same filesystem: mkdir each
+ * directory, link each file; never copies file data. The top of the tree is opened here until there
+ * are enough subtrees to share, then worker threads clone the subtrees (the main thread stays free).
+ */
+export async function cloneTree(src: string, dst: string, skipRoot: readonly string[] = []): Promise<CloneReply> {
+  const skip = new Set(skipRoot);
+  const reply: CloneReply = { files: [], dirs: [], emlink: [], foreign: [] };
+  const roots: string[] = [];
+  let frontier = [''];
+  try {
+    for (let depth = 0; depth < 3 && frontier.length > 0 && frontier.length + roots.length < 4 * CLONE_THREADS && CLONE_THREADS > 1; depth++) {
+      const next: string[] = [];
+      for (const rel of frontier) {
+        const entries = fs.readdirSync(rel ? path.join(src, rel) : src, { withFileTypes: true });
+        if (entries.length > SPLIT_MAX_FILES && rel !== '') {
+          roots.push(rel);
+          continue;
+        }
+        fs.mkdirSync(rel ? path.join(dst, rel) : dst, { mode: 0o755 });
+        reply.dirs.push(rel);
+        for (const e of entries) {
+          const child = rel ? `${rel}/${e.name}` : e.name;
+          if (!rel && skip.has(e.name)) continue;
+          if (e.isDirectory()) next.push(child);
+          else if (!e.isFile()) reply.foreign.push(child);
+          else {
+            try {
+              fs.linkSync(path.join(src, child), path.join(dst, child));
+              reply.files.push(child);
+            } catch (err) {
+              if (errnoCode(err) === 'EMLINK') reply.emlink.push(child);
+              else throw fsError(err, path.join(dst, child), 'cloning the snapshot tree');
+            }
+          }
+        }
+      }
+      frontier = next;
+    }
+  } catch (e) {
+    throw fsError(e, dst, 'cloning the snapshot tree');
+  }
+  roots.push(...frontier);
+  // Deal the subtrees out round-robin; a single worker with [''] when nothing was opened here.
+  const shares: string[][] = Array.from({ length: Math.min(CLONE_THREADS, Math.max(1, roots.length)) }, () => []);
+  roots.forEach((r, i) => shares[i % shares.length]!.push(r));
+  const replies = await Promise.all(shares.filter((s) => s.length > 0).map((share) => runCloneWorker({ src, dst, skipRoot: [...skipRoot], roots: share })));
+  for (const r of replies) {
+    if (r.error) {
+      const e = Object.assign(new Error(r.error.message), { code: r.error.code });
+      throw fsError(e, r.error.path ? path.join(dst, r.error.path) : dst, 'cloning the snapshot tree');
+    }
+    // concat, not push(...): 100,000 spread arguments overflow the call stack.
+    reply.files = reply.files.concat(r.files);
+    reply.dirs = reply.dirs.concat(r.dirs);
+    reply.emlink = reply.emlink.concat(r.emlink);
+    reply.foreign = reply.foreign.concat(r.foreign);
   }
   return reply;
 }

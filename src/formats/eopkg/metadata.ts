@@ -12,14 +12,18 @@ export const ARCH_RE = /^[A-Za-z0-9_]{1,32}$/;
 
 export class MetadataError extends Error {}
 
-export interface ParsedMetadata {
+/** What identifies a build: checked against its file name on import. */
+export interface PackageIdentity {
   name: string;
   version: string;
   release: number;
   distrel: string;
   arch: string;
-  /** Source name as written (Package/Source/Name, else Source/Name). */
+  /** Source name as written (Package/Source/Name, else Source/Name); the tree folder is it lowercased. */
   source: string;
+}
+
+export interface ParsedMetadata extends PackageIdentity {
   /** The <Package> element. */
   pkg: XElement;
 }

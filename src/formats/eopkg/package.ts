@@ -4,6 +4,7 @@ import path from 'node:path';
 import { RcuError } from '../../util/errors.js';
 import { buildFragment } from './fragment.js';
 import { parseFileName } from './filename.js';
+import type { PackageIdentity } from './metadata.js';
 import { METADATA_CAP, MetadataError, RELEASE_RE, parseMetadata } from './metadata.js';
 import { treePathFor } from './placement.js';
 import { ZipError, readZipMembers } from './zip.js';
@@ -11,18 +12,11 @@ import { ZipError, readZipMembers } from './zip.js';
 export const META_VERSION = 1;
 
 /** Cached per-blob metadata (JSON). Index writing uses only this, never the package bytes. */
-export interface EopkgMeta {
+export interface EopkgMeta extends PackageIdentity {
   v: typeof META_VERSION;
   /** File basename the metadata was validated against. */
   basename: string;
   treePath: string;
-  name: string;
-  version: string;
-  release: number;
-  distrel: string;
-  arch: string;
-  /** Source name as written in metadata.xml (the folder uses it lowercased). */
-  source: string;
   isDelta: boolean;
   /** Delta packages only: releases from the file name (toRelease = release). */
   fromRelease?: number;
