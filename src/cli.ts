@@ -81,6 +81,7 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
   const def = defs.find((d) => d.usage.split(/\s+/).filter((w) => !/^[<[]/.test(w)).join(' ') === name);
   if (!def) throw new RcuError('USAGE', `unknown command '${name}'`);
   const opts = parsed.args[parsed.args.length - 1] as GlobalOptions;
+  if (opts['dry-run'] && !def.dryRun) throw new RcuError('USAGE', `${name} has no --dry-run: it is either read-only or a small settings change; run it without the flag`);
   const positional = parsed.args.slice(0, -1).filter((a) => a !== undefined).map(String);
   await def.run(new CliContext(io), positional, opts);
 }

@@ -236,6 +236,15 @@ test('dry runs change nothing', () => {
   assert.equal(cli.sync(['rollback', 'main', '1', '--dry-run']).code, 0);
   assert.equal(cli.sync(['delete-repo', 'main', '--dry-run']).code, 0);
   assert.equal(fs.readlinkSync(current), 'snapshots/2');
+  // A command that cannot honour the flag refuses it instead of changing things anyway.
+  const pin = cli.sync(['pin', 'main', '2', '--dry-run']);
+  assert.equal(pin.code, 2);
+  assert.match(pin.stderr, /pin has no --dry-run/);
+  assert.equal(fs.existsSync(path.join(base, 'repos/main/pins/2')), false);
+  const fresh = path.join(base, '..', 'never-made');
+  const init = cliIn(fresh).json<{ created: boolean; dryRun: boolean }>(['init', '--dry-run']);
+  assert.deepEqual([init.created, init.dryRun], [true, true]);
+  assert.equal(fs.existsSync(fresh), false, 'init --dry-run writes nothing');
 });
 
 test('usage errors exit 2 and every command has --help with examples', () => {

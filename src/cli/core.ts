@@ -22,16 +22,20 @@ export function describeTx(r: TransactionResult, what = 'change'): string {
 export const coreCommands: CommandDef[] = [
   {
     usage: 'init',
+    dryRun: true,
     describe: 'Create the base layout (pool, repositories) and check the filesystem supports hard links and atomic symlink swaps.',
     examples: ['init --base /srv/rcurepo', 'RCUREPO_BASE=/srv/rcurepo rcurepo init'],
     async run(ctx, _args, opts) {
       const { init } = await import('../commands/init.js');
-      const r = await init({ base: ctx.base(opts) });
-      ctx.emit(opts, r, () => (r.created ? `initialised ${r.base} (layout version ${r.layoutVersion})` : `${r.base} is already initialised (layout version ${r.layoutVersion})`));
+      const r = await init({ base: ctx.base(opts), dryRun: !!opts['dry-run'] });
+      ctx.emit(opts, r, () =>
+        r.dryRun ? `dry run: ${r.created ? `would initialise ${r.base}` : `${r.base} is already initialised`}` : r.created ? `initialised ${r.base} (layout version ${r.layoutVersion})` : `${r.base} is already initialised (layout version ${r.layoutVersion})`,
+      );
     },
   },
   {
     usage: 'create-repo <name>',
+    dryRun: true,
     describe: 'Create a repository with an empty, published first generation.',
     options: [['--format', 'Repository format: files (default) or eopkg']],
     examples: ['create-repo main --format files', 'create-repo unstable --format eopkg'],
@@ -55,6 +59,7 @@ export const coreCommands: CommandDef[] = [
   },
   {
     usage: 'delete-repo <name>',
+    dryRun: true,
     describe: 'Delete a repository and all its snapshots (needs --force), then sweep unreferenced pool blobs.',
     options: [['--force', 'Really delete']],
     booleans: ['force'],
@@ -67,6 +72,7 @@ export const coreCommands: CommandDef[] = [
   },
   {
     usage: 'import <repo>',
+    dryRun: true,
     describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
     options: [
       ['--prefix', 'Place the files under this folder of the tree (files format)'],
@@ -97,6 +103,7 @@ export const coreCommands: CommandDef[] = [
   },
   {
     usage: 'remove <repo>',
+    dryRun: true,
     describe: 'Remove files, folders or glob patterns (matched inside the tree) as one new generation.',
     examples: ['remove main releases/1.0', "remove main 'old/**/*.tar.gz'"],
     async run(ctx, [repo], opts) {
@@ -145,6 +152,7 @@ export const coreCommands: CommandDef[] = [
   },
   {
     usage: 'rollback <repo> <gen>',
+    dryRun: true,
     describe: "Publish a NEW generation with the content of an older one (current never moves backwards).",
     examples: ['rollback main 4'],
     async run(ctx, [repo, gen], opts) {

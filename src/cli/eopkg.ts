@@ -5,6 +5,7 @@ import { describeTx } from './core.js';
 export const eopkgCommands: CommandDef[] = [
   {
     usage: 'set-assets <repo>',
+    dryRun: true,
     describe: 'Validate and publish eopkg repository assets (distribution.xml, components.xml, groups.xml) with a regenerated index.',
     options: [
       ['--distribution', 'distribution.xml (SourceName, Version, Obsoletes...)'],

@@ -18,6 +18,7 @@ const optionalRelease = (v: string | undefined) => (v === undefined ? undefined 
 export const lifecycleCommands: CommandDef[] = [
   {
     usage: 'clone <src> <new>',
+    dryRun: true,
     describe: "Create a repository with SRC's tip builds (eopkg) or all its files; --full copies every build and delta. Links only.",
     options: [['--full', 'Every build and delta, not only the tips']],
     booleans: ['full'],
@@ -29,6 +30,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'pull <src> <dst>',
+    dryRun: true,
     describe: "Give DST every SRC tip it lacks or has at a lower release (files: absent files, and newer content); nothing is removed.",
     examples: ['pull unstable stable', 'pull unstable stable --dry-run'],
     async run(ctx, [source, target], opts) {
@@ -38,6 +40,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'promote <src> <dst>',
+    dryRun: true,
     describe: "Copy the tips of the named packages from SRC to DST; --with-deps adds their runtime-dependency closure resolved in SRC.",
     options: [['--with-deps', 'Also promote the runtime dependencies DST lacks (at the same or a higher release)']],
     booleans: ['with-deps'],
@@ -49,6 +52,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'copy-source <src> <dst> <source> [release]',
+    dryRun: true,
     describe: 'Copy every build of a source package (optionally one release) from SRC to DST.',
     examples: ['copy-source unstable stable nano', 'copy-source unstable stable nano 76'],
     async run(ctx, [source, target, name, release], opts) {
@@ -58,6 +62,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'remove-source <repo> <source> [release]',
+    dryRun: true,
     describe: 'Remove every build of a source package (optionally one release).',
     examples: ['remove-source unstable nano', 'remove-source unstable nano 75'],
     async run(ctx, [repo, name, release], opts) {
@@ -67,6 +72,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'trim-packages <repo> <keep>',
+    dryRun: true,
     describe: 'Keep the newest KEEP builds of each package name (never the tip) and the deltas into them.',
     examples: ['trim-packages unstable 3', 'trim-packages unstable 1 --dry-run'],
     async run(ctx, [repo, keep], opts) {
@@ -76,6 +82,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'trim-obsoletes <repo>',
+    dryRun: true,
     describe: "Remove every build of the packages distribution.xml marks obsolete, and of their -dbginfo.",
     examples: ['trim-obsoletes unstable'],
     async run(ctx, [repo], opts) {
@@ -85,6 +92,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'freeze <repo>',
+    dryRun: true,
     describe: 'Refuse every change to the repository until unfrozen.',
     options: [['--reason', 'Shown to whoever tries to change it']],
     examples: ['freeze stable --reason "sync window closed"'],
@@ -96,6 +104,7 @@ export const lifecycleCommands: CommandDef[] = [
   },
   {
     usage: 'unfreeze <repo>',
+    dryRun: true,
     describe: 'Accept changes again.',
     examples: ['unfreeze stable'],
     async run(ctx, [repo], opts) {

@@ -54,6 +54,7 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'gc [repo]',
+    dryRun: true,
     describe: 'Reap old generations (never current, the newest K, pinned, graced or leased ones), then sweep pool blobs nothing links.',
     options: [['--background', 'Started after a publish: bounded lock wait, no messages']],
     booleans: ['background'],

@@ -9,5 +9,7 @@ export interface CommandDef {
   /** Option names that are flags without a value. */
   booleans?: string[];
   examples: string[];
+  /** The command honours --dry-run (every other command refuses the flag rather than ignore it). */
+  dryRun?: boolean;
   run: (ctx: CliContext, args: string[], opts: GlobalOptions) => Promise<void>;
 }

@@ -8,27 +8,33 @@ import { pathExists, tmpName } from '../util/fsx.js';
 
 export interface InitOptions {
   base: string;
+  /** Report what would happen; write nothing (not even the filesystem probes). */
+  dryRun?: boolean;
 }
 
 export interface InitResult {
   base: string;
+  /** Created now (or, with dryRun, would be created). */
   created: boolean;
   layoutVersion: number;
+  dryRun: boolean;
 }
 
 export async function init(opts: InitOptions): Promise<InitResult> {
   const layout = new Layout(opts.base);
+  const dryRun = !!opts.dryRun;
   if (await pathExists(layout.layoutFile)) {
     await openBase(layout.base); // refuses a newer layout
-    await probeFilesystem(layout);
-    return { base: layout.base, created: false, layoutVersion: LAYOUT_VERSION };
+    if (!dryRun) await probeFilesystem(layout);
+    return { base: layout.base, created: false, layoutVersion: LAYOUT_VERSION, dryRun };
   }
+  if (dryRun) return { base: layout.base, created: true, layoutVersion: LAYOUT_VERSION, dryRun };
   for (const d of [layout.blobsDir, layout.poolMetaDir, layout.poolTmpDir, layout.poolGuardDir, layout.reposDir]) {
     await fsp.mkdir(d, { recursive: true });
   }
   await probeFilesystem(layout);
   await writeLayoutFile(layout); // the completion marker, written last
-  return { base: layout.base, created: true, layoutVersion: LAYOUT_VERSION };
+  return { base: layout.base, created: true, layoutVersion: LAYOUT_VERSION, dryRun };
 }
 
 /** Hard links from the pool into the repositories folder, and symlinks + rename over them, must work. */

@@ -384,19 +384,46 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     res.len = length;
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || length === 0) return void res.end();
-    // Stream from the open descriptor; the caller keeps it open and the lease held until this resolves,
-    // that is until the response finished or the client went away.
-    const rs = f.fh.createReadStream({ start, end, autoClose: false, highWaterMark: Math.min(STREAM_CHUNK, length) });
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      rs.once('error', () => {
-        res.destroy();
-        done();
-      });
-      res.once('close', done);
-      rs.pipe(res);
-    });
-    rs.destroy();
+    await stream(res, f.fh, start, end + 1);
+  }
+
+  /**
+   * Bytes [start, stop) of the open file to the response, in large positional reads, the next read
+   * running while the previous chunk drains. Resolves once the response finished or the client went
+   * away: the caller keeps the descriptor open and the lease held until then.
+   */
+  async function stream(res: Res, fh: FileHandle, start: number, stop: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    let gone = false;
+    void closed.then(() => (gone = true));
+    const chunk = async (pos: number): Promise<Buffer> => {
+      const n = Math.min(STREAM_CHUNK, stop - pos);
+      const buf = Buffer.allocUnsafeSlow(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+        if (bytesRead === 0) throw new Error('file shorter than its size');
+        got += bytesRead;
+      }
+      return buf;
+    };
+    try {
+      let pos = start;
+      let next: Promise<Buffer> | undefined = chunk(pos);
+      while (next && !gone) {
+        const buf: Buffer = await next;
+        pos += buf.length;
+        next = pos < stop ? chunk(pos) : undefined;
+        next?.catch(() => undefined); // awaited (or abandoned when the client left) below
+        if (gone) break;
+        if (!res.write(buf)) await Promise.race([new Promise<void>((r) => res.once('drain', r)), closed]);
+      }
+      if (!gone) res.end();
+      if (next) await next.catch(() => undefined); // no read in flight once the descriptor closes
+    } catch {
+      res.destroy(); // a short read or an I/O error mid-body: the client must not take it as complete
+    }
+    await closed;
   }
 
   /** Answer from a cache entry: same conditional and range rules as send(). */
