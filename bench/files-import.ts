@@ -25,6 +25,10 @@ for (const n of sizes) {
     const base = path.join(dir, 'base');
     runCli(base, ['init']);
     runCli(base, ['create-repo', 'bench']);
+    // gc runs between measurements, not concurrently with them (after a publish it would otherwise
+    // delete the superseded 100,000-link tree while the next figure is being taken).
+    runCli(base, ['config', 'bench', 'gcAfterPublish', 'false']);
+    runCli(base, ['config', 'bench', 'graceSeconds', '0']);
     const input = path.join(dir, 'input');
     writeSmallFiles(input, n);
     runCli(base, ['import', 'bench', input, '--prefix', 'data']);
@@ -53,6 +57,7 @@ for (const n of sizes) {
       if (!q.stdout.includes('nothing to publish')) throw new Error('no-op import published something');
       noop.push(q.seconds);
       rss = Math.max(rss, q.maxRssMb);
+      runCli(base, ['gc', 'bench']);
     }
     const c = median(cp);
     console.log([n, c.toFixed(3), median(clone).toFixed(3), (median(clone) / c).toFixed(2), median(publish).toFixed(3), (median(publish) / c).toFixed(2), median(noop).toFixed(3), rss.toFixed(0)].join('\t'));

@@ -1,6 +1,6 @@
 /**
- * Group-commit benchmark (issue 5): 50 concurrent `rcurepo import` processes of one package each into a
- * 10,000-package repository, against ONE `import` of the same number of packages in a single call,
+ * Group-commit benchmark (issue 5): 50 concurrent `rcurepo import` processes of one eopkg package each
+ * into a 10,000-package eopkg repository, against ONE `import` of the same number of packages in a single call,
  * measured in the same run. Target: concurrent wall time <= 3 x the single-call wall time.
  *
  *   npm run build && node --import tsx bench/group-commit.ts [--packages 10000] [--callers 50] [--rounds 3]
@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generatePackages } from '../fixtures/gen-eopkg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'rcurepo.js');
@@ -42,17 +43,25 @@ async function must(base: string, args: string[]): Promise<string> {
   return r.out;
 }
 
-/** Fake packages: small distinct files, like a repository of many small packages. */
+/** Synthetic eopkg packages (fixtures/gen-eopkg.ts), distinct names per prefix. */
 function makeFiles(dir: string, prefix: string, n: number): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const p = path.join(dir, `${prefix}-${String(i).padStart(5, '0')}.pkg`);
-    fs.writeFileSync(p, `${prefix} ${i} ${'x'.repeat(200 + (i % 50))}\n`);
-    out.push(p);
+  const seen = new Set<string>();
+  for (let k = 0; out.length < n; k++) {
+    for (const p of generatePackages({ count: n, seed: `${prefix}-${k}` })) {
+      if (out.length >= n || seen.has(p.name) || taken.has(p.name)) continue;
+      seen.add(p.name);
+      taken.add(p.name);
+      const f = path.join(dir, p.basename);
+      fs.writeFileSync(f, p.bytes);
+      out.push(f);
+    }
   }
   return out;
 }
+/** Package names already used anywhere in this run: every import adds new packages. */
+const taken = new Set<string>();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -66,7 +75,8 @@ async function main(): Promise<void> {
   const base = path.join(work, 'base');
   try {
     await must(base, ['init']);
-    await must(base, ['create-repo', 'bench', '--format', 'files']);
+    await must(base, ['create-repo', 'bench', '--format', 'eopkg']);
+    await must(base, ['config', 'bench', 'gcAfterPublish', 'false']); // no background deletions mid-measurement
     makeFiles(path.join(work, 'seed'), 'seed', PACKAGES);
     let t = performance.now();
     await must(base, ['import', 'bench', path.join(work, 'seed')]);

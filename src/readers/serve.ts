@@ -113,6 +113,8 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const reading = new Map<string, Promise<Buffer | undefined>>();
   let draining = false;
   let requests = 0;
+  /** Free STREAM_CHUNK buffers: streaming allocates (and page-faults) no fresh megabyte per chunk. */
+  const chunks: Buffer[] = [];
   /** Connections handed over by a primary process (noListen). */
   const handed = new Set<net.Socket>();
   const log = o.log;
@@ -398,7 +400,8 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     void closed.then(() => (gone = true));
     const chunk = async (pos: number): Promise<Buffer> => {
       const n = Math.min(STREAM_CHUNK, stop - pos);
-      const buf = Buffer.allocUnsafeSlow(n);
+      const whole = chunks.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK);
+      const buf = n === STREAM_CHUNK ? whole : whole.subarray(0, n);
       let got = 0;
       while (got < n) {
         const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
@@ -406,6 +409,10 @@ export async function startServer(o: ServeOptions): Promise<Server> {
         got += bytesRead;
       }
       return buf;
+    };
+    // Back to the pool once the socket took the bytes (not before: a pending write still reads them).
+    const recycle = (buf: Buffer) => () => {
+      if (chunks.length < 8) chunks.push(buf.length === STREAM_CHUNK ? buf : Buffer.from(buf.buffer, buf.byteOffset, STREAM_CHUNK));
     };
     try {
       let pos = start;
@@ -416,7 +423,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
         next = pos < stop ? chunk(pos) : undefined;
         next?.catch(() => undefined); // awaited (or abandoned when the client left) below
         if (gone) break;
-        if (!res.write(buf)) await Promise.race([new Promise<void>((r) => res.once('drain', r)), closed]);
+        if (!res.write(buf, recycle(buf))) await Promise.race([new Promise<void>((r) => res.once('drain', r)), closed]);
       }
       if (!gone) res.end();
       if (next) await next.catch(() => undefined); // no read in flight once the descriptor closes
