@@ -3,7 +3,7 @@
  * another, through the real CLI, against `cp -al` of DST's snapshot tree measured in the same run.
  * Target: median <= 2 x cp -al (N = 50,000, U = 1,000).
  *
- *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5]
+ *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-preset=N]
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,8 +15,10 @@ import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './
 const sizes = sizesFromArgs([10_000, 50_000]);
 const runs = runsFromArgs(5);
 const updates = Number(process.argv.find((a) => a.startsWith('--updates='))?.slice(10) ?? '1000');
+/** The target's index xz level (repo setting indexXzPreset); 6 is the default. */
+const preset = process.argv.find((a) => a.startsWith('--xz-preset='))?.slice(12);
 
-console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages`);
+console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages, target index xz preset ${preset ?? '6 (default)'}`);
 console.log('packages\tcp-al_s\tpull_s\tpull/cp\tpull_RSS_MB\tadded');
 
 for (const n of sizes) {
@@ -55,6 +57,7 @@ for (const n of sizes) {
       const dst = `stable-${r}`;
       runCli(base, ['clone', 'base-stable', dst, '--full']);
       runCli(base, ['config', dst, 'gcAfterPublish', 'false']);
+      if (preset !== undefined) runCli(base, ['config', dst, 'indexXzPreset', preset]);
       const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
       execFileSync('sync');
       const cpDst = path.join(work, `cp-${r}`);

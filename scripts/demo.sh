@@ -33,6 +33,30 @@ step "the index the eopkg client fetches: checksum companions and xz agree"
 xz -t "$cur/eopkg-index.xml.xz" && echo "eopkg-index.xml.xz is a valid xz stream"
 xz -dc "$cur/eopkg-index.xml.xz" | cmp - "$cur/eopkg-index.xml" && echo "it decompresses to eopkg-index.xml ($(grep -c '<Package>' "$cur/eopkg-index.xml") packages listed)"
 
+step "promote from unstable into stable (links only), with the dependency closure"
+rcurepo create-repo stable --format eopkg
+rcurepo promote unstable stable wenqu --with-deps --dry-run
+rcurepo promote unstable stable wenqu --with-deps
+rcurepo pull unstable stable --dry-run
+rcurepo freeze stable --reason "sync window closed"
+rcurepo pull unstable stable || echo "(refused while frozen, exit $?)"
+rcurepo unfreeze stable
+
+step "readers: a leased snapshot, gc preview, HTTP"
+rcurepo with-snapshot unstable -- sh -c 'echo "reading generation in $RCUREPO_SNAPSHOT"; sha1sum eopkg-index.xml.xz | cut -c1-40'
+rcurepo gc --dry-run
+port=$(( 20000 + RANDOM % 20000 ))
+node bin/rcurepo.js serve --listen "127.0.0.1:$port" > "$RCUREPO_BASE/serve.log" 2>&1 &
+server=$!
+node -e '
+  const url = process.argv[1];
+  const get = (n) => fetch(url).then(async (r) => {
+    const body = Buffer.from(await r.arrayBuffer());
+    console.log(`GET ${url}: ${r.status}, ${body.length} bytes, generation ${r.headers.get("x-rcurepo-generation")}, etag ${r.headers.get("etag")}`);
+  }).catch((e) => (n > 0 ? new Promise((res) => setTimeout(res, 100)).then(() => get(n - 1)) : Promise.reject(e)));
+  get(50);' "http://127.0.0.1:$port/unstable/eopkg-index.xml.xz"
+kill -TERM "$server"; wait "$server" || true
+
 step "rollback publishes a new generation with old content"
 rcurepo rollback releases 2
 rcurepo history releases

@@ -18,6 +18,10 @@ import { collectInputs } from './inputs.js';
 import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
 import { trace } from '../util/trace.js';
+import { afterPublishFor } from './after-publish.js';
+
+/** Imports of more files than this run their own transaction instead of joining a group commit. */
+const GROUP_COMMIT_MAX_FILES = 256;
 import { submitImport } from '../hooks/group-commit.js';
 
 export interface ImportOptions {
@@ -68,15 +72,31 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
       details: refused.length === 1 ? [] : refused,
     });
   }
-  if (!opts.dryRun) {
+  // Group commit is for the many small calls of build bots. A bulk import is a transaction of its own:
+  // queueing thousands of files (with their metadata) as JSON for a leader would only cost memory.
+  if (!opts.dryRun && prepared.length <= GROUP_COMMIT_MAX_FILES) {
     return submitImport({ layout, repoName: opts.repo, format, prepared, inputs: inputs.length, args: opts.paths, replace: opts.replace, actor: opts.actor, waitSeconds: opts.waitSeconds, onWait: opts.onWait });
   }
   let unchanged: string[] = [];
   const res = await runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'import', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: true, onWait: opts.onWait },
+    {
+      layout,
+      repoName: opts.repo,
+      format,
+      operation: 'import',
+      args: opts.paths,
+      actor: opts.actor,
+      waitSeconds: opts.waitSeconds,
+      dryRun: opts.dryRun,
+      onWait: opts.onWait,
+      afterPublish: afterPublishFor(layout, opts.repo),
+    },
     async (state) => {
       const plan = await planImport(state, prepared, { replace: opts.replace });
       unchanged = plan.unchanged;
+      // Identical files need no staged copy.
+      const same = new Set(unchanged);
+      await new Pool(layout).discard(prepared.filter((p) => same.has(p.placement.treePath)).map((p) => p.staged));
       return plan.change;
     },
   ).finally(discardAll);

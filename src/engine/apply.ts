@@ -78,7 +78,31 @@ export async function applyChange(inp: ApplyInput): Promise<TreeEntry[]> {
     byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
   });
   if (highLinks) warnings.push(`${highLinks} blob(s) have more than ${LINK_WARN_THRESHOLD} links; further links go to overflow copies (EMLINK at 65,000 on ext4)`);
-  return [...byPath.values()].sort((a, b) => compareBytewise(a.path, b.path));
+  return mergeSorted(inp.parentEntries, byPath, new Set(change.adds.map((a) => a.path)));
+}
+
+/**
+ * The new entries in path order without sorting them all again: the parent's are sorted, so walk them
+ * once (dropping removed paths, taking replaced ones' new values) and merge in the few added paths.
+ */
+function mergeSorted(parent: readonly TreeEntry[], byPath: ReadonlyMap<string, TreeEntry>, touched: ReadonlySet<string>): TreeEntry[] {
+  const inParent = new Set<string>();
+  const kept: TreeEntry[] = [];
+  for (const e of parent) {
+    inParent.add(e.path);
+    const now = byPath.get(e.path);
+    if (now) kept.push(now);
+  }
+  const fresh = [...touched].filter((p) => !inParent.has(p) && byPath.has(p)).sort(compareBytewise).map((p) => byPath.get(p)!);
+  if (fresh.length === 0) return kept;
+  const out: TreeEntry[] = new Array(kept.length + fresh.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < kept.length && j < fresh.length) out[k++] = compareBytewise(kept[i]!.path, fresh[j]!.path) <= 0 ? kept[i++]! : fresh[j++]!;
+  while (i < kept.length) out[k++] = kept[i++]!;
+  while (j < fresh.length) out[k++] = fresh[j++]!;
+  return out;
 }
 
 export interface VerifyStagingInput {

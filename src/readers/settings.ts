@@ -17,6 +17,8 @@ export interface ReaderSettings {
   gcAfterPublish: boolean;
   /** HTTP: requests of one client address within this window read one generation. */
   serveWindowSeconds: number;
+  /** eopkg: xz level (0-9) of index blocks; read by the format, kept here so `config` can set it. */
+  indexXzPreset: number;
 }
 
 export const DEFAULT_SETTINGS: ReaderSettings = {
@@ -25,6 +27,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   leaseMaxTtlSeconds: 86400,
   gcAfterPublish: true,
   serveWindowSeconds: 30,
+  indexXzPreset: 6,
 };
 
 /** Operator lease TTL when none is given (renewable). */
@@ -37,6 +40,7 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   leaseMaxTtlSeconds: 'number',
   gcAfterPublish: 'bool',
   serveWindowSeconds: 'number',
+  indexXzPreset: 'int',
 };
 
 /** Parse an operator-supplied value; undefined when it does not fit the setting. */
@@ -50,6 +54,7 @@ export function parseSetting(key: keyof ReaderSettings, raw: unknown): number | 
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < 0) return undefined;
   if (kind === 'int' && !Number.isInteger(n)) return undefined;
+  if (key === 'indexXzPreset' && n > 9) return undefined;
   return n;
 }
 

@@ -14,7 +14,7 @@ import { sourceFolder } from './placement.js';
 import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { writeIndexStreaming } from './writer.js';
-import { checkXzStructure, runXz } from './xz-blocks.js';
+import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
@@ -54,12 +54,22 @@ export interface EopkgIndexOptions {
   assets?: ParsedAssets;
 }
 
+/** Repository setting `indexXzPreset`: an integer 0-9; anything else means the default. */
+export function xzPresetOf(settings: Record<string, unknown>): number {
+  const v = Number(settings.indexXzPreset);
+  return Number.isInteger(v) && v >= 0 && v <= 9 ? v : DEFAULT_XZ_PRESET;
+}
+
 export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptions = {}): Promise<{ files: string[]; stats: BuildStats }> {
   const assets = opts.assets ?? (await loadAssets(ctx.entries, (sha) => ctx.layout.blobPath(sha)));
   trace('eopkg:assets');
   const plan = planChunks(ctx.entries, assets, opts.groupMask);
   trace('eopkg:plan');
-  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir });
+  // The xz level is the operator's trade (repo setting indexXzPreset, 0-9): 6 gives the smallest
+  // downloads, lower levels publish large changes many times faster. Blocks are cached per level.
+  const preset = xzPresetOf(ctx.settings);
+  const cacheDir = preset === DEFAULT_XZ_PRESET ? ctx.cacheDir : path.join(ctx.cacheDir, `preset-${preset}`);
+  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir, preset });
   const sums: [string, string][] = [
     [`${INDEX_XML}.sha1sum`, w.sha1 + '\n'],
     [`${INDEX_XML}.sha256sum`, w.sha256 + '\n'],

@@ -69,7 +69,7 @@ export async function writeIndexStreaming(
   loadMeta: MetaLoader,
   dir: string,
   names: { xml: string; xz: string },
-  opts: { cacheDir?: string } = {},
+  opts: { cacheDir?: string; preset?: number } = {},
 ): Promise<WrittenIndex> {
   const { chunks } = plan;
   const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
@@ -87,7 +87,7 @@ export async function writeIndexStreaming(
     }
     compressed++;
     const xml = Buffer.from(await renderChunk(chunk, loadMeta, counter), 'utf8');
-    const block = await xzLimit(() => compressBlock(xml));
+    const block = await xzLimit(() => compressBlock(xml, opts.preset));
     if (cache) await cache.put(chunk.key, xml, block);
     return { xml, block };
   };

@@ -87,9 +87,13 @@ export function extractSingleBlock(xz: Buffer): XzBlock {
   return { bytes: Buffer.from(xz.subarray(12, idx)), unpaddedSize, uncompressedSize };
 }
 
-export async function compressBlock(data: Uint8Array): Promise<XzBlock> {
+/** xz's default level, and ferryd's: the smallest index downloads for clients. */
+export const DEFAULT_XZ_PRESET = 6;
+
+export async function compressBlock(data: Uint8Array, preset = DEFAULT_XZ_PRESET): Promise<XzBlock> {
   if (data.length === 0) throw new Error('xz: refusing to compress an empty chunk');
-  return extractSingleBlock(await runXz(XZ_ARGS, data));
+  const args = preset === DEFAULT_XZ_PRESET ? XZ_ARGS : XZ_ARGS.map((a) => (a === '-6' ? `-${preset}` : a));
+  return extractSingleBlock(await runXz(args, data));
 }
 
 const STREAM_FLAGS = Buffer.from([0x00, CHECK_CRC64]);
