@@ -3,7 +3,7 @@
  * another, through the real CLI, against `cp -al` of DST's snapshot tree measured in the same run.
  * Target: median <= 2 x cp -al (N = 50,000, U = 1,000).
  *
- *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-preset=N]
+ *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-presets=6,1]
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,11 +15,11 @@ import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './
 const sizes = sizesFromArgs([10_000, 50_000]);
 const runs = runsFromArgs(5);
 const updates = Number(process.argv.find((a) => a.startsWith('--updates='))?.slice(10) ?? '1000');
-/** The target's index xz level (repo setting indexXzPreset); 6 is the default. */
-const preset = process.argv.find((a) => a.startsWith('--xz-preset='))?.slice(12);
+/** The target's index xz levels to measure (repo setting indexXzPreset); 6 is the default. */
+const presets = (process.argv.find((a) => a.startsWith('--xz-presets='))?.slice(13) ?? '6').split(',');
 
-console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages, target index xz preset ${preset ?? '6 (default)'}`);
-console.log('packages\tcp-al_s\tpull_s\tpull/cp\tpull_RSS_MB\tadded');
+console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages, target index xz presets ${presets.join(', ')}`);
+console.log('packages\txz_preset\tcp-al_s\tpull_s\tpull/cp\tpull_RSS_MB\tadded\tindex_xz_bytes');
 
 for (const n of sizes) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-pull-'));
@@ -49,29 +49,33 @@ for (const n of sizes) {
     runCli(base, ['import', 'unstable', oldDir]);
     runCli(base, ['clone', 'unstable', 'base-stable']); // the target's starting point, kept for every run
     runCli(base, ['import', 'unstable', newDir]);
-    const cp: number[] = [];
-    const pull: number[] = [];
-    let rss = 0;
-    let added = 0;
-    for (let r = 0; r < runs; r++) {
-      const dst = `stable-${r}`;
-      runCli(base, ['clone', 'base-stable', dst, '--full']);
-      runCli(base, ['config', dst, 'gcAfterPublish', 'false']);
-      if (preset !== undefined) runCli(base, ['config', dst, 'indexXzPreset', preset]);
-      const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
-      execFileSync('sync');
-      const cpDst = path.join(work, `cp-${r}`);
-      cp.push(timeIt(() => execFileSync('cp', ['-al', tree, cpDst])));
-      fs.rmSync(cpDst, { recursive: true });
-      execFileSync('sync');
-      const res = runCli(base, ['--json', 'pull', 'unstable', dst]);
-      pull.push(res.seconds);
-      rss = Math.max(rss, res.maxRssMb);
-      added = (JSON.parse(res.stdout) as { added: string[] }).added.length;
-      runCli(base, ['delete-repo', dst, '--force']);
+    for (const preset of presets) {
+      const cp: number[] = [];
+      const pull: number[] = [];
+      let rss = 0;
+      let added = 0;
+      let xzBytes = 0;
+      for (let r = 0; r < runs; r++) {
+        const dst = `stable-${preset}-${r}`;
+        runCli(base, ['clone', 'base-stable', dst, '--full']);
+        runCli(base, ['config', dst, 'gcAfterPublish', 'false']);
+        runCli(base, ['config', dst, 'indexXzPreset', preset]);
+        const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
+        execFileSync('sync');
+        const cpDst = path.join(work, `cp-${r}`);
+        cp.push(timeIt(() => execFileSync('cp', ['-al', tree, cpDst])));
+        fs.rmSync(cpDst, { recursive: true });
+        execFileSync('sync');
+        const res = runCli(base, ['--json', 'pull', 'unstable', dst]);
+        pull.push(res.seconds);
+        rss = Math.max(rss, res.maxRssMb);
+        added = (JSON.parse(res.stdout) as { added: string[] }).added.length;
+        xzBytes = fs.statSync(path.join(base, 'repos', dst, 'current', 'eopkg-index.xml.xz')).size;
+        runCli(base, ['delete-repo', dst, '--force']);
+      }
+      const c = median(cp);
+      console.log([n, preset, c.toFixed(3), median(pull).toFixed(3), (median(pull) / c).toFixed(2), rss.toFixed(0), added, xzBytes].join('\t'));
     }
-    const c = median(cp);
-    console.log([n, c.toFixed(3), median(pull).toFixed(3), (median(pull) / c).toFixed(2), rss.toFixed(0), added].join('\t'));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

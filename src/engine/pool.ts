@@ -240,6 +240,16 @@ export class Pool {
     }
   }
 
+  /** Synchronous read: metadata of thousands of blobs is read per index build (~10x cheaper than async). */
+  readMetaSync<T>(sha256: string, kind: string): T | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.layout.blobMetaPath(sha256, kind), 'utf8')) as T;
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return undefined;
+      throw e;
+    }
+  }
+
   /** Caches are not data: written atomically but without directory fsync (rebuildable). */
   async writeMeta(sha256: string, kind: string, value: unknown): Promise<void> {
     const p = this.layout.blobMetaPath(sha256, kind);

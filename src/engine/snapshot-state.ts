@@ -79,7 +79,7 @@ export async function blobHashes(pool: Pool, sha256: string): Promise<BlobHashes
 /** The format metadata of an entry: cached with the blob, recomputed by the format when missing. */
 export function makeMetaLoader(pool: Pool, format: Format): (entry: TreeEntry) => Promise<unknown> {
   return async (entry) => {
-    const cached = await pool.readMeta<unknown>(entry.sha256, format.name);
+    const cached = pool.readMetaSync<unknown>(entry.sha256, format.name);
     if (cached !== undefined) return cached;
     const meta = await format.describe(pool.blobPath(entry.sha256), entry, await blobHashes(pool, entry.sha256));
     await pool.writeMeta(entry.sha256, format.name, meta);
