@@ -126,6 +126,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (parent === undefined) throw new RcuError('INTEGRITY', `repository '${repo.name}' has no current snapshot`);
     const parentDir = repo.snapshotDir(parent);
     const entriesOnce = lazy(() => loadEntries(layout, repo, parent, format));
+    const entriesLoaded = () => entriesOnce.started;
     const state: PlanState = {
       parent,
       parentDir,
@@ -138,12 +139,19 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('plan');
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
-    const parentEntries = change.adds.length || change.removes.length ? await entriesOnce() : [];
-    const diff = classify(parentEntries, change);
-    const result: TransactionResult = { repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, ...diff, warnings };
-    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
-      await pool.discard(stagedBlobs);
-      return result;
+    const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
+    if (change.adds.length === 0 && change.removes.length === 0) return noWork();
+    // When the plan did not need the parent's entries (a few files compared by inode), every add is new
+    // or different, so a publish will follow: read the entries while the clone runs, not before it.
+    const planLoadedEntries = entriesLoaded();
+    const parentEntriesP = entriesOnce();
+    parentEntriesP.catch(() => undefined); // awaited below; a rejection before then is not "unhandled"
+    if (planLoadedEntries || opts.dryRun) {
+      const diff = classify(await parentEntriesP, change);
+      if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
+        await pool.discard(stagedBlobs);
+        return { ...noWork(), ...diff };
+      }
     }
 
     poolUse = await enterPool(layout);
@@ -152,7 +160,13 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-allocate');
     await fsp.mkdir(repo.stagingDir, { recursive: true });
     staging = path.join(repo.stagingDir, String(gen));
-    const cloned = await cloneTree(parentDir, staging, format.indexFiles);
+    const [cloned, parentEntries] = await Promise.all([cloneTree(parentDir, staging, format.indexFiles), parentEntriesP]);
+    const diff = classify(parentEntries, change);
+    const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0) {
+      await pool.discard(stagedBlobs);
+      return result; // (the finally block removes the staging clone)
+    }
     crashPoint('after-clone');
     trace('after-clone');
     await pool.commit(stagedBlobs);
@@ -228,9 +242,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
   }
 }
 
-function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+function lazy<T>(fn: () => Promise<T>): (() => Promise<T>) & { readonly started: boolean } {
   let p: Promise<T> | undefined;
-  return () => (p ??= fn());
+  const get = () => (p ??= fn());
+  return Object.defineProperty(get, 'started', { get: () => p !== undefined }) as (() => Promise<T>) & { readonly started: boolean };
 }
 
 async function compareWithPool(pool: Pool, file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
