@@ -46,3 +46,11 @@ export function mountRefusal(parent: string): string | false {
   m.unmount();
   return false;
 }
+
+/** Probe a loop-mounted ext4 once (mkfs and loop devices may be missing where tmpfs works). */
+export function loopRefusal(parent: string): string | false {
+  const m = mountExt4(parent, 8);
+  if (typeof m === 'string') return m;
+  m.unmount();
+  return false;
+}
