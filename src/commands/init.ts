@@ -1,6 +1,5 @@
 /** `rcurepo init`: create the base layout and check the filesystem can host it. */
 import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { Layout, LAYOUT_VERSION } from '../engine/layout.js';
 import { openBase, writeLayoutFile } from '../engine/repo.js';
 import { errnoCode, RcuError } from '../util/errors.js';
@@ -64,8 +63,4 @@ export async function probeFilesystem(layout: Layout): Promise<void> {
   } finally {
     for (const p of [src, linked, sym, sym2]) await fsp.rm(p, { force: true });
   }
-}
-
-export function resolveBase(base: string): string {
-  return path.resolve(base);
 }

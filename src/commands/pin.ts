@@ -4,7 +4,6 @@ import { openBase, readRepoConfig } from '../engine/repo.js';
 import { listSnapshots } from '../engine/generations.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { parseGeneration } from '../engine/layout.js';
 
 export interface PinResult {
   repo: string;
@@ -42,13 +41,3 @@ export async function pin(o: { base: string; repo: string; generation: number; p
   return { repo: o.repo, generation: o.generation, pinned: true, changed: !existed };
 }
 
-export async function listPins(o: { base: string; repo: string }): Promise<number[]> {
-  const layout = await openBase(o.base);
-  const repo = layout.repo(o.repo);
-  await readRepoConfig(repo);
-  const names = await fsp.readdir(repo.pinsDir).catch((e) => {
-    if (errnoCode(e) === 'ENOENT') return [] as string[];
-    throw e;
-  });
-  return names.map(parseGeneration).filter((g): g is number => g !== undefined).sort((a, b) => a - b);
-}

@@ -6,21 +6,14 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout, RepoLayout } from './layout.js';
 import { listHistory, listSnapshots, markSuperseded, readCurrent, readSuperseded } from './generations.js';
-import { errnoCode } from '../util/errors.js';
-import { removePath, tmpName, TMP_PREFIX } from '../util/fsx.js';
+
+import { listDir as names, removePath, tmpName, TMP_PREFIX } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 
 export interface CleanupReport {
   staging: number;
   unpublishedSnapshots: number[];
   tempFiles: number;
-}
-
-async function names(dir: string): Promise<string[]> {
-  return fsp.readdir(dir).catch((e) => {
-    if (errnoCode(e) === 'ENOENT') return [] as string[];
-    throw e;
-  });
 }
 
 /** Temp names carry the creating pid: `.rcurepo-tmp-<pid>-...`. */

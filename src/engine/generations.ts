@@ -8,7 +8,7 @@ import type { RepoLayout } from './layout.js';
 import { parseGeneration } from './layout.js';
 import type { TreeEntry } from '../formats/format.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { fsyncPath, readJsonIfExists, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { fsyncPath, listDir, readJsonIfExists, tmpName, writeFileAtomic } from '../util/fsx.js';
 
 export interface HistoryRecord {
   generation: number;
@@ -51,19 +51,11 @@ export async function requireCurrent(repo: RepoLayout): Promise<number> {
 
 /** Generations whose snapshot directory exists, ascending. */
 export async function listSnapshots(repo: RepoLayout): Promise<number[]> {
-  const names = await fsp.readdir(repo.snapshotsDir).catch((e) => {
-    if (errnoCode(e) === 'ENOENT') return [] as string[];
-    throw e;
-  });
-  return names.map(parseGeneration).filter((g): g is number => g !== undefined).sort((a, b) => a - b);
+  return (await listDir(repo.snapshotsDir)).map(parseGeneration).filter((g): g is number => g !== undefined).sort((a, b) => a - b);
 }
 
 async function listNumbered(dir: string, suffix: string): Promise<number[]> {
-  const names = await fsp.readdir(dir).catch((e) => {
-    if (errnoCode(e) === 'ENOENT') return [] as string[];
-    throw e;
-  });
-  return names
+  return (await listDir(dir))
     .filter((n) => n.endsWith(suffix))
     .map((n) => parseGeneration(n.slice(0, n.length - suffix.length)))
     .filter((g): g is number => g !== undefined)

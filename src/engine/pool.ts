@@ -186,10 +186,6 @@ export class Pool {
     throw new RcuError('FS_LIMIT', `blob ${sha256}: too many copies needed (EMLINK)`);
   }
 
-  async linkInto(sha256: string, dest: string): Promise<number> {
-    return this.linkIntoSync(sha256, dest);
-  }
-
   /** Create overflow copy number `copy` of a blob (temp + fsync + link; EEXIST = another process made it). */
   private makeCopySync(sha256: string, copy: number): void {
     const src = this.blobPath(sha256, 0);
@@ -208,6 +204,7 @@ export class Pool {
     }
   }
 
+  /** (dev, ino) identities of all copies of a blob that exist. */
   identitiesSync(sha256: string): Array<{ dev: number; ino: number; nlink: number; size: number }> {
     const out: Array<{ dev: number; ino: number; nlink: number; size: number }> = [];
     for (let copy = 0; ; copy++) {
@@ -217,27 +214,12 @@ export class Pool {
     }
   }
 
-  /** (dev, ino) identities of all copies of a blob that exist. */
   async identities(sha256: string): Promise<Array<{ dev: number; ino: number; nlink: number; size: number }>> {
-    const out: Array<{ dev: number; ino: number; nlink: number; size: number }> = [];
-    for (let copy = 0; ; copy++) {
-      try {
-        const st = await fsp.stat(this.blobPath(sha256, copy));
-        out.push({ dev: st.dev, ino: st.ino, nlink: st.nlink, size: st.size });
-      } catch (e) {
-        if (errnoCode(e) === 'ENOENT') return out;
-        throw e;
-      }
-    }
+    return this.identitiesSync(sha256);
   }
 
   async readMeta<T>(sha256: string, kind: string): Promise<T | undefined> {
-    try {
-      return JSON.parse(await fsp.readFile(this.layout.blobMetaPath(sha256, kind), 'utf8')) as T;
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return undefined;
-      throw e;
-    }
+    return this.readMetaSync<T>(sha256, kind);
   }
 
   /** Synchronous read: metadata of thousands of blobs is read per index build (~10x cheaper than async). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Layout, LAYOUT_VERSION, validateRepoName } from './layout.js';
 import type { RepoLayout } from './layout.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { readJsonIfExists, writeFileAtomic } from '../util/fsx.js';
+import { listDir, readJsonIfExists, writeFileAtomic } from '../util/fsx.js';
 
 export interface RepoConfig {
   configVersion: 1;
@@ -57,10 +57,7 @@ export async function writeRepoConfig(repo: RepoLayout, cfg: RepoConfig): Promis
 }
 
 export async function listRepoNames(layout: Layout): Promise<string[]> {
-  const names = await fsp.readdir(layout.reposDir).catch((e) => {
-    if (errnoCode(e) === 'ENOENT') return [] as string[];
-    throw e;
-  });
+  const names = await listDir(layout.reposDir);
   const out: string[] = [];
   for (const n of names.sort()) {
     try {

@@ -4,17 +4,9 @@ import path from 'node:path';
 import type { Layout } from './layout.js';
 import { isSha256 } from './pool.js';
 import { withPoolExclusive } from './pool-guard.js';
-import { errnoCode } from '../util/errors.js';
-import { chunked } from '../util/chunked.js';
 
-function listDir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return [];
-    throw e;
-  }
-}
+import { chunked } from '../util/chunked.js';
+import { listDirSync as listDir } from '../util/fsx.js';
 
 /** Cached metadata files of one pool prefix, by blob: `<sha256>.<kind>.json`. */
 function metaByBlob(layout: Layout, prefix: string): Map<string, string[]> {

@@ -17,7 +17,7 @@ import type { RepoLayout } from '../engine/layout.js';
 import type { ImportResult } from '../commands/import.js';
 import type { ErrorCode } from '../util/errors.js';
 import { errnoCode } from '../util/errors.js';
-import { TMP_PREFIX, tmpName } from '../util/fsx.js';
+import { TMP_PREFIX, tmpName, listDir } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 
 export interface QueuedFile {
@@ -125,13 +125,7 @@ export async function withdrawRequest(repo: RepoLayout, id: string): Promise<boo
  */
 export async function drainQueue(repo: RepoLayout): Promise<QueueRequest[]> {
   const dir = queueDir(repo);
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return [];
-    throw e;
-  }
+  const names = await listDir(dir);
   const have = new Set(names);
   const host = os.hostname();
   const out: QueueRequest[] = [];

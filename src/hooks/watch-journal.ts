@@ -9,7 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic, listDir } from '../util/fsx.js';
 
 export interface FileIdentity {
   /** Path relative to the incoming directory. */
@@ -105,13 +105,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
 
 /** Decisions a crashed watcher left unfinished. */
 export async function pendingDecisions(incoming: string): Promise<Decision[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(journalDir(incoming));
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return [];
-    throw e;
-  }
+  const names = await listDir(journalDir(incoming));
   const out: Decision[] = [];
   for (const n of names.sort()) {
     if (!n.endsWith('.json')) continue;

@@ -15,9 +15,9 @@ import type { LockHolder } from '../engine/lock.js';
 import { listRepoNames, readRepoConfig } from '../engine/repo.js';
 import { sweepPool } from '../engine/sweep.js';
 import { errnoCode } from '../util/errors.js';
-import { pathExists, tmpName } from '../util/fsx.js';
+import { listDir, pathExists, tmpName } from '../util/fsx.js';
 import { deleteTree } from './delete-tree.js';
-import { leasesOf } from './leases.js';
+import { hasLiveLease, leasesOf } from './leases.js';
 import { settingsFrom } from './settings.js';
 import { estimateFreed } from './reap-estimate.js';
 
@@ -115,7 +115,7 @@ async function decide(repo: RepoLayout, current: number | undefined, dryRun: boo
         keep('no supersede time recorded; grace period starts now');
       } else if (now - at.getTime() < settings.graceSeconds * 1000) {
         keep(`superseded ${Math.round((now - at.getTime()) / 1000)} s ago, grace ${settings.graceSeconds} s`);
-      } else if ((await leasesOf(repo, gen)).some((l) => l.state === 'live')) keep('leased');
+      } else if (await hasLiveLease(repo, gen)) keep('leased');
       else out.push({ generation: gen, action: 'reap', reason: `superseded ${at.toISOString()}` });
     }
   }
@@ -146,7 +146,7 @@ async function unnameOne(repo: RepoLayout, gen: number, d: GenDecision, problems
   }
   // Marker first, THEN leases: a reader that leased before our marker is seen here; one that leases
   // after it sees the marker and goes elsewhere.
-  if ((await leasesOf(repo, gen)).some((l) => l.state === 'live')) {
+  if (await hasLiveLease(repo, gen)) {
     await unlinkIfExists(repo.condemnedMarker(gen));
     d.action = 'keep';
     d.reason = 'leased (seen after condemning)';
@@ -182,14 +182,7 @@ async function finishOne(repo: RepoLayout, v: Victim): Promise<number> {
 
 /** Markers left by a crashed reaper for generations it did not finish: drop those we keep now. */
 async function dropStaleMarkers(repo: RepoLayout, keep: Set<number>): Promise<void> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(repo.condemnedDir);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
-    throw e;
-  }
-  for (const n of names) {
+  for (const n of await listDir(repo.condemnedDir)) {
     const gen = parseGeneration(n);
     if (gen !== undefined && keep.has(gen)) await unlinkIfExists(repo.condemnedMarker(gen));
   }
@@ -197,14 +190,7 @@ async function dropStaleMarkers(repo: RepoLayout, keep: Set<number>): Promise<vo
 
 /** Remove dead lease files and lease folders of generations that no longer exist. */
 async function tidyLeases(repo: RepoLayout, existing: Set<number>): Promise<void> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(repo.leasesDir);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
-    throw e;
-  }
-  for (const n of names) {
+  for (const n of await listDir(repo.leasesDir)) {
     const gen = parseGeneration(n);
     if (gen === undefined) continue;
     for (const l of await leasesOf(repo, gen)) if (l.state !== 'live') await unlinkIfExists(l.file);

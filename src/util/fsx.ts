@@ -26,15 +26,6 @@ export async function fsyncPath(p: string): Promise<void> {
   }
 }
 
-export function fsyncPathSync(p: string): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the parent directory after the rename (default true). */
@@ -111,9 +102,23 @@ export async function syncFilesystem(p: string, fallbackDirs: () => Iterable<str
   for (const d of fallbackDirs()) await fsyncPath(d);
 }
 
-/** mkdir -p that returns nothing and ignores EEXIST. */
-export async function ensureDir(p: string): Promise<void> {
-  await fsp.mkdir(p, { recursive: true });
+/** A directory's names; empty when it does not exist (most rcurepo folders are created on first use). */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+export function listDirSync(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /** Remove a path if it exists (files or trees). */

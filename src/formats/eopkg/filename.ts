@@ -52,10 +52,3 @@ export function parseFileName(base: string): PackageFileName | DeltaFileName | u
   return undefined;
 }
 
-export function packageFileName(name: string, version: string, release: number | string, distrel: string, arch: string): string {
-  return `${name}-${version}-${release}-${distrel}-${arch}${PACKAGE_SUFFIX}`;
-}
-
-export function deltaFileName(name: string, from: number | string, to: number | string, distrel: string, arch: string): string {
-  return `${name}-${from}-${to}-${distrel}-${arch}${DELTA_SUFFIX}`;
-}

@@ -20,7 +20,7 @@ export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, par
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
 export type { EopkgMeta } from './package.js';
 export type { BuildStats } from './index-builder.js';
-export { parseFileName, packageFileName, deltaFileName } from './filename.js';
+export { parseFileName } from './filename.js';
 export { sourceFolder, treePathFor } from './placement.js';
 
 export const INDEX_XML = 'eopkg-index.xml';

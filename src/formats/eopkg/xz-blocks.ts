@@ -127,11 +127,6 @@ export function streamIndexAndFooter(blocks: readonly Pick<XzBlock, 'unpaddedSiz
   return out;
 }
 
-/** One stream: header, the blocks in order, an index listing them, footer. */
-export function assembleXz(blocks: readonly XzBlock[]): Buffer {
-  return Buffer.concat([streamHeader(), ...blocks.map((b) => b.bytes), streamIndexAndFooter(blocks)]);
-}
-
 export interface XzStructure {
   blocks: number;
   uncompressedSize: number;
