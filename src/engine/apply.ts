@@ -22,8 +22,22 @@ export interface ApplyInput {
   warnings: string[];
 }
 
-/** Link, replace and unlink in the staging clone; returns the new snapshot's entries, sorted. */
-export async function applyChange(inp: ApplyInput): Promise<TreeEntry[]> {
+/**
+ * The new snapshot's entries, sorted: the parent's with the change applied. Pure, so the indexes can be
+ * built from it while the clone is still running; applyChange makes the tree agree with it.
+ */
+export function nextEntries(parentEntries: readonly TreeEntry[], change: Change): TreeEntry[] {
+  const byPath = new Map(parentEntries.map((e) => [e.path, e]));
+  for (const rel of change.removes) byPath.delete(rel);
+  for (const a of change.adds) {
+    const old = byPath.get(a.path);
+    if (!old || old.sha256 !== a.sha256) byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
+  }
+  return mergeSorted(parentEntries, byPath, new Set(change.adds.map((a) => a.path)));
+}
+
+/** Link, replace and unlink in the staging clone, as nextEntries() describes. */
+export async function applyChange(inp: ApplyInput): Promise<void> {
   const { pool, staging, change, cloned, warnings } = inp;
   const byPath = new Map(inp.parentEntries.map((e) => [e.path, e]));
   if (cloned.foreign.length) {
@@ -78,7 +92,6 @@ export async function applyChange(inp: ApplyInput): Promise<TreeEntry[]> {
     byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
   });
   if (highLinks) warnings.push(`${highLinks} blob(s) have more than ${LINK_WARN_THRESHOLD} links; further links go to overflow copies (EMLINK at 65,000 on ext4)`);
-  return mergeSorted(inp.parentEntries, byPath, new Set(change.adds.map((a) => a.path)));
 }
 
 /**

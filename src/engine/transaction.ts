@@ -18,7 +18,7 @@ import type { HistoryRecord } from './generations.js';
 import { Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { enterPool } from './pool-guard.js';
-import { applyChange, verifyStaging } from './apply.js';
+import { applyChange, nextEntries, verifyStaging } from './apply.js';
 import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
 import { RcuError } from '../util/errors.js';
@@ -155,26 +155,31 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     }
 
     poolUse = await enterPool(layout);
+    // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
+    // the clone's thousands of new directory entries (the durable step below covers those). A
+    // transaction that ends up publishing nothing leaves them unreferenced, for the sweep.
+    await pool.commit(stagedBlobs);
+    stagedBlobs = [];
+    crashPoint('after-pool-commit');
+    trace('after-pool-commit');
     const gen = await allocateGeneration(repo);
     crashPoint('after-allocate');
     trace('after-allocate');
     await fsp.mkdir(repo.stagingDir, { recursive: true });
     staging = path.join(repo.stagingDir, String(gen));
+    // (Building the indexes while the clone runs was measured slower on 2 cores: the clone's threads and
+    // the index writer contend for the CPUs and the journal.)
     const [cloned, parentEntries] = await Promise.all([cloneTree(parentDir, staging, format.indexFiles), parentEntriesP]);
     const diff = classify(parentEntries, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
     if (diff.added.length + diff.removed.length + diff.replaced.length === 0) {
-      await pool.discard(stagedBlobs);
-      return result; // (the finally block removes the staging clone)
+      return result; // (the finally block removes the staging clone; the committed blobs await the sweep)
     }
     crashPoint('after-clone');
     trace('after-clone');
-    await pool.commit(stagedBlobs);
-    stagedBlobs = [];
-    crashPoint('after-pool-commit');
-    trace('after-pool-commit');
     for (const a of change.adds) if (a.meta !== undefined) await pool.writeMeta(a.sha256, format.name, a.meta);
-    const entries = await applyChange({ pool, staging, parentEntries, change, cloned, warnings });
+    const entries = nextEntries(parentEntries, change);
+    await applyChange({ pool, staging, parentEntries, change, cloned, warnings });
     crashPoint('after-apply');
     trace('after-apply');
     await format.writeIndexes({

@@ -5,9 +5,9 @@
  */
 export const CRASH_POINTS = [
   'after-lock',
+  'after-pool-commit',
   'after-allocate',
   'after-clone',
-  'after-pool-commit',
   'after-apply',
   'after-index',
   'after-verify',

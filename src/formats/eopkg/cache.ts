@@ -1,11 +1,16 @@
 /**
- * Cache of index chunks in the format's private cache directory: each entry holds a chunk's compressed xz
- * block and its uncompressed text, keyed by a hash of everything the chunk's text is made from (package
- * fragment hashes, paths, sizes, sha1s, deltas; asset text; the xz settings and a serialisation version).
- * Entries carry a sha1 of the block and a CRC-32 of the text, checked on read (a damaged entry is a miss), so
- * they are written without fsync: the cache is rebuildable, and verifyIndexes compares the published index
- * with a full regeneration that uses no cache.
- * Pruning keeps the blocks used by this build and the previous one.
+ * Cache of index chunks in the format's private cache directory. Each entry holds a chunk's compressed xz
+ * block, its uncompressed text and, for package groups, a table of its fragments (a sha1 of each
+ * package's id and the fragment's place in the text). Entries are keyed by a hash of everything the
+ * chunk's text is made from (package ids, asset text, the xz settings and a serialisation version).
+ *
+ * Entries carry a sha1 of the block and a CRC-32 of the text, checked on read (a damaged entry is a miss),
+ * so they are written without fsync: the cache is rebuildable, and verifyIndexes compares the published
+ * index with a full regeneration that uses no cache.
+ *
+ * `last-build.json` lists the previous build's chunks in order (key and first package basename): pruning
+ * keeps the blocks of this build and the previous one, and a rebuilt group finds there the groups it
+ * replaces, to reuse their fragments instead of rendering every package again.
  */
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
@@ -15,9 +20,33 @@ import { tmpName } from '../../util/fsx.js';
 import { crc32 } from './crc32.js';
 import type { XzBlock } from './xz-blocks.js';
 
-const MAGIC = Buffer.from('RCUXZB2\0', 'latin1');
-const HEADER = 8 + 8 + 8 + 20 + 4;
-const USED_FILE = 'used.json';
+const MAGIC = Buffer.from('RCUXZB3\0', 'latin1');
+/** magic, unpadded size, uncompressed size, sha1(block), crc32(xml), fragment count. */
+const HEADER = 8 + 8 + 8 + 20 + 4 + 4;
+/** sha1(id), offset, length. */
+const ROW = 20 + 4 + 4;
+const LAST_BUILD = 'last-build.json';
+
+/** Where one package's fragment sits in a cached group's text. */
+export interface FragmentRow {
+  idHash: Buffer;
+  offset: number;
+  length: number;
+}
+
+export interface CachedChunk {
+  xml: Buffer;
+  block: XzBlock;
+  fragments: FragmentRow[];
+}
+
+export interface BuildRecord {
+  keys: string[];
+  /** Basename of the first package of each chunk ('' for head and tail). */
+  firsts: string[];
+}
+
+export const idHash = (id: string): Buffer => createHash('sha1').update(id).digest();
 
 export class BlockCache {
   readonly dir: string;
@@ -29,7 +58,7 @@ export class BlockCache {
     return path.join(this.dir, `${key}.blk`);
   }
 
-  async get(key: string): Promise<{ xml: Buffer; block: XzBlock } | undefined> {
+  async get(key: string): Promise<CachedChunk | undefined> {
     let buf: Buffer;
     try {
       buf = await fsp.readFile(this.file(key));
@@ -40,38 +69,58 @@ export class BlockCache {
     if (buf.length < HEADER || !buf.subarray(0, 8).equals(MAGIC)) return undefined;
     const unpaddedSize = Number(buf.readBigUInt64LE(8));
     const uncompressedSize = Number(buf.readBigUInt64LE(16));
+    const count = buf.readUInt32LE(48);
     const blockLen = (unpaddedSize + 3) & ~3;
-    if (buf.length !== HEADER + blockLen + uncompressedSize) return undefined;
-    const bytes = buf.subarray(HEADER, HEADER + blockLen);
+    const blockAt = HEADER + count * ROW;
+    if (buf.length !== blockAt + blockLen + uncompressedSize) return undefined;
+    const bytes = buf.subarray(blockAt, blockAt + blockLen);
     if (!createHash('sha1').update(bytes).digest().equals(buf.subarray(24, 44))) return undefined;
-    const xml = buf.subarray(HEADER + blockLen);
+    const xml = buf.subarray(blockAt + blockLen);
     if (crc32(xml) !== buf.readUInt32LE(44)) return undefined;
-    return { xml, block: { bytes, unpaddedSize, uncompressedSize } };
+    const fragments: FragmentRow[] = [];
+    for (let i = 0, at = HEADER; i < count; i++, at += ROW) {
+      const row = { idHash: buf.subarray(at, at + 20), offset: buf.readUInt32LE(at + 20), length: buf.readUInt32LE(at + 24) };
+      if (row.offset + row.length > xml.length) return undefined;
+      fragments.push(row);
+    }
+    return { xml, block: { bytes, unpaddedSize, uncompressedSize }, fragments };
   }
 
-  async put(key: string, xml: Buffer, block: XzBlock): Promise<void> {
+  async put(key: string, chunk: CachedChunk): Promise<void> {
+    const { xml, block, fragments } = chunk;
     await fsp.mkdir(this.dir, { recursive: true });
-    const head = Buffer.alloc(HEADER);
+    const head = Buffer.alloc(HEADER + fragments.length * ROW);
     MAGIC.copy(head, 0);
     head.writeBigUInt64LE(BigInt(block.unpaddedSize), 8);
     head.writeBigUInt64LE(BigInt(block.uncompressedSize), 16);
     createHash('sha1').update(block.bytes).digest().copy(head, 24);
     head.writeUInt32LE(crc32(xml), 44);
+    head.writeUInt32LE(fragments.length, 48);
+    fragments.forEach((f, i) => {
+      const at = HEADER + i * ROW;
+      f.idHash.copy(head, at);
+      head.writeUInt32LE(f.offset, at + 20);
+      head.writeUInt32LE(f.length, at + 24);
+    });
     const tmp = tmpName(this.dir, 'blk');
     await fsp.writeFile(tmp, Buffer.concat([head, block.bytes, xml]), { flag: 'wx' });
     await fsp.rename(tmp, this.file(key));
   }
 
-  /** Remove entries used neither by this build (`used`) nor by the previous one. */
-  async prune(used: Iterable<string>): Promise<number> {
-    const now = new Set(used);
-    let prev: string[] = [];
+  /** The previous build's chunks; empty when unknown (first build, older cache, damaged record). */
+  async lastBuild(): Promise<BuildRecord> {
     try {
-      prev = JSON.parse(await fsp.readFile(path.join(this.dir, USED_FILE), 'utf8')) as string[];
+      const r = JSON.parse(await fsp.readFile(path.join(this.dir, LAST_BUILD), 'utf8')) as Partial<BuildRecord>;
+      if (Array.isArray(r.keys) && Array.isArray(r.firsts) && r.keys.length === r.firsts.length) return { keys: r.keys, firsts: r.firsts };
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT' && !(e instanceof SyntaxError)) throw e;
     }
-    const keep = new Set([...now, ...(Array.isArray(prev) ? prev : [])]);
+    return { keys: [], firsts: [] };
+  }
+
+  /** Record this build, and remove entries used neither by it nor by the previous one. */
+  async finishBuild(now: BuildRecord, previous: BuildRecord): Promise<number> {
+    const keep = new Set([...now.keys, ...previous.keys]);
     let names: string[];
     try {
       names = await fsp.readdir(this.dir);
@@ -85,9 +134,9 @@ export class BlockCache {
       await fsp.rm(path.join(this.dir, n), { force: true });
       removed++;
     }
-    const tmp = tmpName(this.dir, 'used');
-    await fsp.writeFile(tmp, JSON.stringify([...now]), { flag: 'wx' });
-    await fsp.rename(tmp, path.join(this.dir, USED_FILE));
+    const tmp = tmpName(this.dir, 'last');
+    await fsp.writeFile(tmp, JSON.stringify(now), { flag: 'wx' });
+    await fsp.rename(tmp, path.join(this.dir, LAST_BUILD));
     return removed;
   }
 }

@@ -20,7 +20,7 @@ import { compareBytewise } from './compare.js';
 import { computedChildren, type DeltaRef } from './fragment.js';
 import { parseFileName } from './filename.js';
 import { META_VERSION, isEopkgMeta, type EopkgMeta } from './package.js';
-import { XZ_ARGS } from './xz-blocks.js';
+import { DEFAULT_XZ_PRESET, xzArgs } from './xz-blocks.js';
 
 export const XML_DECL = '<?xml version="1.0" encoding="utf-8"?>\n';
 /** A group ends after a package whose basename hash has these low bits all zero: ~128 packages a group. */
@@ -30,8 +30,7 @@ export const DEFAULT_GROUP_MASK = 127;
  * Bump when the serialisation of chunks (fragment.ts, the metadata cache's head/tail, this file) changes:
  * cached blocks of older versions are then never used.
  */
-const CHUNK_VERSION = `eopkg-chunk-v2/meta-v${META_VERSION}`;
-const KEY_PREFIX = `${CHUNK_VERSION}\0${XZ_ARGS.join(' ')}\0`;
+const CHUNK_VERSION = `eopkg-chunk-v3/meta-v${META_VERSION}`;
 
 export type MetaLoader = (entry: TreeEntry) => Promise<unknown>;
 
@@ -54,6 +53,12 @@ export interface DeltaEntry {
 export interface GroupPart {
   t: PkgRef;
   ds: DeltaEntry[];
+  /**
+   * Everything the package's fragment is made from: (path, sha256, size) of the package and of each delta
+   * (the content behind a sha256 never changes). Equal ids give byte-identical fragments, which is what
+   * lets a rebuilt group reuse the fragments of the cached group it replaces (see writer.ts).
+   */
+  id: string;
 }
 
 /** One chunk of the index: a cache key derived from its inputs, and what it is made of. */
@@ -66,8 +71,13 @@ export interface IndexChunks {
   groups: number;
 }
 
-function textChunk(kind: 'head' | 'tail', text: string): Chunk {
-  return { kind, text, key: createHash('sha1').update(`${KEY_PREFIX}${kind}\0`).update(text).digest('hex') };
+/** What every cached block depends on besides its text: serialisation version and the xz settings. */
+function keyPrefix(preset: number): string {
+  return `${CHUNK_VERSION}\0${xzArgs(preset).join(' ')}\0`;
+}
+
+function textChunk(prefix: string, kind: 'head' | 'tail', text: string): Chunk {
+  return { kind, text, key: createHash('sha1').update(`${prefix}${kind}\0`).update(text).digest('hex') };
 }
 
 export function fnv1a(s: string): number {
@@ -98,7 +108,9 @@ function badPath(p: string, why: string): RcuError {
  * Pick the listed packages (tip per name, minus obsoletes) and their deltas from the entries' paths, and
  * cut them into chunks. No metadata is read.
  */
-export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, groupMask = DEFAULT_GROUP_MASK): IndexChunks {
+export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, opts: { groupMask?: number; preset?: number } = {}): IndexChunks {
+  const groupMask = opts.groupMask ?? DEFAULT_GROUP_MASK;
+  const prefix = keyPrefix(opts.preset ?? DEFAULT_XZ_PRESET);
   const obsolete = new Set(assets.obsoletes);
   const tips = new Map<string, PkgRef>();
   const deltas = new Map<string, DeltaEntry[]>();
@@ -124,25 +136,26 @@ export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, 
     }
   }
   const listed = [...tips.values()].sort((a, b) => compareBytewise(a.base, b.base));
-  const chunks: Chunk[] = [textChunk('head', XML_DECL + '<PISI>\n' + assets.distribution)];
+  const chunks: Chunk[] = [textChunk(prefix, 'head', XML_DECL + '<PISI>\n' + assets.distribution)];
   let parts: GroupPart[] = [];
-  let hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
+  // One hash update per group, not per package: 50,000 small updates cost more than the hashing.
+  let keyText = `${prefix}packages\0`;
   const close = (): void => {
-    chunks.push({ kind: 'packages', key: hash.digest('hex'), parts });
+    chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
     parts = [];
-    hash = createHash('sha1').update(`${KEY_PREFIX}packages\0`);
+    keyText = `${prefix}packages\0`;
   };
   for (const t of listed) {
     const ds = deltas.get(`${t.name}\0${t.release}\0${t.distrel}\0${t.arch}`) ?? [];
     if (ds.length > 1) ds.sort((a, b) => a.releaseFrom - b.releaseFrom || compareBytewise(a.base, b.base));
     let id = `${t.entry.path}\0${t.entry.sha256}\0${t.entry.size}`;
     for (const d of ds) id += `\0${d.releaseFrom}\0${d.entry.path}\0${d.entry.sha256}\0${d.entry.size}`;
-    hash.update(id + '\n');
-    parts.push({ t, ds });
+    keyText += id + '\n';
+    parts.push({ t, ds, id });
     if ((fnv1a(t.base) & groupMask) === 0) close();
   }
   if (parts.length > 0) close();
-  chunks.push(textChunk('tail', assets.components + assets.groups + '</PISI>\n'));
+  chunks.push(textChunk(prefix, 'tail', assets.components + assets.groups + '</PISI>\n'));
   return { chunks, listed: listed.map((t) => t.entry.path), groups: chunks.length - 2 };
 }
 
@@ -152,23 +165,22 @@ async function metaOf(entry: TreeEntry, loadMeta: MetaLoader): Promise<EopkgMeta
   return meta;
 }
 
+/** The fragment of one listed package (with its deltas), from cached metadata. */
+export async function renderPart({ t, ds }: GroupPart, loadMeta: MetaLoader): Promise<string> {
+  const [m, ...dm] = await Promise.all([metaOf(t.entry, loadMeta), ...ds.map((d) => metaOf(d.entry, loadMeta))]);
+  const refs: DeltaRef[] = ds.map((d, i) => ({ releaseFrom: d.releaseFrom, uri: d.entry.path, size: d.entry.size, sha1: dm[i]!.sha1 }));
+  return m!.head + computedChildren(t.entry.size, m!.sha1, t.entry.path, refs) + m!.tail;
+}
+
 /** Render one chunk's text; for a package group this loads the metadata of its packages and deltas. */
-export async function renderChunk(chunk: Chunk, loadMeta: MetaLoader, counter?: { loaded: number }): Promise<string> {
+export async function renderChunk(chunk: Chunk, loadMeta: MetaLoader): Promise<string> {
   if (chunk.kind !== 'packages') return chunk.text;
-  const texts = await Promise.all(
-    chunk.parts.map(async ({ t, ds }) => {
-      const [m, ...dm] = await Promise.all([metaOf(t.entry, loadMeta), ...ds.map((d) => metaOf(d.entry, loadMeta))]);
-      if (counter) counter.loaded += 1 + ds.length;
-      const refs: DeltaRef[] = ds.map((d, i) => ({ releaseFrom: d.releaseFrom, uri: d.entry.path, size: d.entry.size, sha1: dm[i]!.sha1 }));
-      return m!.head + computedChildren(t.entry.size, m!.sha1, t.entry.path, refs) + m!.tail;
-    }),
-  );
-  return texts.join('');
+  return (await Promise.all(chunk.parts.map((p) => renderPart(p, loadMeta)))).join('');
 }
 
 /** The whole index text without any cache: what full verification compares against. */
 export async function renderIndex(entries: readonly TreeEntry[], assets: ParsedAssets, loadMeta: MetaLoader, groupMask = DEFAULT_GROUP_MASK): Promise<Buffer> {
-  const { chunks } = planChunks(entries, assets, groupMask);
+  const { chunks } = planChunks(entries, assets, { groupMask });
   const out: Buffer[] = [];
   for (const c of chunks) out.push(Buffer.from(await renderChunk(c, loadMeta), 'utf8'));
   return Buffer.concat(out);
@@ -184,8 +196,10 @@ export interface BuildStats {
   reused: number;
   /** Cache entries removed. */
   pruned: number;
-  /** Package metadata records loaded (only for groups that missed the cache). */
+  /** Packages rendered from their metadata (only in groups that missed the cache). */
   metaLoaded: number;
+  /** Packages of missed groups whose fragment was reused from the group they replace. */
+  fragmentsReused: number;
   /** Bytes of the uncompressed index and of its xz. */
   xmlBytes: number;
   xzBytes: number;
