@@ -22,6 +22,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: 'linked',
+  minify: true,
   logLevel: 'warning',
   // Bundled CommonJS dependencies (yauzl, sade) call require() for Node's own modules.
   banner: { js: "import { createRequire as __rcurepoRequire } from 'node:module'; const require = __rcurepoRequire(import.meta.url);" },

@@ -3,6 +3,7 @@
  */
 import { runCli } from './cli.js';
 import { EXIT_CODES, RcuError } from './util/errors.js';
+import { trace } from './util/trace.js';
 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
@@ -29,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+trace('main: loaded');
 const code = await main(process.argv.slice(2));
+trace('main: done');
 // Flush what was written, then end: a leftover timer must not keep a finished command alive.
 process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

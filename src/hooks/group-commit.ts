@@ -10,11 +10,12 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { trace } from '../util/trace.js';
 import type { Layout } from '../engine/layout.js';
 import type { Format } from '../formats/format.js';
 import type { PreparedFile } from '../engine/importer.js';
-import { acquireWriterLock, readLockHolder } from '../engine/lock.js';
+import { acquireWriterLock, lockDirOf, readLockHolder } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import type { ImportResult } from '../commands/import.js';
@@ -37,27 +38,43 @@ export interface SubmitOptions {
   manifest?: { key: string; name: string };
 }
 
-/** Outcomes wake waiters through a directory watch; the poll is the fallback and the lock retry interval. */
-const POLL_MIN_MS = 40;
-const POLL_SPREAD_MS = 80;
+/**
+ * Waiters sleep until their outcome appears or the writer lock is released (inotify on the two folders),
+ * so a burst of 50 callers does not cost 50 processes polling the lock many times a second. The poll is
+ * the fallback (filesystems without inotify, a stale lock to take over) and spreads the herd a little.
+ */
+const POLL_MIN_MS = 250;
+const POLL_SPREAD_MS = 250;
+/** Without a working watch, poll as before: quickly. */
+const BLIND_POLL_MIN_MS = 40;
+const BLIND_POLL_SPREAD_MS = 80;
 /** Waiting is normal in a burst: only say so when it lasts. */
 const NOTICE_AFTER_MS = 1000;
 
-/** Sleep up to `ms`, or until `name` appears in `dir` (inotify; any failure to watch just means polling). */
-function napper(dir: string, name: string): { nap(ms: number): Promise<void>; close(): void } {
+/** Sleep up to a poll interval, or until one of the `names` changes in its folder (any failure to watch just means polling). */
+function napper(targets: readonly { dir: string; name: string }[]): { nap(): Promise<void>; close(): void } {
   let wake: (() => void) | undefined;
-  let watcher: fs.FSWatcher | undefined;
-  try {
-    watcher = fs.watch(dir, { persistent: false }, (_ev, file) => {
-      if (file === null || file === name) wake?.();
-    });
-    watcher.on('error', () => watcher?.close());
-  } catch (e) {
-    if (!['ENOSPC', 'EMFILE', 'ENOENT', 'EPERM', 'ENOSYS'].includes(errnoCode(e) ?? '')) throw e;
+  const watchers: fs.FSWatcher[] = [];
+  let blind = false;
+  for (const { dir, name } of targets) {
+    try {
+      const w = fs.watch(dir, { persistent: false }, (_ev, file) => {
+        if (file === null || file === name) wake?.();
+      });
+      w.on('error', () => {
+        blind = true;
+        w.close();
+      });
+      watchers.push(w);
+    } catch (e) {
+      if (!['ENOSPC', 'EMFILE', 'ENOENT', 'EPERM', 'ENOSYS'].includes(errnoCode(e) ?? '')) throw e;
+      blind = true;
+    }
   }
   return {
-    nap: (ms) =>
+    nap: () =>
       new Promise<void>((resolve) => {
+        const ms = blind ? BLIND_POLL_MIN_MS + Math.random() * BLIND_POLL_SPREAD_MS : POLL_MIN_MS + Math.random() * POLL_SPREAD_MS;
         const t = setTimeout(done, ms);
         function done() {
           clearTimeout(t);
@@ -66,7 +83,9 @@ function napper(dir: string, name: string): { nap(ms: number): Promise<void>; cl
         }
         wake = done;
       }),
-    close: () => watcher?.close(),
+    close: () => {
+      for (const w of watchers) w.close();
+    },
   };
 }
 
@@ -113,7 +132,10 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
     trace('group: request written');
     for (;;) {
       const out = await readOutcome(repo, req.id);
-      if (out?.status === 'done') return out.result;
+      if (out?.status === 'done') {
+        trace('group: published');
+        return out.result;
+      }
       if (out) throw new RcuError(out.code, out.message, { details: out.details });
       const lock = await tryLock(repo.lockTarget);
       trace('group: lock tried');
@@ -135,8 +157,12 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
         noticed = true;
         o.onWait?.(await readLockHolder(repo.lockTarget));
       }
-      sleeper ??= napper(queueDir(repo), `${req.id}.res.json`);
-      await sleeper.nap(POLL_MIN_MS + Math.random() * POLL_SPREAD_MS);
+      const lockDir = lockDirOf(repo.lockTarget);
+      sleeper ??= napper([
+        { dir: queueDir(repo), name: `${req.id}.res.json` },
+        { dir: path.dirname(lockDir), name: path.basename(lockDir) },
+      ]);
+      await sleeper.nap();
     }
   } finally {
     sleeper?.close();

@@ -10,6 +10,8 @@ const start = 0;
 export function trace(step: string): void {
   if (!enabled) return;
   const now = performance.now();
-  process.stderr.write(`[trace] ${step.padEnd(22)} +${(now - last).toFixed(1)} ms (total ${(now - start).toFixed(1)} ms)\n`);
+  const cpu = process.cpuUsage();
+  // CPU time of the whole process (all threads) so far: what a burst of concurrent callers competes for.
+  process.stderr.write(`[trace] ${step.padEnd(22)} +${(now - last).toFixed(1)} ms (total ${(now - start).toFixed(1)} ms, cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms)\n`);
   last = now;
 }
