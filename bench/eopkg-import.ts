@@ -94,9 +94,13 @@ async function one(n: number): Promise<Row> {
     // cp -al of the current snapshot tree (what a clone costs at its floor), same run, same tree size
     const cur = repo.snapshotDir((await readCurrent(repo))!);
     const dst = path.join(work, `cpal-${i}`);
+    // Each timed command starts with nothing left to write back, so it pays for its own writes only
+    // (not for the previous run's deletions or the page cache of the generator).
+    execFileSync('sync');
     cpal.push(timeCmd('cp', ['-al', cur, dst]));
     fs.rmSync(dst, { recursive: true, force: true });
     const f = freshPackage(extra, taken, i);
+    execFileSync('sync');
     const r = runCli(base, ['import', 'R', f], showTrace && i === runs - 1 ? { RCUREPO_TRACE: '1' } : {});
     publish.push(r.seconds);
     publishRss.push(r.maxRssMb);

@@ -3,20 +3,23 @@
  * another, through the real CLI, against `cp -al` of DST's snapshot tree measured in the same run.
  * Target: median <= 2 x cp -al (N = 50,000, U = 1,000).
  *
- *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-presets=6,1]
+ *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-presets=3,6] [--keep]
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
+import { DEFAULT_XZ_PRESET } from '../src/formats/eopkg/xz-blocks.js';
 import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
 
 const sizes = sizesFromArgs([10_000, 50_000]);
 const runs = runsFromArgs(5);
+/** Keep the work directory (to trace a pull by hand: RCUREPO_TRACE=1 rcurepo --base DIR/base pull ...). */
+const keep = process.argv.includes('--keep');
 const updates = Number(process.argv.find((a) => a.startsWith('--updates='))?.slice(10) ?? '1000');
 /** The target's index xz levels to measure (repo setting indexXzPreset); 6 is the default. */
-const presets = (process.argv.find((a) => a.startsWith('--xz-presets='))?.slice(13) ?? '6').split(',');
+const presets = (process.argv.find((a) => a.startsWith('--xz-presets='))?.slice(13) ?? String(DEFAULT_XZ_PRESET)).split(',');
 
 console.log(`# lifecycle pull benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${updates} updated packages, target index xz presets ${presets.join(', ')}`);
 console.log('packages\txz_preset\tcp-al_s\tpull_s\tpull/cp\tpull_RSS_MB\tadded\tindex_xz_bytes');
@@ -49,6 +52,14 @@ for (const n of sizes) {
     runCli(base, ['import', 'unstable', oldDir]);
     runCli(base, ['clone', 'unstable', 'base-stable']); // the target's starting point, kept for every run
     runCli(base, ['import', 'unstable', newDir]);
+    // One package of a name neither repository has, to warm a target's index cache at a non-default level.
+    let warmUp = '';
+    for (let k = 0; !warmUp; k++) {
+      const [p] = generatePackages({ count: 1, seed: `pull-warm-up-${k}` });
+      if (!p || byName.has(p.name)) continue;
+      warmUp = path.join(work, p.basename);
+      fs.writeFileSync(warmUp, p.bytes);
+    }
     for (const preset of presets) {
       const cp: number[] = [];
       const pull: number[] = [];
@@ -60,6 +71,12 @@ for (const n of sizes) {
         runCli(base, ['clone', 'base-stable', dst, '--full']);
         runCli(base, ['config', dst, 'gcAfterPublish', 'false']);
         runCli(base, ['config', dst, 'indexXzPreset', preset]);
+        // The clone built its index cache at the default level: an operator who chose another level did
+        // so long ago, so publish (and take back) one package first to fill the cache at this level.
+        if (Number(preset) !== DEFAULT_XZ_PRESET) {
+          runCli(base, ['import', dst, warmUp]);
+          runCli(base, ['remove', dst, `**/${path.basename(warmUp)}`]);
+        }
         const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
         execFileSync('sync');
         const cpDst = path.join(work, `cp-${r}`);
@@ -77,6 +94,7 @@ for (const n of sizes) {
       console.log([n, preset, c.toFixed(3), median(pull).toFixed(3), (median(pull) / c).toFixed(2), rss.toFixed(0), added, xzBytes].join('\t'));
     }
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    if (keep) console.log(`# kept: ${work} (repositories unstable and base-stable; pull into a clone of base-stable)`);
+    else fs.rmSync(work, { recursive: true, force: true });
   }
 }

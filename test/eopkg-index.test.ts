@@ -12,6 +12,7 @@ import type { IndexContext, TreeEntry } from '../src/formats/format.js';
 import { planChunks } from '../src/formats/eopkg/index-builder.js';
 import { ASSET_FILE, eopkgFormat, parseAssetTexts, validateAsset, writeEopkgIndexes, INDEX_FILES, type AssetTexts, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { RcuError } from '../src/util/errors.js';
+import { compressBlock, compressBlocks } from '../src/formats/eopkg/xz-blocks.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const fixtures = path.join(root, 'fixtures', 'eopkg');
@@ -246,6 +247,22 @@ describe('eopkg incremental index', async () => {
     const res = await writeEopkgIndexes(c, { groupMask: mask });
     assert.ok(res.stats.compressed >= 1);
     assert.deepEqual(await eopkgFormat.verifyIndexes({ ...c, snapshotDir: c.stagingDir }), []);
+  });
+
+  it('chunks compressed together (one xz process, --block-list) give the same blocks as compressed alone', async () => {
+    const r = rng('batch');
+    const text = (n: number) => Buffer.from(Array.from({ length: n }, () => `<Package><Name>p${Math.floor(r() * 1e6)}</Name></Package>\n`).join(''));
+    const chunks = [text(3000), text(5), text(12000), text(1)];
+    for (const preset of [3, 6]) {
+      const together = await compressBlocks(chunks, preset);
+      const alone = await Promise.all(chunks.map((c) => compressBlock(c, preset)));
+      assert.equal(together.length, chunks.length);
+      for (let i = 0; i < chunks.length; i++) {
+        assert.ok(together[i]!.bytes.equals(alone[i]!.bytes), `preset ${preset}, chunk ${i}: same block bytes`);
+        assert.equal(together[i]!.unpaddedSize, alone[i]!.unpaddedSize);
+        assert.equal(together[i]!.uncompressedSize, chunks[i]!.length);
+      }
+    }
   });
 
   it('default grouping writes an xz of one stream with one block per group', async () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { generatePackages, xzStore, zip } from '../fixtures/gen-eopkg.js';
 import { eopkgFormat, parseFileName, sourceFolder, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { RcuError } from '../src/util/errors.js';
+import { runSync } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const fixtures = path.join(root, 'fixtures', 'eopkg');
@@ -190,5 +191,36 @@ describe('generator', () => {
   it('the committed fixtures are what the generator writes', () => {
     const again = generatePackages({ count: 8, seed: 'fixture', buildsPerName: 2, deltas: true });
     for (const p of again) assert.ok(fs.readFileSync(path.join(fixtures, p.basename)).equals(p.bytes), p.basename);
+  });
+});
+
+describe('eopkg import through the CLI: metadata cached at import', () => {
+  const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  const metaFile = (base: string, s: string) => path.join(base, 'pool', 'meta', s.slice(0, 2), `${s}.eopkg.json`);
+
+  it('a published package keeps its cached metadata; a refused batch leaves neither blobs nor metadata behind', () => {
+    const base = path.join(tmp, 'cli-base');
+    const cli = (...args: string[]) => runSync(['--base', base, ...args]);
+    assert.equal(cli('init').code, 0);
+    assert.equal(cli('create-repo', 'u', '--format', 'eopkg').code, 0);
+    const [good, other] = generatePackages({ out: path.join(tmp, 'cli-pkgs'), count: 2, seed: 'meta-at-import' });
+    // A batch with one bad file: refused as a whole, and the good file's metadata must not linger.
+    const batch = path.join(tmp, 'cli-batch');
+    fs.mkdirSync(batch);
+    fs.copyFileSync(good!.file!, path.join(batch, path.basename(good!.file!)));
+    fs.writeFileSync(path.join(batch, 'broken-1.0-1-1-x86_64.eopkg'), 'not a zip '.repeat(20));
+    const r = cli('import', 'u', batch);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /nothing was imported/);
+    assert.equal(fs.existsSync(metaFile(base, sha(good!.file!))), false, 'no orphaned metadata for a refused batch');
+    assert.deepEqual(fs.readdirSync(path.join(base, 'pool', 'tmp')), [], 'no staged copies left');
+    // Published: the metadata written at import is what the index was built from.
+    const ok = cli('import', 'u', other!.file!);
+    assert.equal(ok.code, 0, ok.stderr);
+    const cached = JSON.parse(fs.readFileSync(metaFile(base, sha(other!.file!)), 'utf8')) as EopkgMeta;
+    assert.equal(cached.name, other!.name);
+    const index = fs.readFileSync(path.join(base, 'repos', 'u', 'current', 'eopkg-index.xml'), 'utf8');
+    assert.ok(index.includes(`<Name>${other!.name}</Name>`));
+    assert.equal(cli('verify', 'u').code, 0);
   });
 });

@@ -73,7 +73,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
     });
   }
   // Group commit is for the many small calls of build bots. A bulk import is a transaction of its own:
-  // queueing thousands of files (with their metadata) as JSON for a leader would only cost memory.
+  // it would fill a transaction alone anyway, and its request file would list every staged copy.
   if (!opts.dryRun && prepared.length <= GROUP_COMMIT_MAX_FILES) {
     return submitImport({ layout, repoName: opts.repo, format, prepared, inputs: inputs.length, args: opts.paths, replace: opts.replace, actor: opts.actor, waitSeconds: opts.waitSeconds, onWait: opts.onWait });
   }

@@ -51,7 +51,17 @@ export async function prepareFiles(layout: Layout, format: Format, files: readon
         const bytes = small?.bytes;
         const blob: StagedBlob = small ? { tmpPath: small.tmpPath, sha256: small.sha256, sha1: small.sha1, size: small.size } : await pool.stage(f.abs);
         staged = blob;
-        const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+        let placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+        if (placement.meta !== undefined) {
+          // Into the pool's metadata cache now (keyed by content, so it is right whoever commits the blob),
+          // not kept in memory: a bulk import of 50,000 packages would otherwise hold every fragment, and
+          // queued requests would carry them. Pool.discard drops it again if the blob never arrives.
+          if (!pool.hasMetaSync(blob.sha256, format.name)) {
+            pool.writeMetaSync(blob.sha256, format.name, placement.meta);
+            blob.metaKind = format.name;
+          }
+          placement = { ...placement, meta: undefined };
+        }
         results[i] = { source: f, staged: blob, placement };
       } catch (e) {
         if (staged) await pool.discard([staged]);

@@ -27,6 +27,8 @@ const SMALL_FILE = 4 * 1024 * 1024;
 export interface StagedBlob extends BlobHashes {
   /** Private copy in pool/tmp; removed by commit() or discard(). */
   tmpPath: string;
+  /** Kind of the metadata cached for it at import (removed by discard() unless the blob is in the pool). */
+  metaKind?: string;
 }
 
 function stageError(e: unknown, source: string): unknown {
@@ -125,8 +127,19 @@ export class Pool {
     return { tmpPath: tmp, sha256: h256.digest('hex'), sha1: h1.digest('hex'), size };
   }
 
+  /**
+   * Drop staged copies, and the metadata cached for them at import when their blob is not in the pool
+   * (a concurrent import of the same bytes that commits later simply describes the blob again).
+   */
   async discard(staged: readonly StagedBlob[]): Promise<void> {
     await Promise.all(staged.map((s) => fsp.rm(s.tmpPath, { force: true })));
+    for (const s of staged) {
+      if (s.metaKind !== undefined && !fs.existsSync(this.blobPath(s.sha256))) fs.rmSync(this.layout.blobMetaPath(s.sha256, s.metaKind), { force: true });
+    }
+  }
+
+  hasMetaSync(sha256: string, kind: string): boolean {
+    return fs.existsSync(this.layout.blobMetaPath(sha256, kind));
   }
 
   /**

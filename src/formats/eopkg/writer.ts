@@ -18,7 +18,7 @@ import { trace } from '../../util/trace.js';
 import { BlockCache, idHash as idHashOf, type BuildRecord, type CachedChunk } from './cache.js';
 import { Donors } from './donors.js';
 import { renderPart, type BuildStats, type Chunk, type IndexChunks, type MetaLoader } from './index-builder.js';
-import { compressBlock, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
+import { compressBlocks, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
 
 export interface WrittenIndex {
   sha1: string;
@@ -46,19 +46,65 @@ class Sink {
   }
 }
 
-function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (active >= n) await new Promise<void>((r) => waiting.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
+/** Upper bound of one xz process's input: keeps batches flowing to both CPUs and memory bounded. */
+const BATCH_BYTES = 8 << 20;
+
+/**
+ * Chunks that missed the cache queue here; whenever an xz slot is free it takes a share of everything
+ * queued into one process (compressBlocks). A one-package change still compresses one chunk alone; a
+ * pull that misses 400 chunks starts a few dozen processes instead of 400.
+ */
+class BatchCompressor {
+  private readonly queue: { data: Buffer; resolve: (b: XzBlock) => void; reject: (e: unknown) => void }[] = [];
+  private running = 0;
+  private scheduled = false;
+  processes = 0;
+
+  constructor(
+    private readonly slots: number,
+    private readonly preset: number | undefined,
+  ) {}
+
+  compress(data: Buffer): Promise<XzBlock> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ data, resolve, reject });
+      // Let the chunks rendered in this turn of the event loop join the same batch.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.slots && this.queue.length > 0) {
+      const share = Math.ceil(this.queue.length / (this.slots - this.running));
+      const batch = [this.queue.shift()!];
+      let bytes = batch[0]!.data.length;
+      while (batch.length < share && this.queue.length > 0 && bytes + this.queue[0]!.data.length <= BATCH_BYTES) {
+        const job = this.queue.shift()!;
+        bytes += job.data.length;
+        batch.push(job);
+      }
+      this.running++;
+      this.processes++;
+      compressBlocks(
+        batch.map((j) => j.data),
+        this.preset,
+      )
+        .then(
+          (blocks) => batch.forEach((j, i) => j.resolve(blocks[i]!)),
+          (e: unknown) => batch.forEach((j) => j.reject(e)),
+        )
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
     }
-  };
+  }
 }
 
 const noop = (): void => undefined;
@@ -104,7 +150,7 @@ export async function writeIndexStreaming(
   const previous: BuildRecord = cache ? await cache.lastBuild() : { keys: [], firsts: [] };
   const donors = cache ? new Donors(cache, previous) : undefined;
   const cpus = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
-  const xzLimit = semaphore(cpus);
+  const compressor = new BatchCompressor(cpus, opts.preset);
   const counter = { rendered: 0, reused: 0 };
   let compressed = 0;
   let reused = 0;
@@ -117,7 +163,7 @@ export async function writeIndexStreaming(
     }
     compressed++;
     const rendered = await renderMissed(chunk, loadMeta, donors, counter);
-    const block = await xzLimit(() => compressBlock(rendered.xml, opts.preset));
+    const block = await compressor.compress(rendered.xml);
     if (cache) await cache.put(chunk.key, { ...rendered, block });
     return { xml: rendered.xml, block };
   };
@@ -131,8 +177,9 @@ export async function writeIndexStreaming(
     const xzSink = new Sink(xzFh);
     await xzSink.write(streamHeader());
     const sizes: Pick<XzBlock, 'unpaddedSize' | 'uncompressedSize'>[] = [];
-    // Look ahead: keep the xz processes busy and overlap cache reads with writing; bounded memory.
-    const window = Math.max(8, cpus * 4);
+    // Look ahead: keep the xz processes busy with batches and overlap cache reads with writing; memory
+    // stays bounded by the window (~300 KB of text and its block per chunk).
+    const window = Math.max(32, cpus * 16);
     const pending: (Promise<Piece> | undefined)[] = new Array(chunks.length);
     let next = 0;
     for (let i = 0; i < chunks.length; i++) {
@@ -151,7 +198,7 @@ export async function writeIndexStreaming(
     xzFh = undefined;
     const [sha1, sha256] = xmlSink.digests();
     const [xzSha1, xzSha256] = xzSink.digests();
-    trace(`eopkg:chunks+write (${(xmlSink.bytes / 1048576).toFixed(1)} MiB)`);
+    trace(`eopkg:chunks+write (${(xmlSink.bytes / 1048576).toFixed(1)} MiB, ${compressor.processes} xz)`);
     await fsp.rename(xmlTmp, path.join(dir, names.xml));
     await fsp.rename(xzTmp, path.join(dir, names.xz));
     const firsts = chunks.map((c) => (c.kind === 'packages' ? c.parts[0]!.t.base : ''));
