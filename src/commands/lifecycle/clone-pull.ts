@@ -14,7 +14,7 @@ import { Pool } from '../../engine/pool.js';
 import { ASSET_FILE } from '../../formats/eopkg/index.js';
 import { baseOf, linkAdds, publishInto, readSource, sameFormat } from './common.js';
 import type { LifecycleResult, WriteOptions } from './common.js';
-import { deltasInto, eopkgBuilds, tips } from './packages.js';
+import { deltaIndex, eopkgBuilds, tips } from './packages.js';
 
 const ASSET_PATHS = new Set(Object.values(ASSET_FILE));
 
@@ -51,6 +51,7 @@ export async function pullRepo(opts: WriteOptions & { source: string; target: st
     notes.length = 0;
     if (src.config.format !== 'eopkg') return { adds: pullFiles(layout, src.entries, parent), removes: [] };
     const srcBuilds = eopkgBuilds(src.entries);
+    const deltasOf = deltaIndex(srcBuilds);
     const dstTips = tips(eopkgBuilds(parent));
     const adds: TreeEntry[] = [];
     for (const [name, tip] of tips(srcBuilds)) {
@@ -60,7 +61,7 @@ export async function pullRepo(opts: WriteOptions & { source: string; target: st
         continue;
       }
       if (have && have.release === tip.release) continue;
-      adds.push(tip.entry, ...deltasInto(srcBuilds, tip).map((d) => d.entry));
+      adds.push(tip.entry, ...deltasOf(tip).map((d) => d.entry));
     }
     return { adds: linkAdds(adds), removes: [] };
   });

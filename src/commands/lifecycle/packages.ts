@@ -46,8 +46,21 @@ export function tips(builds: readonly PackageBuild[]): Map<string, PackageBuild>
 }
 
 /** Deltas that lead to this build (same name, target release, distrel and arch). */
-export function deltasInto(builds: readonly PackageBuild[], target: PackageBuild): PackageBuild[] {
-  return builds.filter((b) => b.delta && b.name === target.name && b.release === target.release && b.distrel === target.distrel && b.arch === target.arch);
+/**
+ * The deltas leading to each build, looked up by (name, release, distrel, arch): built once, so a pull of
+ * 1,000 tips out of 100,000 builds does not scan every build for every tip.
+ */
+export function deltaIndex(builds: readonly PackageBuild[]): (target: PackageBuild) => PackageBuild[] {
+  const key = (b: PackageBuild) => `${b.name}\0${b.release}\0${b.distrel}\0${b.arch}`;
+  const byTarget = new Map<string, PackageBuild[]>();
+  for (const b of builds) {
+    if (!b.delta) continue;
+    const k = key(b);
+    const l = byTarget.get(k);
+    if (l) l.push(b);
+    else byTarget.set(k, [b]);
+  }
+  return (target) => byTarget.get(key(target)) ?? [];
 }
 
 /**

@@ -11,7 +11,7 @@ import { readRepoConfig } from '../../engine/repo.js';
 import { RcuError } from '../../util/errors.js';
 import { baseOf, linkAdds, publishInto, readSource, requireEopkg, sameFormat } from './common.js';
 import type { LifecycleResult, WriteOptions } from './common.js';
-import { deltasInto, eopkgBuilds, runtimeDependencies, tips } from './packages.js';
+import { deltaIndex, eopkgBuilds, runtimeDependencies, tips } from './packages.js';
 import type { PackageBuild } from './packages.js';
 
 export async function promote(opts: WriteOptions & { source: string; target: string; names: string[]; withDeps?: boolean }): Promise<LifecycleResult> {
@@ -21,6 +21,7 @@ export async function promote(opts: WriteOptions & { source: string; target: str
   requireEopkg(src, 'promote');
   sameFormat(src, await readRepoConfig(layout.repo(opts.target)), opts.target);
   const srcBuilds = eopkgBuilds(src.entries);
+  const deltasOf = deltaIndex(srcBuilds);
   const srcTips = tips(srcBuilds);
   const loadMeta = makeMetaLoader(new Pool(layout), src.format);
   const notes: string[] = [];
@@ -60,7 +61,7 @@ export async function promote(opts: WriteOptions & { source: string; target: str
         notes.push(`${tip.name}: ${opts.target} already has release ${have.release}, newer than ${tip.release}; left alone`);
         continue;
       }
-      adds.push(tip.entry, ...deltasInto(srcBuilds, tip).map((d) => d.entry));
+      adds.push(tip.entry, ...deltasOf(tip).map((d) => d.entry));
     }
     return { adds: linkAdds(adds), removes: [] };
   });

@@ -183,7 +183,9 @@ export async function writeIndexStreaming(
     const pending: (Promise<Piece> | undefined)[] = new Array(chunks.length);
     let next = 0;
     for (let i = 0; i < chunks.length; i++) {
-      while (next < chunks.length && next < i + window) {
+      // Refill in bursts (when half the window is consumed), so the misses among them reach the
+      // compressor together and share xz processes.
+      if (next - i <= window / 2) while (next < chunks.length && next < i + window) {
         const p = produce(next);
         p.catch(noop); // awaited in order below; avoid an unhandled rejection meanwhile
         pending[next++] = p;
