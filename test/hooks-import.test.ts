@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Layout } from '../src/engine/layout.js';
+import { acquireWriterLock } from '../src/engine/lock.js';
 import { listRepo, manifestText, setupBase, sha256, upload, uploadWithManifest } from './helpers/hooks-env.js';
 
 function currentGen(cli: ReturnType<typeof setupBase>['cli'], repo = 'r'): number {
@@ -83,6 +85,24 @@ test('single caller stays simple: a no-op import is fast and --wait 0 on a free 
   assert.equal(again.code, 0);
   assert.match(again.stdout, /already present/);
   assert.ok(Date.now() - t < 5000);
+});
+
+test('--wait 0 waits out a housekeeping hold of the lock (the gc after a publish), not another writer', async () => {
+  const { dir, base, cli } = setupBase();
+  const target = new Layout(base).repo('r').lockTarget;
+  const gc = await acquireWriterLock(target, { operation: 'gc', waitSeconds: 30 }); // also waits out create-repo's own gc
+  const first = cli.async(['--wait', '0', 'import', 'r', upload(dir, 'a.bin', 'a')]);
+  setTimeout(() => void gc.release(), 800);
+  const r = await first;
+  assert.equal(r.code, 0, r.stderr);
+  const writer = await acquireWriterLock(target, { operation: 'import', waitSeconds: 30 });
+  try {
+    const busy = await cli.async(['--wait', '0', 'import', 'r', upload(dir, 'b.bin', 'b')]);
+    assert.equal(busy.code, 75, busy.stderr);
+    assert.match(busy.stderr, /busy/);
+  } finally {
+    await writer.release();
+  }
 });
 
 test('upload manifests: verified import, re-delivery, hash mismatch, missing file, unknown repository, unsafe paths', () => {

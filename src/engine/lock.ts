@@ -85,6 +85,11 @@ const HINT_TRASH = 'lock-trash';
 const HINT_MUTEX_NEW = 'lock-mutex-new';
 const HINT_MUTEX_TRASH = 'lock-mutex-trash';
 
+/** Lock holders whose operation is housekeeping, waited for up to HOUSEKEEPING_GRACE_MS beyond any --wait. */
+const HOUSEKEEPING_OPERATIONS = new Set(['gc']);
+export const HOUSEKEEPING_GRACE_MS = 10_000;
+export const isHousekeeping = (operation: string | undefined): boolean => operation !== undefined && HOUSEKEEPING_OPERATIONS.has(operation);
+
 export function lockDirOf(target: string): string {
   return `${target}.lock`;
 }
@@ -515,7 +520,10 @@ export async function acquireWriterLock(target: string, opts: AcquireOptions): P
         await removeLeftovers(target).catch(() => undefined);
         return new HeldLock(target, id, record, staleMs, updateMs);
       }
-      const left = deadline - Date.now();
+      let left = deadline - Date.now();
+      // Housekeeping (the background gc after a publish) holds the lock for moments: wait it out even
+      // under --wait 0, which means "do not queue behind another writer", not "fail on a gc".
+      if (left <= 0 && isHousekeeping(seen?.record?.operation)) left = deadline + HOUSEKEEPING_GRACE_MS - Date.now();
       if (left <= 0) throw busyError(target, seen ?? (await observe(lockDir)), waitSeconds);
       if (!waiting) {
         waiting = true;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { crc32 } from './crc32.js';
-import type { XzBlock } from './xz-blocks.js';
+import { XZ_WORK_PREFIX, type XzBlock } from './xz-blocks.js';
 
 const MAGIC = Buffer.from('RCUXZB3\0', 'latin1');
 /** magic, unpadded size, uncompressed size, sha1(block), crc32(xml), fragment count. */
@@ -143,6 +143,11 @@ export class BlockCache {
     }
     let removed = 0;
     for (const n of names) {
+      // Files a killed build's xz left behind (the writer lock serialises builds of a repository).
+      if (n.startsWith(XZ_WORK_PREFIX) && !n.startsWith(`${XZ_WORK_PREFIX}${process.pid}-`)) {
+        fs.rmSync(path.join(this.dir, n), { force: true });
+        continue;
+      }
       if (!n.endsWith('.blk') || keep.has(n.slice(0, -4))) continue;
       await fsp.rm(path.join(this.dir, n), { force: true });
       removed++;

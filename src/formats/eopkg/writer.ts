@@ -10,6 +10,7 @@
  * groups instead of 50,000 metadata records.
  */
 import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,8 @@ class BatchCompressor {
   constructor(
     private readonly slots: number,
     private readonly preset: number | undefined,
+    /** Where xz reads and writes its files (the block cache's folder), or undefined for pipes. */
+    private readonly workDir: string | undefined,
   ) {}
 
   compress(data: Buffer): Promise<XzBlock> {
@@ -94,6 +97,7 @@ class BatchCompressor {
       compressBlocks(
         batch.map((j) => j.data),
         this.preset,
+        this.workDir,
       )
         .then(
           (blocks) => batch.forEach((j, i) => j.resolve(blocks[i]!)),
@@ -150,7 +154,8 @@ export async function writeIndexStreaming(
   const previous: BuildRecord = cache ? await cache.lastBuild() : { keys: [], firsts: [] };
   const donors = cache ? new Donors(cache, previous) : undefined;
   const cpus = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
-  const compressor = new BatchCompressor(cpus, opts.preset);
+  if (cache) fs.mkdirSync(cache.dir, { recursive: true });
+  const compressor = new BatchCompressor(cpus, opts.preset, cache?.dir);
   const counter = { rendered: 0, reused: 0 };
   let compressed = 0;
   let reused = 0;
