@@ -138,15 +138,19 @@ test('copy-source and remove-source move every build of a source, or one release
 });
 
 test('a frozen repository refuses every change with a clear message', () => {
-  const { cli, base } = setup();
+  const { cli, base, pkgs } = setup();
+  // stable holds one package, so that a re-delivery of it (a no-op) can be tried below
+  const held = path.join(pkgs, fs.readdirSync(pkgs).find((f) => f.endsWith('.eopkg') && !f.includes('.delta.'))!);
+  assert.equal(cli.sync(['import', 'stable', held]).code, 0);
   assert.equal(cli.sync(['freeze', 'stable', '--reason', 'sync window']).code, 0);
-  for (const args of [['promote', 'unstable', 'stable', 'dexhul'], ['pull', 'unstable', 'stable'], ['remove-source', 'stable', 'dexhul'], ['trim-packages', 'stable', '1']]) {
+  for (const args of [['promote', 'unstable', 'stable', 'dexhul'], ['pull', 'unstable', 'stable'], ['remove-source', 'stable', 'dexhul'], ['trim-packages', 'stable', '1'], ['import', 'stable', held]]) {
     const r = cli.sync(args);
     assert.equal(r.code, 7, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /'stable' is frozen .*sync window/);
   }
-  assert.equal(fs.readlinkSync(path.join(base, 'repos/stable/current')), 'snapshots/1');
+  assert.equal(fs.readlinkSync(path.join(base, 'repos/stable/current')), 'snapshots/2');
   assert.equal(cli.sync(['unfreeze', 'stable']).code, 0);
+  assert.match(cli.sync(['import', 'stable', held]).stdout, /nothing to publish/);
   assert.equal(cli.sync(['promote', 'unstable', 'stable', 'dexhul']).code, 0);
 });
 

@@ -8,9 +8,11 @@
  */
 import path from 'node:path';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { runTransaction } from '../engine/transaction.js';
+import { compareWithPool, runTransaction } from '../engine/transaction.js';
+import { readCurrent } from '../engine/generations.js';
+import type { Layout, RepoLayout } from '../engine/layout.js';
 import type { TransactionResult } from '../engine/transaction.js';
-import { planImport, prepareFiles } from '../engine/importer.js';
+import { planImport, prepareFiles, type PreparedFile } from '../engine/importer.js';
 import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import { getFormat } from '../formats/registry.js';
@@ -58,7 +60,8 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
     return importManifest({ base: layout, manifestPath: path.resolve(opts.cwd, manifests[0]!), repo: opts.repo, prefix: opts.prefix, replace: opts.replace, waitSeconds: opts.waitSeconds, onWait: opts.onWait, actor: opts.actor });
   }
   const repo = layout.repo(opts.repo);
-  const format = await getFormat((await readRepoConfig(repo)).format);
+  const config = await readRepoConfig(repo);
+  const format = await getFormat(config.format);
   trace('import: start');
   const inputs = await collectInputs(opts.paths, { cwd: opts.cwd, followSymlinks: opts.followSymlinks });
   const bar = progress('reading', inputs.length);
@@ -75,6 +78,13 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   // Group commit is for the many small calls of build bots. A bulk import is a transaction of its own:
   // it would fill a transaction alone anyway, and its request file would list every staged copy.
   if (!opts.dryRun && prepared.length <= GROUP_COMMIT_MAX_FILES) {
+    // A re-delivery of files the current snapshot already holds is answered without the lock (the
+    // answer names that generation; a frozen repository still goes the long way, to say so).
+    const known = config.frozen ? undefined : await alreadyCurrent(layout, repo, prepared);
+    if (known) {
+      await discardAll();
+      return { ...known, inputs: inputs.length };
+    }
     return submitImport({ layout, repoName: opts.repo, format, prepared, inputs: inputs.length, args: opts.paths, replace: opts.replace, actor: opts.actor, waitSeconds: opts.waitSeconds, onWait: opts.onWait });
   }
   let unchanged: string[] = [];
@@ -101,4 +111,15 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
     },
   ).finally(discardAll);
   return { ...res, inputs: inputs.length, unchanged };
+}
+
+/** The result of a no-op import when every prepared file is already in the current snapshot, else undefined. */
+async function alreadyCurrent(layout: Layout, repo: RepoLayout, prepared: readonly PreparedFile[]): Promise<Omit<ImportResult, 'inputs'> | undefined> {
+  const gen = await readCurrent(repo);
+  if (gen === undefined || prepared.length === 0) return undefined;
+  const pool = new Pool(layout);
+  const dir = repo.snapshotDir(gen);
+  for (const p of prepared) if ((await compareWithPool(pool, path.join(dir, p.placement.treePath), p.staged.sha256)) !== 'same') return undefined;
+  const unchanged = prepared.map((p) => p.placement.treePath);
+  return { repo: repo.name, published: false, dryRun: false, parent: gen, generation: gen, added: [], removed: [], replaced: [], warnings: [], unchanged };
 }

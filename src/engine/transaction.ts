@@ -253,7 +253,8 @@ function lazy<T>(fn: () => Promise<T>): (() => Promise<T>) & { readonly started:
   return Object.defineProperty(get, 'started', { get: () => p !== undefined }) as (() => Promise<T>) & { readonly started: boolean };
 }
 
-async function compareWithPool(pool: Pool, file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
+/** Is `file` (in a snapshot tree) a link to pool blob `sha256`? Compared by (dev, ino), nothing is read. */
+export async function compareWithPool(pool: Pool, file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
   let st;
   try {
     st = await fsp.lstat(file);
