@@ -107,6 +107,7 @@ async function one(n: number): Promise<Row> {
     const r = runCli(base, ['import', 'R', f], showTrace && i === runs - 1 ? { RCUREPO_TRACE: '1' } : {});
     publish.push(r.seconds);
     publishRss.push(r.maxRssMb);
+    execFileSync('sync'); // the publish's writeback is its own cost, not the no-op's
     const z = runCli(base, ['import', 'R', f]);
     noop.push(z.seconds);
     noopRss.push(z.maxRssMb);

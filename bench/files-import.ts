@@ -53,6 +53,7 @@ for (const n of sizes) {
       const p = runCli(base, ['import', 'bench', one]);
       publish.push(p.seconds);
       rss = Math.max(rss, p.maxRssMb);
+      execFileSync('sync'); // the publish's writeback is its own cost, not the no-op's
       const q = runCli(base, ['import', 'bench', one]);
       if (!q.stdout.includes('nothing to publish')) throw new Error('no-op import published something');
       noop.push(q.seconds);
