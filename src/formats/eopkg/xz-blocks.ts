@@ -158,24 +158,13 @@ export async function compressBlocks(datas: readonly Uint8Array[], preset = DEFA
   return blocks;
 }
 
-/** The blocks of a one-stream xz file, located through its index. */
+/** The blocks of a one-stream xz file, located through its (checked) index. */
 export function splitBlocks(xz: Buffer): XzBlock[] {
-  checkXzStructure(xz);
-  const foot = xz.length - 12;
-  const idx = foot - (xz.readUInt32LE(foot + 4) + 1) * 4;
-  let [count, p] = readVarint(xz, idx + 1);
-  const blocks: XzBlock[] = [];
-  let at = 12;
-  for (let i = 0; i < count; i++) {
-    let unpaddedSize: number;
-    let uncompressedSize: number;
-    [unpaddedSize, p] = readVarint(xz, p);
-    [uncompressedSize, p] = readVarint(xz, p);
-    const len = pad4(unpaddedSize);
-    blocks.push({ bytes: Buffer.from(xz.subarray(at, at + len)), unpaddedSize, uncompressedSize });
-    at += len;
-  }
-  return blocks;
+  return checkXzStructure(xz).layout.map((b) => ({
+    bytes: Buffer.from(xz.subarray(b.offset, b.offset + pad4(b.unpaddedSize))),
+    unpaddedSize: b.unpaddedSize,
+    uncompressedSize: b.uncompressedSize,
+  }));
 }
 
 const STREAM_FLAGS = Buffer.from([0x00, CHECK_CRC64]);
@@ -212,6 +201,8 @@ export function streamIndexAndFooter(blocks: readonly Pick<XzBlock, 'unpaddedSiz
 export interface XzStructure {
   blocks: number;
   uncompressedSize: number;
+  /** Where each block is: offset in the file, and its sizes as the index records them. */
+  layout: { offset: number; unpaddedSize: number; uncompressedSize: number }[];
 }
 
 /**
@@ -239,6 +230,7 @@ export function checkXzStructure(xz: Uint8Array): XzStructure {
   let [count, p] = readVarint(buf, idx + 1);
   let blockPos = 12;
   let total = 0;
+  const layout: XzStructure['layout'] = [];
   for (let i = 0; i < count; i++) {
     let unpadded: number;
     let uncompressed: number;
@@ -250,10 +242,11 @@ export function checkXzStructure(xz: Uint8Array): XzStructure {
     if (buf[blockPos] === 0 || blockPos + hsize > idx) throw new Error(`xz: block ${i + 1}: bad block header`);
     if (crc32(buf.subarray(blockPos, blockPos + hsize - 4)) !== buf.readUInt32LE(blockPos + hsize - 4)) throw new Error(`xz: block ${i + 1}: block header CRC32 mismatch`);
     if (unpadded < hsize) throw new Error(`xz: block ${i + 1}: unpadded size smaller than its header`);
+    layout.push({ offset: blockPos, unpaddedSize: unpadded, uncompressedSize: uncompressed });
     blockPos += pad4(unpadded);
     total += uncompressed;
   }
   while (p < foot - 4) if (buf[p++] !== 0) throw new Error('xz: non-zero index padding');
   if (blockPos !== idx) throw new Error('xz: blocks listed by the index do not fill the stream');
-  return { blocks: count, uncompressedSize: total };
+  return { blocks: count, uncompressedSize: total, layout };
 }
