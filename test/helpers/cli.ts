@@ -1,4 +1,4 @@
-/** Test helpers: run the real built CLI (bin/rcurepo.js -> dist/) as a child process. */
+/** Test helpers: run the real built CLI (bin/rcurepo.js -> dist/bundle/) as a child process. */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
