@@ -156,7 +156,7 @@ async function one(n: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'main.js'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+  if (!fs.existsSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'bundle', 'main.cjs'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
   process.stdout.write(`# eopkg import bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians; anchor: up to 3 runs, 2 at 50k); payload ${payloadKiB} KiB mean per main package\n`);
   const rows: Row[] = [];
   try {

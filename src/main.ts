@@ -31,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 trace('main: loaded');
-const code = await main(process.argv.slice(2));
-trace('main: done');
-// Flush what was written, then end: a leftover timer must not keep a finished command alive.
-process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+void main(process.argv.slice(2)).then((code) => {
+  trace('main: done');
+  // Flush what was written, then end: a leftover timer must not keep a finished command alive.
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+});
