@@ -24,7 +24,11 @@ after(async () => {
 
 /** Raw request (no client-side URL normalisation, so traversal attempts reach the server as sent). */
 function raw(method: string, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  const u = new URL(srv.url);
+  return rawAt(srv.url, method, p, headers);
+}
+
+function rawAt(url: string, method: string, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -171,17 +175,7 @@ test('one client burst reads one generation; a companion and its file always agr
 test('files above the memory cache are streamed: body, ranges, HEAD, 304 (--cache-mb 0)', async () => {
   const s2 = await startServe(fx.base, ['--cache-mb', '0']);
   try {
-    const get = (p: string, headers: Record<string, string> = {}, method = 'GET') =>
-      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-        const u = new URL(s2.url);
-        const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+    const get = (p: string, headers: Record<string, string> = {}, method = 'GET') => rawAt(s2.url, method, p, headers);
     let r = await get('/r/a/big.bin');
     assert.equal(r.status, 200);
     assert.equal(sha256(r.body), sha256(big));

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { compareWithPool, runTransaction } from '../engine/transaction.js';
+import { runTransaction } from '../engine/transaction.js';
 import { readCurrent } from '../engine/generations.js';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import type { TransactionResult } from '../engine/transaction.js';
@@ -119,7 +119,7 @@ async function alreadyCurrent(layout: Layout, repo: RepoLayout, prepared: readon
   if (gen === undefined || prepared.length === 0) return undefined;
   const pool = new Pool(layout);
   const dir = repo.snapshotDir(gen);
-  for (const p of prepared) if ((await compareWithPool(pool, path.join(dir, p.placement.treePath), p.staged.sha256)) !== 'same') return undefined;
+  for (const p of prepared) if ((await pool.compareFile(path.join(dir, p.placement.treePath), p.staged.sha256)) !== 'same') return undefined;
   const unchanged = prepared.map((p) => p.placement.treePath);
   return { repo: repo.name, published: false, dryRun: false, parent: gen, generation: gen, added: [], removed: [], replaced: [], warnings: [], unchanged };
 }

@@ -85,10 +85,17 @@ const HINT_TRASH = 'lock-trash';
 const HINT_MUTEX_NEW = 'lock-mutex-new';
 const HINT_MUTEX_TRASH = 'lock-mutex-trash';
 
-/** Lock holders whose operation is housekeeping, waited for up to HOUSEKEEPING_GRACE_MS beyond any --wait. */
+/**
+ * How much longer a waiter may wait, in ms (<= 0: give up). Housekeeping (the background gc after a
+ * publish) holds the lock for moments: it is waited out for up to HOUSEKEEPING_GRACE_MS beyond any
+ * --wait, even --wait 0, which means "do not queue behind another writer", not "fail on a gc".
+ */
+export function waitLeftMs(waitedMs: number, waitMs: number, holderOperation: string | undefined): number {
+  const left = waitMs - waitedMs;
+  return left <= 0 && holderOperation !== undefined && HOUSEKEEPING_OPERATIONS.has(holderOperation) ? left + HOUSEKEEPING_GRACE_MS : left;
+}
 const HOUSEKEEPING_OPERATIONS = new Set(['gc']);
-export const HOUSEKEEPING_GRACE_MS = 10_000;
-export const isHousekeeping = (operation: string | undefined): boolean => operation !== undefined && HOUSEKEEPING_OPERATIONS.has(operation);
+const HOUSEKEEPING_GRACE_MS = 10_000;
 
 export function lockDirOf(target: string): string {
   return `${target}.lock`;
@@ -508,7 +515,7 @@ export async function acquireWriterLock(target: string, opts: AcquireOptions): P
   const lockDir = lockDirOf(target);
   const record = ownRecord(opts.operation, staleMs);
   const cand = new Candidate(lockDir, record);
-  const deadline = Date.now() + waitSeconds * 1000;
+  const start = Date.now();
   let waiting = false;
   try {
     for (;;) {
@@ -520,10 +527,7 @@ export async function acquireWriterLock(target: string, opts: AcquireOptions): P
         await removeLeftovers(target).catch(() => undefined);
         return new HeldLock(target, id, record, staleMs, updateMs);
       }
-      let left = deadline - Date.now();
-      // Housekeeping (the background gc after a publish) holds the lock for moments: wait it out even
-      // under --wait 0, which means "do not queue behind another writer", not "fail on a gc".
-      if (left <= 0 && isHousekeeping(seen?.record?.operation)) left = deadline + HOUSEKEEPING_GRACE_MS - Date.now();
+      const left = waitLeftMs(Date.now() - start, waitSeconds * 1000, seen?.record?.operation);
       if (left <= 0) throw busyError(target, seen ?? (await observe(lockDir)), waitSeconds);
       if (!waiting) {
         waiting = true;

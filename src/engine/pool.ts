@@ -227,6 +227,18 @@ export class Pool {
     }
   }
 
+  /** Is `file` (in a snapshot tree) a link to blob `sha256`? Compared by (dev, ino); nothing is read. */
+  async compareFile(file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return 'absent';
+      throw e;
+    }
+    return this.identitiesSync(sha256).some((i) => i.ino === st.ino && i.dev === st.dev) ? 'same' : 'different';
+  }
+
   async identities(sha256: string): Promise<Array<{ dev: number; ino: number; nlink: number; size: number }>> {
     return this.identitiesSync(sha256);
   }

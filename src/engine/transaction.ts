@@ -132,7 +132,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       parentDir,
       config: cfg,
       entries: entriesOnce,
-      compare: (p, sha) => compareWithPool(pool, path.join(parentDir, p), sha),
+      compare: (p, sha) => pool.compareFile(path.join(parentDir, p), sha),
     };
     trace('cleanup+read');
     const change = await plan(state);
@@ -253,18 +253,6 @@ function lazy<T>(fn: () => Promise<T>): (() => Promise<T>) & { readonly started:
   return Object.defineProperty(get, 'started', { get: () => p !== undefined }) as (() => Promise<T>) & { readonly started: boolean };
 }
 
-/** Is `file` (in a snapshot tree) a link to pool blob `sha256`? Compared by (dev, ino), nothing is read. */
-export async function compareWithPool(pool: Pool, file: string, sha256: string): Promise<'absent' | 'same' | 'different'> {
-  let st;
-  try {
-    st = await fsp.lstat(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return 'absent';
-    throw e;
-  }
-  const ids = await pool.identities(sha256);
-  return ids.some((i) => i.ino === st.ino && i.dev === st.dev) ? 'same' : 'different';
-}
 
 function classify(parent: readonly TreeEntry[], change: Change): { added: string[]; removed: string[]; replaced: string[] } {
   const byPath = new Map(parent.map((e) => [e.path, e]));

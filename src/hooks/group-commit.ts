@@ -15,7 +15,7 @@ import { trace } from '../util/trace.js';
 import type { Layout } from '../engine/layout.js';
 import type { Format } from '../formats/format.js';
 import type { PreparedFile } from '../engine/importer.js';
-import { acquireWriterLock, HOUSEKEEPING_GRACE_MS, isHousekeeping, lockDirOf, readLockHolder } from '../engine/lock.js';
+import { acquireWriterLock, lockDirOf, readLockHolder, waitLeftMs } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import type { ImportResult } from '../commands/import.js';
@@ -148,7 +148,10 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
         continue;
       }
       const waited = Date.now() - start;
-      if (waited >= waitMs && !claimed && !(waited < waitMs + HOUSEKEEPING_GRACE_MS && isHousekeeping((await readLockHolder(repo.lockTarget))?.operation))) {
+      // Give up only on a holder that is still there and not a short housekeeping one (a lock released
+      // since the attempt above is simply tried again).
+      const holder = waited >= waitMs && !claimed ? await readLockHolder(repo.lockTarget) : undefined;
+      if (holder && waitLeftMs(waited, waitMs, holder.operation) <= 0) {
         // Withdraw unless a leader already took the request into its transaction (then the outcome is near).
         if (await withdrawRequest(repo, req.id)) throw await busyError(repo.lockTarget, o.waitSeconds ?? 300);
         claimed = true;

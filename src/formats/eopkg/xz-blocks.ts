@@ -4,7 +4,7 @@
  * (unpadded, uncompressed) sizes are kept, and the file is one stream header, all blocks, a new index and
  * a footer. Decompressing it yields the concatenation of the chunks.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
@@ -30,28 +30,44 @@ function xzEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Resolve when `xz` exits 0; otherwise reject with its exit code and stderr. */
+function exited(p: ChildProcess, args: readonly string[]): Promise<void> {
+  const err: Buffer[] = [];
+  p.stderr?.on('data', (b: Buffer) => err.push(b));
+  return new Promise((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`xz ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(err).toString().trim()}`))));
+  });
+}
+
 let workFiles = 0;
 
+/** Names of runXz's temporary files in a work folder (a killed process may leave some; the cache prunes them). */
+export const XZ_WORK_PREFIX = 'xz-work-';
+
 /**
- * Run `xz` on `input` through files in `workDir` instead of pipes: xz then reads and writes at its own
- * speed, while a pipe would only be fed when this (busy) event loop gets around to it. Measured on a
- * pull: the same xz work took twice as long through pipes.
+ * Run `xz` with the given args on `input`; resolve its output. With `workDir`, through files there
+ * instead of pipes: xz then reads and writes at its own speed, while a pipe is only fed when this (busy)
+ * event loop gets around to it. Measured on a pull: the same xz work took twice as long through pipes.
  */
-export async function runXzViaFiles(args: readonly string[], input: Uint8Array, workDir: string): Promise<Buffer> {
+export async function runXz(args: readonly string[], input: Uint8Array, workDir?: string): Promise<Buffer> {
+  if (workDir === undefined) {
+    const p = spawn('xz', args as string[], { stdio: ['pipe', 'pipe', 'pipe'], env: xzEnv() });
+    const out: Buffer[] = [];
+    p.stdout.on('data', (b: Buffer) => out.push(b));
+    p.stdin.on('error', () => undefined); // EPIPE when xz fails early; reported by the exit code
+    const done = exited(p, args);
+    p.stdin.end(input);
+    await done;
+    return Buffer.concat(out);
+  }
   const base = path.join(workDir, `${XZ_WORK_PREFIX}${process.pid}-${workFiles++}`);
-  fs.writeFileSync(`${base}.in`, input, { flag: 'w' });
+  fs.writeFileSync(`${base}.in`, input);
   const inFd = fs.openSync(`${base}.in`, 'r');
   let outFd: number | undefined;
   try {
     outFd = fs.openSync(`${base}.out`, 'w+');
-    const fds = [inFd, outFd] as const;
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn('xz', args as string[], { stdio: [fds[0], fds[1], 'pipe'], env: xzEnv() });
-      const err: Buffer[] = [];
-      p.stderr?.on('data', (b: Buffer) => err.push(b));
-      p.on('error', reject);
-      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`xz ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(err).toString().trim()}`))));
-    });
+    await exited(spawn('xz', args as string[], { stdio: [inFd, outFd, 'pipe'], env: xzEnv() }), args);
     return fs.readFileSync(`${base}.out`);
   } finally {
     fs.closeSync(inFd);
@@ -59,27 +75,6 @@ export async function runXzViaFiles(args: readonly string[], input: Uint8Array, 
     fs.rmSync(`${base}.in`, { force: true });
     fs.rmSync(`${base}.out`, { force: true });
   }
-}
-
-/** Names of runXzViaFiles' temporary files (a killed process may leave some; the cache prunes them). */
-export const XZ_WORK_PREFIX = 'xz-work-';
-
-/** Run `xz` with the given args on `input`; resolve stdout. */
-export function runXz(args: readonly string[], input: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('xz', args as string[], { stdio: ['pipe', 'pipe', 'pipe'], env: xzEnv() });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    p.stdout.on('data', (b: Buffer) => out.push(b));
-    p.stderr.on('data', (b: Buffer) => err.push(b));
-    p.on('error', reject);
-    p.stdin.on('error', () => undefined); // EPIPE when xz fails early; reported by the exit code
-    p.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`xz ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(err).toString().trim()}`));
-    });
-    p.stdin.end(input);
-  });
 }
 
 /** Read an xz multibyte integer at `pos`; returns [value, next position]. */
@@ -135,8 +130,7 @@ export const DEFAULT_XZ_PRESET = 3;
 
 export async function compressBlock(data: Uint8Array, preset = DEFAULT_XZ_PRESET, workDir?: string): Promise<XzBlock> {
   if (data.length === 0) throw new Error('xz: refusing to compress an empty chunk');
-  const args = xzArgs(preset);
-  return extractSingleBlock(workDir ? await runXzViaFiles(args, data, workDir) : await runXz(args, data));
+  return extractSingleBlock(await runXz(xzArgs(preset), data, workDir));
 }
 
 /**
@@ -149,8 +143,7 @@ export async function compressBlocks(datas: readonly Uint8Array[], preset = DEFA
   if (datas.length === 1) return [await compressBlock(datas[0]!, preset, workDir)];
   if (datas.some((d) => d.length === 0)) throw new Error('xz: refusing to compress an empty chunk');
   const args = [...xzArgs(preset), `--block-list=${datas.map((d) => d.length).join(',')}`];
-  const input = Buffer.concat(datas);
-  const out = workDir ? await runXzViaFiles(args, input, workDir) : await runXz(args, input);
+  const out = await runXz(args, Buffer.concat(datas), workDir);
   const blocks = splitBlocks(out);
   if (blocks.length !== datas.length || blocks.some((b, i) => b.uncompressedSize !== datas[i]!.length)) {
     throw new Error(`xz: expected ${datas.length} blocks of the given sizes, got ${blocks.length}`);
