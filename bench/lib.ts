@@ -30,6 +30,7 @@ export interface ChildRun {
   seconds: number;
   maxRssMb: number;
   stdout: string;
+  stderr: string;
 }
 
 /** Run the CLI under /usr/bin/time to get wall time and peak RSS (kB -> MB). */
@@ -39,7 +40,7 @@ export function runCli(base: string, args: string[], env: NodeJS.ProcessEnv = {}
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`rcurepo ${args.join(' ')} failed: ${r.stderr}`);
   const m = /RSS_KB=(\d+)/.exec(r.stderr);
-  return { seconds, maxRssMb: m ? Number(m[1]) / 1024 : NaN, stdout: r.stdout };
+  return { seconds, maxRssMb: m ? Number(m[1]) / 1024 : NaN, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function machine(): string {

@@ -3,7 +3,7 @@
  * another, through the real CLI, against `cp -al` of DST's snapshot tree measured in the same run.
  * Target: median <= 2 x cp -al (N = 50,000, U = 1,000).
  *
- *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-presets=3,6] [--keep]
+ *   npm run build && node --import tsx bench/lifecycle-pull.ts [--sizes=10000,50000] [--updates=1000] [--runs=5] [--xz-presets=3,6] [--keep] [--trace]
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +17,8 @@ const sizes = sizesFromArgs([10_000, 50_000]);
 const runs = runsFromArgs(5);
 /** Keep the work directory (to trace a pull by hand: RCUREPO_TRACE=1 rcurepo --base DIR/base pull ...). */
 const keep = process.argv.includes('--keep');
+/** Print each timed pull's step trace (RCUREPO_TRACE) under its figures. */
+const showTrace = process.argv.includes('--trace');
 const updates = Number(process.argv.find((a) => a.startsWith('--updates='))?.slice(10) ?? '1000');
 /** The target's index xz levels to measure (repo setting indexXzPreset); 6 is the default. */
 const presets = (process.argv.find((a) => a.startsWith('--xz-presets='))?.slice(13) ?? String(DEFAULT_XZ_PRESET)).split(',');
@@ -83,8 +85,12 @@ for (const n of sizes) {
         cp.push(timeIt(() => execFileSync('cp', ['-al', tree, cpDst])));
         fs.rmSync(cpDst, { recursive: true });
         execFileSync('sync');
-        const res = runCli(base, ['--json', 'pull', 'unstable', dst]);
+        const res = runCli(base, ['--json', 'pull', 'unstable', dst], showTrace ? { RCUREPO_TRACE: '1' } : {});
         pull.push(res.seconds);
+        if (showTrace) {
+          console.log(`# run ${r}: cp -al ${cp[r]!.toFixed(3)} s, pull ${res.seconds.toFixed(3)} s`);
+          for (const line of res.stderr.split('\n')) if (line.startsWith('[trace]')) console.log(`#   ${line}`);
+        }
         rss = Math.max(rss, res.maxRssMb);
         added = (JSON.parse(res.stdout) as { added: string[] }).added.length;
         xzBytes = fs.statSync(path.join(base, 'repos', dst, 'current', 'eopkg-index.xml.xz')).size;

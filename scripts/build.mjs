@@ -1,14 +1,14 @@
 /**
- * Build: bundle the CLI and its two separately started entry points into dist/bundle/.
+ * Build: bundle the CLI and its separately started entry points (worker threads, the hook runner) into dist/bundle/.
  *
  * Why a bundle: every CLI call is a new process (build-bot hooks run many at once), and on Node 20
  * resolving and compiling ~100 ES modules one by one costs more than the work of a no-op import.
  * The CLI itself is bundled as CommonJS: Node's own modules (http, worker_threads, zlib, ...) are then
  * required when the code that needs them first runs, not all at start-up as hoisted ES imports would be.
- * The two workers stay ES modules (they are started by path).
+ * The workers stay ES modules (they are started by path).
  *
  * The outputs must stay together in dist/bundle/: the CLI finds the workers next to itself
- * (new URL('./delete-worker.js', import.meta.url)) and bin/rcurepo.js two levels up (gc-spawn.ts).
+ * (new URL('./delete-worker.js', import.meta.url), likewise prepare-worker.js) and bin/rcurepo.js two levels up (gc-spawn.ts).
  * Type checking is `npm run typecheck` (tsc --noEmit); esbuild only strips types.
  */
 import { build } from 'esbuild';
@@ -31,7 +31,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts' },
+  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts', 'prepare-worker': 'src/commands/prepare-worker.ts' },
   outdir,
   format: 'esm',
   // Bundled CommonJS dependencies call require() for Node's own modules.

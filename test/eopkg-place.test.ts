@@ -224,3 +224,54 @@ describe('eopkg import through the CLI: metadata cached at import', () => {
     assert.equal(cli('verify', 'u').code, 0);
   });
 });
+
+describe('eopkg bulk import on worker threads', () => {
+  const run = (base: string, threads: string, ...args: string[]) =>
+    runSync(['--base', base, ...args], { env: { ...process.env, RCUREPO_PREPARE_THREADS: threads, RCUREPO_TRACE: '1' } });
+  const pkgs = generatePackages({ out: path.join(tmp, 'bulk-pkgs'), count: 120, seed: 'bulk-threads' });
+  const newBase = (name: string, threads: string) => {
+    const base = path.join(tmp, name);
+    assert.equal(run(base, threads, 'init').code, 0);
+    assert.equal(run(base, threads, 'create-repo', 'u', '--format', 'eopkg').code, 0);
+    return base;
+  };
+  const poolFiles = (base: string, sub: string) => {
+    const dir = path.join(base, 'pool', sub);
+    return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+  };
+
+  it('a bad file among 121 refuses the whole batch and leaves no staged copy, blob or metadata', () => {
+    const base = newBase('bulk-refused', '2');
+    const batch = path.join(tmp, 'bulk-batch');
+    fs.cpSync(path.join(tmp, 'bulk-pkgs'), batch, { recursive: true });
+    fs.writeFileSync(path.join(batch, 'zzbroken-1.0-1-1-x86_64.eopkg'), 'not a zip '.repeat(20));
+    const r = run(base, '2', 'import', 'u', batch);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /\(2 threads\)/, 'prepared on two worker threads');
+    assert.match(r.stderr, /zzbroken-1\.0-1-1-x86_64\.eopkg/);
+    assert.deepEqual(poolFiles(base, 'tmp'), [], 'no staged copies left');
+    assert.deepEqual(poolFiles(base, 'blobs'), [], 'no blobs');
+    assert.deepEqual(poolFiles(base, 'meta'), [], 'no metadata of the refused batch');
+    assert.equal(run(base, '2', 'list', 'u').stdout.trim().split('\n').filter((l) => l.includes('x86_64')).length, 0);
+  });
+
+  it('publishes the same indexes as preparing on the main thread', () => {
+    const threaded = newBase('bulk-threads', '2');
+    const single = newBase('bulk-single', '0');
+    const a = run(threaded, '2', 'import', 'u', path.join(tmp, 'bulk-pkgs'));
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stderr, /\(2 threads\)/);
+    const b = run(single, '0', 'import', 'u', path.join(tmp, 'bulk-pkgs'));
+    assert.equal(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /threads\)/);
+    for (const f of ['eopkg-index.xml', 'eopkg-index.xml.xz', 'eopkg-index.xml.sha1sum']) {
+      assert.ok(fs.readFileSync(path.join(threaded, 'repos', 'u', 'current', f)).equals(fs.readFileSync(path.join(single, 'repos', 'u', 'current', f))), f);
+    }
+    const index = fs.readFileSync(path.join(threaded, 'repos', 'u', 'current', 'eopkg-index.xml'), 'utf8');
+    assert.equal(index.split('<Package>').length - 1, new Set(pkgs.map((p) => p.name)).size);
+    // Hashes were cached at import (outside the lock), one per blob.
+    assert.equal(poolFiles(threaded, 'meta').filter((n) => n.endsWith('.hashes.json')).length, pkgs.length);
+    assert.deepEqual(poolFiles(threaded, 'tmp'), []);
+    assert.equal(run(threaded, '2', 'verify', 'u', '--deep').code, 0);
+  });
+});

@@ -34,6 +34,18 @@ test('ENOSPC mid-transaction aborts cleanly and leaves current alone', { skip: r
     checkSums(fs.realpathSync(path.join(base, 'repos/main/current')));
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/tmp')), []);
     assert.equal(cli.sync(['verify']).code, 0);
+    // The same on worker threads (a bulk import): the thread's fault stops the batch, every staged copy
+    // (from both threads) is dropped, nothing is published.
+    const many = path.join(scratch, 'many');
+    fs.mkdirSync(many);
+    for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(many, `f${i}.bin`), Buffer.alloc(100 * 1024, i));
+    const bulk = cli.sync(['import', 'main', many], { env: { RCUREPO_PREPARE_THREADS: '2', RCUREPO_TRACE: '1' } });
+    assert.equal(bulk.code, 9, bulk.stderr);
+    assert.match(bulk.stderr, /no space left on device/);
+    assert.doesNotMatch(bulk.stderr, /import: prepared/, 'stopped while preparing');
+    assert.equal(fs.readlinkSync(path.join(base, 'repos/main/current')), 'snapshots/2');
+    assert.deepEqual(fs.readdirSync(path.join(base, 'pool/tmp')), []);
+    assert.equal(cli.sync(['verify']).code, 0);
     // Still usable once space is back.
     const again = path.join(scratch, 'again.txt');
     fs.writeFileSync(again, 'again');

@@ -17,6 +17,7 @@ import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import { getFormat } from '../formats/registry.js';
 import { collectInputs } from './inputs.js';
+import { prepareThreadsFor } from './prepare-threads.js';
 import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
 import { trace } from '../util/trace.js';
@@ -65,9 +66,10 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   trace('import: start');
   const inputs = await collectInputs(opts.paths, { cwd: opts.cwd, followSymlinks: opts.followSymlinks });
   const bar = progress('reading', inputs.length);
-  const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix: opts.prefix, progress: bar });
+  const parallel = prepareThreadsFor(layout.base, format.name, { prefix: opts.prefix }, inputs.length);
+  const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix: opts.prefix, progress: bar, parallel });
   bar.done();
-  trace('import: prepared');
+  trace(`import: prepared${parallel ? ` (${parallel.threads} threads)` : ''}`);
   const discardAll = () => new Pool(layout).discard(prepared.map((p) => p.staged));
   if (refused.length) {
     await discardAll();

@@ -6,7 +6,7 @@
 import type { Layout } from './layout.js';
 import type { Format, PlaceOptions, Placement } from '../formats/format.js';
 import type { AddChange, Change, PlanState } from './transaction.js';
-import { Pool } from './pool.js';
+import { HASHES_META, Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { isRcuError, RcuError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
@@ -32,51 +32,84 @@ export interface PrepareResult {
   refused: string[];
 }
 
+/** A prepared file, or the message saying why the file is refused. */
+export type PrepareOutcome = PreparedFile | string;
+
+/**
+ * Prepares many files elsewhere (worker threads: src/commands/prepare-threads.ts), calling `onOutcome`
+ * once per file in any order; rejects with the first I/O fault after every started file has answered.
+ */
+export interface ParallelPrepare {
+  threads: number;
+  run(files: readonly SourceFile[], onOutcome: (i: number, outcome: PrepareOutcome) => void): Promise<void>;
+}
+
+/**
+ * Stage one file in the pool, let the format place and describe it, and cache what it found next to the
+ * blob. Bad input comes back as a message (its staged copy already dropped); I/O faults throw.
+ */
+export async function prepareOne(pool: Pool, format: Format, f: SourceFile, opts: PlaceOptions): Promise<PrepareOutcome> {
+  let staged: StagedBlob | undefined;
+  try {
+    const small = pool.stageSync(f.abs);
+    const bytes = small?.bytes;
+    const blob: StagedBlob = small ? { tmpPath: small.tmpPath, sha256: small.sha256, sha1: small.sha1, size: small.size } : await pool.stage(f.abs);
+    staged = blob;
+    const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+    // Metadata goes to the pool's cache now, not into memory: a bulk import of 50,000 packages would
+    // otherwise hold every fragment, and queued requests would carry them. Caching the hashes here too
+    // keeps that file write out of the commit, which runs under the lock.
+    pool.cacheStagedMetaSync(blob, HASHES_META, { sha256: blob.sha256, sha1: blob.sha1, size: blob.size });
+    if (placement.meta === undefined) return { source: f, staged: blob, placement };
+    pool.cacheStagedMetaSync(blob, format.name, placement.meta);
+    return { source: f, staged: blob, placement: { ...placement, meta: undefined } };
+  } catch (e) {
+    if (staged) await pool.discard([staged]);
+    if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) return e.message;
+    throw e;
+  }
+}
+
 /** Stage and place every file; never throws for bad input (refusals are returned), only for I/O faults. */
-export async function prepareFiles(layout: Layout, format: Format, files: readonly SourceFile[], opts: PlaceOptions & { progress?: Progress } = {}): Promise<PrepareResult> {
+export async function prepareFiles(
+  layout: Layout,
+  format: Format,
+  files: readonly SourceFile[],
+  opts: PlaceOptions & { progress?: Progress; parallel?: ParallelPrepare } = {},
+): Promise<PrepareResult> {
   const pool = new Pool(layout);
-  const results: Array<PreparedFile | string | undefined> = new Array(files.length);
-  // Staging is synchronous (fast); placing may wait on I/O (a large package read from disk), so a few
-  // files are in flight at once. Small files are handed to the format in memory and never re-read.
-  let next = 0;
-  let failed: unknown;
-  let sliceStart = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < files.length && failed === undefined) {
-      const i = next++;
-      const f = files[i]!;
-      let staged: StagedBlob | undefined;
-      try {
-        const small = pool.stageSync(f.abs);
-        const bytes = small?.bytes;
-        const blob: StagedBlob = small ? { tmpPath: small.tmpPath, sha256: small.sha256, sha1: small.sha1, size: small.size } : await pool.stage(f.abs);
-        staged = blob;
-        let placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
-        if (placement.meta !== undefined) {
-          // Into the pool's metadata cache now (keyed by content, so it is right whoever commits the blob),
-          // not kept in memory: a bulk import of 50,000 packages would otherwise hold every fragment, and
-          // queued requests would carry them. Pool.discard drops it again if the blob never arrives.
-          if (!pool.hasMetaSync(blob.sha256, format.name)) {
-            pool.writeMetaSync(blob.sha256, format.name, placement.meta);
-            blob.metaKind = format.name;
-          }
-          placement = { ...placement, meta: undefined };
-        }
-        results[i] = { source: f, staged: blob, placement };
-      } catch (e) {
-        if (staged) await pool.discard([staged]);
-        if (isRcuError(e, 'BAD_INPUT') || isRcuError(e, 'USAGE')) results[i] = e.message;
-        else failed ??= e;
-      }
-      opts.progress?.tick();
-      // Synchronous staging: yield now and then so timers (the lock's refresh) keep running.
-      if (performance.now() - sliceStart > 15) {
-        await new Promise<void>((r) => setImmediate(r));
-        sliceStart = performance.now();
-      }
-    }
+  const results: Array<PrepareOutcome | undefined> = new Array(files.length);
+  const record = (i: number, outcome: PrepareOutcome): void => {
+    results[i] = outcome;
+    opts.progress?.tick();
   };
-  await Promise.all(Array.from({ length: Math.min(PLACE_CONCURRENCY, files.length) }, worker));
+  let failed: unknown;
+  if (opts.parallel) {
+    await opts.parallel.run(files, record).catch((e: unknown) => {
+      failed = e;
+    });
+  } else {
+    // Staging is synchronous (fast); placing may wait on I/O (a large package read from disk), so a few
+    // files are in flight at once. Small files are handed to the format in memory and never re-read.
+    let next = 0;
+    let sliceStart = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < files.length && failed === undefined) {
+        const i = next++;
+        try {
+          record(i, await prepareOne(pool, format, files[i]!, opts));
+        } catch (e) {
+          failed ??= e;
+        }
+        // Synchronous staging: yield now and then so timers (the lock's refresh) keep running.
+        if (performance.now() - sliceStart > 15) {
+          await new Promise<void>((r) => setImmediate(r));
+          sliceStart = performance.now();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PLACE_CONCURRENCY, files.length) }, worker));
+  }
   if (failed !== undefined) {
     await pool.discard(results.flatMap((r) => (r && typeof r !== 'string' ? [r.staged] : [])));
     throw failed;

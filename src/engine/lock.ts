@@ -79,7 +79,7 @@ const MUTEX_WAIT_MS = 2 * TAKEOVER_STALE_MS;
 const POLL_MIN_MS = 50;
 const POLL_MAX_MS = 200;
 
-/** Temporary-name hints (after TMP_PREFIX<pid>-<random>-), so leftovers can be recognized and removed. */
+/** Temporary-name hints (after TMP_PREFIX<pid>-<unique>-), so leftovers can be recognized and removed. */
 const HINT_NEW = 'lock-new';
 const HINT_TRASH = 'lock-trash';
 const HINT_MUTEX_NEW = 'lock-mutex-new';

@@ -27,8 +27,10 @@ const SMALL_FILE = 4 * 1024 * 1024;
 export interface StagedBlob extends BlobHashes {
   /** Private copy in pool/tmp; removed by commit() or discard(). */
   tmpPath: string;
-  /** Kind of the metadata cached for it at import (removed by discard() unless the blob is in the pool). */
-  metaKind?: string;
+  /** Kinds of metadata this import cached for it (removed by discard() unless the blob is in the pool). */
+  metaKinds?: string[];
+  /** Set by commit(): the copy is now the pool blob, discard() leaves it alone. */
+  committed?: boolean;
 }
 
 function stageError(e: unknown, source: string): unknown {
@@ -132,14 +134,32 @@ export class Pool {
    * (a concurrent import of the same bytes that commits later simply describes the blob again).
    */
   async discard(staged: readonly StagedBlob[]): Promise<void> {
-    await Promise.all(staged.map((s) => fsp.rm(s.tmpPath, { force: true })));
-    for (const s of staged) {
-      if (s.metaKind !== undefined && !fs.existsSync(this.blobPath(s.sha256))) fs.rmSync(this.layout.blobMetaPath(s.sha256, s.metaKind), { force: true });
-    }
+    const left = staged.filter((s) => !s.committed);
+    await chunked(left, (s) => {
+      fs.rmSync(s.tmpPath, { force: true });
+      if (s.metaKinds?.length && !fs.existsSync(this.blobPath(s.sha256))) {
+        for (const kind of s.metaKinds) fs.rmSync(this.layout.blobMetaPath(s.sha256, kind), { force: true });
+      }
+    });
   }
 
   hasMetaSync(sha256: string, kind: string): boolean {
     return fs.existsSync(this.layout.blobMetaPath(sha256, kind));
+  }
+
+  /**
+   * Cache metadata for a staged blob before it is committed (keyed by content, so it is right whoever
+   * commits the blob). Written only when absent; what this call wrote is recorded on the blob so that
+   * discard() can take it back if the blob never reaches the pool.
+   */
+  cacheStagedMetaSync(blob: StagedBlob, kind: string, value: unknown): void {
+    if (this.hasMetaSync(blob.sha256, kind)) return;
+    try {
+      this.writeMetaSync(blob.sha256, kind, value);
+    } catch (e) {
+      throw fsError(e, this.layout.blobMetaPath(blob.sha256, kind), 'caching metadata');
+    }
+    (blob.metaKinds ??= []).push(kind);
   }
 
   /**
@@ -168,8 +188,12 @@ export class Pool {
         }
       }
       fs.unlinkSync(s.tmpPath);
-      const hashes: BlobHashes = { sha256: s.sha256, sha1: s.sha1, size: s.size };
-      this.writeMetaSync(s.sha256, HASHES_META, hashes);
+      s.committed = true;
+      // Usually cached already at import (cacheStagedMetaSync), outside the lock.
+      if (!s.metaKinds?.includes(HASHES_META)) {
+        const hashes: BlobHashes = { sha256: s.sha256, sha1: s.sha1, size: s.size };
+        this.writeMetaSync(s.sha256, HASHES_META, hashes);
+      }
     });
     await syncFilesystem(this.layout.blobsDir, () => dirs);
   }
@@ -267,13 +291,18 @@ export class Pool {
   writeMetaSync(sha256: string, kind: string, value: unknown): void {
     const p = this.layout.blobMetaPath(sha256, kind);
     const tmp = tmpName(this.layout.poolTmpDir, 'meta');
-    fs.writeFileSync(tmp, JSON.stringify(value), { flag: 'wx' });
     try {
-      fs.renameSync(tmp, p);
+      fs.writeFileSync(tmp, JSON.stringify(value), { flag: 'wx' });
+      try {
+        fs.renameSync(tmp, p);
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+        fs.mkdirSync(path.dirname(p), { recursive: true });
+        fs.renameSync(tmp, p);
+      }
     } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw e;
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      fs.renameSync(tmp, p);
+      fs.rmSync(tmp, { force: true }); // a full disk can fail the write after the create
+      throw e;
     }
   }
 

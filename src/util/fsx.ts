@@ -12,8 +12,14 @@ import { errnoCode } from './errors.js';
 /** Prefix of every temporary name rcurepo creates; cleanup removes stale ones. */
 export const TMP_PREFIX = '.rcurepo-tmp-';
 
+// Unique per process and thread without a random draw per name (a bulk import makes tens of thousands):
+// one random prefix per thread, then a counter. The pid stays first: cleanup reads it to spare live owners.
+let tmpPrefix: string | undefined;
+let tmpCounter = 0;
+
 export function tmpName(dir: string, hint = ''): string {
-  return path.join(dir, `${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${hint ? '-' + hint : ''}`);
+  tmpPrefix ??= `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`;
+  return path.join(dir, `${tmpPrefix}${(tmpCounter++).toString(36)}${hint ? '-' + hint : ''}`);
 }
 
 /** fsync a file or directory by path. */

@@ -12,6 +12,8 @@ export function trace(step: string): void {
   const now = performance.now();
   const cpu = process.cpuUsage();
   // CPU time of the whole process (all threads) so far: what a burst of concurrent callers competes for.
-  process.stderr.write(`[trace] ${step.padEnd(22)} +${(now - last).toFixed(1)} ms (total ${(now - start).toFixed(1)} ms, cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms)\n`);
+  // Peak resident memory so far: which step sets the process's high-water mark.
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  process.stderr.write(`[trace] ${step.padEnd(22)} +${(now - last).toFixed(1)} ms (total ${(now - start).toFixed(1)} ms, cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, peak ${peakMiB.toFixed(0)} MiB)\n`);
   last = now;
 }
