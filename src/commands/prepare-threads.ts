@@ -37,6 +37,10 @@ const BATCH = 16;
 /** Below this many files the threads' start-up (~50 ms each) costs more than they save. */
 const MIN_FILES = 64;
 
+/** Heap limits of a prepare thread (MB). */
+const WORKER_YOUNG_MB = 8;
+const WORKER_OLD_MB = 96;
+
 const workerUrl = new URL('./prepare-worker.js', import.meta.url);
 let workerAvailable: boolean | undefined;
 
@@ -85,7 +89,9 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
     };
     let sent = 0; // files handed out, compared with `answered` to know when all in flight are back
     for (let t = 0; t < threads; t++) {
-      const w = new Worker(workerUrl, { workerData });
+      // A worker holds one file at a time (whole up to 4 MiB, streamed above), so small heaps suffice; V8's
+      // defaults would let each grow by ~100 MB of garbage between collections, counted in the import's RSS.
+      const w = new Worker(workerUrl, { workerData, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } });
       workers.push(w);
       w.on('message', (m: 'ready' | PrepareReply[]) => {
         if (m === 'ready') {

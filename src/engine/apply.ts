@@ -16,50 +16,68 @@ import { compareBytewise } from '../util/paths.js';
 export interface ApplyInput {
   pool: Pool;
   staging: string;
-  parentEntries: readonly TreeEntry[];
+  /** The parent's entries by path (built once per transaction, shared by its steps). */
+  parentByPath: ReadonlyMap<string, TreeEntry>;
   change: Change;
   cloned: CloneReply;
   warnings: string[];
 }
 
 /**
- * The new snapshot's entries, sorted: the parent's with the change applied. Pure, so the indexes can be
- * built from it while the clone is still running; applyChange makes the tree agree with it.
+ * The new snapshot's entries, sorted: the parent's with the change applied. Pure; applyChange makes the
+ * tree agree with it. Builds nothing the size of the parent: one walk over its sorted entries, then the
+ * paths new to the tree sorted and merged in.
  */
-export function nextEntries(parentEntries: readonly TreeEntry[], change: Change): TreeEntry[] {
-  const byPath = new Map(parentEntries.map((e) => [e.path, e]));
-  for (const rel of change.removes) byPath.delete(rel);
-  for (const a of change.adds) {
-    const old = byPath.get(a.path);
-    if (!old || old.sha256 !== a.sha256) byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
+export function nextEntries(parentEntries: readonly TreeEntry[], parentByPath: ReadonlyMap<string, TreeEntry>, change: Change): TreeEntry[] {
+  const added = new Map<string, TreeEntry>();
+  for (const a of change.adds) added.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
+  const removed = new Set(change.removes);
+  const kept: TreeEntry[] = [];
+  for (const e of parentEntries) {
+    const now = added.get(e.path);
+    if (now) kept.push(now.sha256 === e.sha256 ? e : now);
+    else if (!removed.has(e.path)) kept.push(e);
   }
-  return mergeSorted(parentEntries, byPath, new Set(change.adds.map((a) => a.path)));
+  const fresh = [...added.values()].filter((e) => !parentByPath.has(e.path)).sort((x, y) => compareBytewise(x.path, y.path));
+  if (fresh.length === 0) return kept;
+  const out: TreeEntry[] = new Array(kept.length + fresh.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < kept.length && j < fresh.length) out[k++] = compareBytewise(kept[i]!.path, fresh[j]!.path) <= 0 ? kept[i++]! : fresh[j++]!;
+  while (i < kept.length) out[k++] = kept[i++]!;
+  while (j < fresh.length) out[k++] = fresh[j++]!;
+  return out;
 }
 
 /** Link, replace and unlink in the staging clone, as nextEntries() describes. */
 export async function applyChange(inp: ApplyInput): Promise<void> {
-  const { pool, staging, change, cloned, warnings } = inp;
-  const byPath = new Map(inp.parentEntries.map((e) => [e.path, e]));
+  const { pool, staging, change, cloned, warnings, parentByPath } = inp;
+  // What the staging tree holds at a path as the change is applied: what this change removed or linked
+  // so far, else the parent's entry.
+  const removedNow = new Set<string>();
+  const linkedNow = new Map<string, string>();
+  const shaNow = (p: string): string | undefined => linkedNow.get(p) ?? (removedNow.has(p) ? undefined : parentByPath.get(p)?.sha256);
   if (cloned.foreign.length) {
     throw new RcuError('INTEGRITY', `current snapshot holds ${cloned.foreign.length} special file(s) (e.g. ${cloned.foreign[0]}); run 'rcurepo verify'`);
   }
   // Files whose inode reached the link limit: link them from an overflow copy of their pool blob.
   for (const rel of cloned.emlink) {
-    const e = byPath.get(rel);
+    const e = parentByPath.get(rel);
     if (!e) throw new RcuError('INTEGRITY', `${rel}: at the hard-link limit and not in the manifest; run 'rcurepo verify --repair'`);
     pool.linkIntoSync(e.sha256, path.join(staging, rel));
   }
   await chunked(change.removes, (rel) => {
-    if (!byPath.has(rel)) return;
+    if (shaNow(rel) === undefined) return;
     fs.unlinkSync(path.join(staging, rel));
     pruneEmptyParentsSync(staging, rel);
-    byPath.delete(rel);
+    removedNow.add(rel);
   });
   let highLinks = 0;
   const madeDirs = new Set<string>();
   await chunked(change.adds, (a) => {
-    const old = byPath.get(a.path);
-    if (old && old.sha256 === a.sha256) return;
+    const old = shaNow(a.path);
+    if (old === a.sha256) return;
     const dest = path.join(staging, a.path);
     if (old) {
       // Replace: a new link under a temporary name, renamed over the staging name. The old inode (and
@@ -89,33 +107,9 @@ export async function applyChange(inp: ApplyInput): Promise<void> {
         throw e;
       }
     }
-    byPath.set(a.path, { path: a.path, sha256: a.sha256, size: a.size });
+    linkedNow.set(a.path, a.sha256);
   });
   if (highLinks) warnings.push(`${highLinks} blob(s) have more than ${LINK_WARN_THRESHOLD} links; further links go to overflow copies (EMLINK at 65,000 on ext4)`);
-}
-
-/**
- * The new entries in path order without sorting them all again: the parent's are sorted, so walk them
- * once (dropping removed paths, taking replaced ones' new values) and merge in the few added paths.
- */
-function mergeSorted(parent: readonly TreeEntry[], byPath: ReadonlyMap<string, TreeEntry>, touched: ReadonlySet<string>): TreeEntry[] {
-  const inParent = new Set<string>();
-  const kept: TreeEntry[] = [];
-  for (const e of parent) {
-    inParent.add(e.path);
-    const now = byPath.get(e.path);
-    if (now) kept.push(now);
-  }
-  const fresh = [...touched].filter((p) => !inParent.has(p) && byPath.has(p)).sort(compareBytewise).map((p) => byPath.get(p)!);
-  if (fresh.length === 0) return kept;
-  const out: TreeEntry[] = new Array(kept.length + fresh.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < kept.length && j < fresh.length) out[k++] = compareBytewise(kept[i]!.path, fresh[j]!.path) <= 0 ? kept[i++]! : fresh[j++]!;
-  while (i < kept.length) out[k++] = kept[i++]!;
-  while (j < fresh.length) out[k++] = fresh[j++]!;
-  return out;
 }
 
 export interface VerifyStagingInput {

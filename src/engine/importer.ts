@@ -153,10 +153,10 @@ export async function planImport(state: PlanState, prepared: readonly PreparedFi
   const conflicts: Array<{ p: PreparedFile }> = [];
   // Few files: stat them against the pool (no manifest load, keeps no-op imports fast). Many files:
   // one manifest read beats thousands of stats.
-  const byPath = prepared.length > BULK_COMPARE ? new Map((await state.entries()).map((e) => [e.path, e.sha256])) : undefined;
+  const byPath = prepared.length > BULK_COMPARE ? await state.entriesByPath() : undefined;
   for (const p of prepared) {
     const treePath = p.placement.treePath;
-    const known = byPath?.get(treePath);
+    const known = byPath?.get(treePath)?.sha256;
     const cmp = byPath ? (known === undefined ? 'absent' : known === p.staged.sha256 ? 'same' : 'different') : await state.compare(treePath, p.staged.sha256);
     if (cmp === 'same') {
       unchanged.push(treePath);
@@ -169,7 +169,7 @@ export async function planImport(state: PlanState, prepared: readonly PreparedFi
     adds.push({ path: treePath, sha256: p.staged.sha256, size: p.staged.size, staged: p.staged, meta: p.placement.meta });
   }
   if (conflicts.length) {
-    const byPath = new Map((await state.entries()).map((e) => [e.path, e]));
+    const byPath = await state.entriesByPath();
     const lines = conflicts.map(({ p }) => {
       const old = byPath.get(p.placement.treePath);
       return `${p.placement.treePath}: generation ${state.parent} has sha256 ${old?.sha256 ?? '(not a pool file)'}, ${p.source.abs} has sha256 ${p.staged.sha256}`;

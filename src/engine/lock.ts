@@ -17,7 +17,7 @@
  * - A lock is stale when its holder is provably dead (same host and: other boot id, no such pid, or the
  *   pid's start time differs, i.e. reused) — recovered at once — or when its mtime is older than the
  *   holder's staleMs (holder on another host, frozen, or record unreadable).
- * - Takeovers are serialized by a short-lived mutex, the file `<target>.lock.takeover` (created with link(2),
+ * - Takeovers are serialized by a short-lived mutex (lock-mutex.ts), the file `<target>.lock.takeover` (created with link(2),
  *   so it appears with its content). Under it the taker re-reads the lock and goes on only if the identity
  *   (dev, ino, mtime, token) is exactly the one it judged stale; it then renames the stale directory to a
  *   unique trash name (atomic: the name never points at a half-deleted tree), checks that what it moved is
@@ -35,7 +35,6 @@
  * re-entrancy (a second acquire in the same process waits like any other). Keep the lock area local.
  */
 import fsp from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { RcuError, errnoCode } from '../util/errors.js';
 import { TMP_PREFIX, tmpName } from '../util/fsx.js';
@@ -46,9 +45,10 @@ import {
   holderLiveness,
   hostName,
   ownRecord,
-  parseHolderRecord,
   publicHolder,
 } from './lock-holder.js';
+import { HOLDER_FILE, observe, sameIdentity, staleReason, type Observed } from './lock-observe.js';
+import { HINT_MUTEX_NEW, HINT_MUTEX_TRASH, TAKEOVER_STALE_MS, withMutex } from './lock-mutex.js';
 
 export type { LockHolder } from './lock-holder.js';
 
@@ -68,12 +68,9 @@ export interface AcquireOptions {
   updateMs?: number; // refresh interval (default staleMs/3, at most staleMs/2)
 }
 
-const HOLDER_FILE = 'holder.json';
 const DEFAULT_WAIT_SECONDS = 300;
 const DEFAULT_STALE_MS = 30_000;
 const MIN_STALE_MS = 200;
-/** The takeover mutex is held for milliseconds; older than this it is abandoned. */
-const TAKEOVER_STALE_MS = 5_000;
 /** How long a refresh or a release waits for the takeover mutex. */
 const MUTEX_WAIT_MS = 2 * TAKEOVER_STALE_MS;
 const POLL_MIN_MS = 50;
@@ -82,8 +79,6 @@ const POLL_MAX_MS = 200;
 /** Temporary-name hints (after TMP_PREFIX<pid>-<unique>-), so leftovers can be recognized and removed. */
 const HINT_NEW = 'lock-new';
 const HINT_TRASH = 'lock-trash';
-const HINT_MUTEX_NEW = 'lock-mutex-new';
-const HINT_MUTEX_TRASH = 'lock-mutex-trash';
 
 /**
  * How much longer a waiter may wait, in ms (<= 0: give up). Housekeeping (the background gc after a
@@ -100,155 +95,9 @@ const HOUSEKEEPING_GRACE_MS = 10_000;
 export function lockDirOf(target: string): string {
   return `${target}.lock`;
 }
-function mutexPathOf(target: string): string {
-  return `${target}.lock.takeover`;
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const pollDelay = () => POLL_MIN_MS + Math.random() * (POLL_MAX_MS - POLL_MIN_MS);
-
-// ---------------------------------------------------------------------------------------------------------
-// Observing a lock directory
-
-interface Observed {
-  dev: bigint;
-  ino: bigint;
-  mtimeNs: bigint;
-  mtimeMs: number;
-  record: HolderRecord | undefined;
-}
-
-async function lstatBig(p: string): Promise<BigIntStats | undefined> {
-  try {
-    return await fsp.lstat(p, { bigint: true });
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-/** The lock directory (or a moved copy) as it is now; undefined when absent. */
-async function observe(dir: string): Promise<Observed | undefined> {
-  const st = await lstatBig(dir);
-  if (!st) return undefined;
-  let record: HolderRecord | undefined;
-  if (st.isDirectory()) {
-    try {
-      record = parseHolderRecord(await fsp.readFile(path.join(dir, HOLDER_FILE), 'utf8'));
-    } catch (e) {
-      const c = errnoCode(e);
-      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR') throw e;
-      // vanished between lstat and read, or no record: judged by age below
-    }
-  }
-  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
-}
-
-function sameIdentity(a: Observed, b: Observed): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.record?.token === b.record?.token;
-}
-
-/** Why the observed lock is stale, or undefined when it is not. */
-function staleReason(o: Observed, defaultStaleMs: number): string | undefined {
-  const rec = o.record;
-  if (rec && holderLiveness(rec) === 'dead') return `holder pid ${rec.pid} on ${rec.host} is gone`;
-  const staleMs = rec?.staleMs ?? defaultStaleMs;
-  const age = Date.now() - o.mtimeMs;
-  if (age > staleMs) return `not refreshed for ${Math.round(age)} ms (stale after ${staleMs} ms)`;
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The takeover mutex: a file created by link(2), held for milliseconds.
-
-interface MutexHandle {
-  path: string;
-  dev: bigint;
-  ino: bigint;
-}
-
-function mutexStale(o: Observed): boolean {
-  if (o.record && holderLiveness(o.record) === 'dead') return true;
-  return Date.now() - o.mtimeMs > TAKEOVER_STALE_MS;
-}
-
-async function observeFile(p: string): Promise<Observed | undefined> {
-  const st = await lstatBig(p);
-  if (!st) return undefined;
-  let record: HolderRecord | undefined;
-  if (st.isFile()) {
-    try {
-      record = parseHolderRecord(await fsp.readFile(p, 'utf8'));
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw e;
-    }
-  }
-  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
-}
-
-/** Remove an abandoned mutex: rename it away, check it is the one judged stale, else put it back. */
-async function breakMutex(p: string, stale: Observed): Promise<void> {
-  const trash = tmpName(path.dirname(p), HINT_MUTEX_TRASH);
-  try {
-    await fsp.rename(p, trash);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
-    throw e;
-  }
-  try {
-    const moved = await lstatBig(trash);
-    if (moved && (moved.dev !== stale.dev || moved.ino !== stale.ino)) {
-      // Someone else broke it first and made a fresh one, which we just moved: give it back.
-      await fsp.link(trash, p).catch(() => undefined);
-    }
-  } finally {
-    await fsp.rm(trash, { force: true });
-  }
-}
-
-async function tryMutex(p: string): Promise<MutexHandle | undefined> {
-  const dir = path.dirname(p);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const tmp = tmpName(dir, HINT_MUTEX_NEW);
-    await fsp.writeFile(tmp, JSON.stringify(ownRecord('takeover', TAKEOVER_STALE_MS)), { flag: 'wx' });
-    try {
-      await fsp.link(tmp, p);
-      const st = await fsp.lstat(tmp, { bigint: true });
-      return { path: p, dev: st.dev, ino: st.ino };
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw e;
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
-    const held = await observeFile(p);
-    if (!held) continue; // released meanwhile: try again at once
-    if (!mutexStale(held)) return undefined;
-    await breakMutex(p, held);
-  }
-  return undefined;
-}
-
-async function releaseMutex(m: MutexHandle): Promise<void> {
-  const st = await lstatBig(m.path);
-  if (st && st.dev === m.dev && st.ino === m.ino) await fsp.rm(m.path, { force: true });
-}
-
-/** Run `fn` holding the takeover mutex; undefined if the mutex could not be had within `waitMs`. */
-async function withMutex<T>(target: string, waitMs: number, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const m = await tryMutex(mutexPathOf(target));
-    if (m) {
-      try {
-        return { value: await fn() };
-      } finally {
-        await releaseMutex(m);
-      }
-    }
-    if (Date.now() >= deadline) return undefined;
-    await sleep(5 + Math.random() * 20);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Installing our lock directory

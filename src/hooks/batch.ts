@@ -70,7 +70,6 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
 
     const plan = async (state: PlanState) => {
       const batch = new Map<string, { sha256: string; cmp: Cmp; source: string }>();
-      let parentByPath: Map<string, string> | undefined;
       for (const req of live) {
         const p: Planned = { req, brings: [], unchanged: [] };
         const conflicts: string[] = [];
@@ -87,8 +86,8 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           if (cmp === 'same') p.unchanged.push(f.treePath);
           else if (cmp === 'absent' || req.replace) p.brings.push({ f, cmp });
           else {
-            parentByPath ??= new Map((await state.entries()).map((e) => [e.path, e.sha256]));
-            conflicts.push(`${f.treePath}: generation ${state.parent} has sha256 ${parentByPath.get(f.treePath) ?? '(not a pool file)'}, ${f.source} has sha256 ${f.sha256}`);
+            const parentByPath = await state.entriesByPath();
+            conflicts.push(`${f.treePath}: generation ${state.parent} has sha256 ${parentByPath.get(f.treePath)?.sha256 ?? '(not a pool file)'}, ${f.source} has sha256 ${f.sha256}`);
           }
         }
         if (defer) {

@@ -1,0 +1,75 @@
+/**
+ * Observing the writer lock's directory (or the takeover mutex file) as it is now: identity (dev, ino,
+ * mtime, token) and the holder record, and whether what was seen is stale. See lock.ts for the mechanism.
+ */
+import fsp from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../util/errors.js';
+import { type HolderRecord, holderLiveness, parseHolderRecord } from './lock-holder.js';
+
+export const HOLDER_FILE = 'holder.json';
+
+
+export interface Observed {
+  dev: bigint;
+  ino: bigint;
+  mtimeNs: bigint;
+  mtimeMs: number;
+  record: HolderRecord | undefined;
+}
+
+export async function lstatBig(p: string): Promise<BigIntStats | undefined> {
+  try {
+    return await fsp.lstat(p, { bigint: true });
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** The lock directory (or a moved copy) as it is now; undefined when absent. */
+export async function observe(dir: string): Promise<Observed | undefined> {
+  const st = await lstatBig(dir);
+  if (!st) return undefined;
+  let record: HolderRecord | undefined;
+  if (st.isDirectory()) {
+    try {
+      record = parseHolderRecord(await fsp.readFile(path.join(dir, HOLDER_FILE), 'utf8'));
+    } catch (e) {
+      const c = errnoCode(e);
+      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR') throw e;
+      // vanished between lstat and read, or no record: judged by age below
+    }
+  }
+  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
+}
+
+export function sameIdentity(a: Observed, b: Observed): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.record?.token === b.record?.token;
+}
+
+/** Why the observed lock is stale, or undefined when it is not. */
+export function staleReason(o: Observed, defaultStaleMs: number): string | undefined {
+  const rec = o.record;
+  if (rec && holderLiveness(rec) === 'dead') return `holder pid ${rec.pid} on ${rec.host} is gone`;
+  const staleMs = rec?.staleMs ?? defaultStaleMs;
+  const age = Date.now() - o.mtimeMs;
+  if (age > staleMs) return `not refreshed for ${Math.round(age)} ms (stale after ${staleMs} ms)`;
+  return undefined;
+}
+
+/** The takeover mutex file as it is now (its record is a holder record too). */
+export async function observeFile(p: string): Promise<Observed | undefined> {
+  const st = await lstatBig(p);
+  if (!st) return undefined;
+  let record: HolderRecord | undefined;
+  if (st.isFile()) {
+    try {
+      record = parseHolderRecord(await fsp.readFile(p, 'utf8'));
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+    }
+  }
+  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
+}
