@@ -50,8 +50,14 @@ function pkgBytes(metadata: string | Buffer | undefined, opts: { members?: strin
   return zip(m.filter((x) => !opts.members || opts.members.includes(x.name)), new Date('2024-01-01T00:00:00Z'));
 }
 
+/** Refused both ways a package reaches place(): by path (large files) and with its bytes in memory. */
 async function refused(file: string, relPath: string | undefined, reason: RegExp): Promise<void> {
-  await assert.rejects(eopkgFormat.place(incoming(file, relPath), {}), (e: unknown) => {
+  await refusedAs({ ...incoming(file, relPath) }, file, relPath, reason);
+  await refusedAs({ ...incoming(file, relPath), bytes: fs.readFileSync(file) }, file, relPath, reason);
+}
+
+async function refusedAs(inc: ReturnType<typeof incoming> & { bytes?: Buffer }, file: string, relPath: string | undefined, reason: RegExp): Promise<void> {
+  await assert.rejects(eopkgFormat.place(inc, {}), (e: unknown) => {
     assert.ok(e instanceof RcuError, `expected RcuError, got ${String(e)}`);
     assert.equal(e.code, 'BAD_INPUT', e.message);
     assert.ok(e.message.includes(path.basename(file)) || (relPath !== undefined && e.message.includes(relPath)), `message names the file: ${e.message}`);
@@ -184,6 +190,7 @@ describe('generator', () => {
     for (const p of written) {
       assert.ok(fs.readFileSync(p.file!).equals(p.bytes));
       const m = (await eopkgFormat.place(incoming(p.file!), {})).meta as EopkgMeta;
+      assert.deepEqual((await eopkgFormat.place({ ...incoming(p.file!), bytes: p.bytes }, {})).meta, m, 'same metadata from the bytes in memory');
       assert.equal(m.name, p.name);
       assert.equal(m.release, p.release);
     }
