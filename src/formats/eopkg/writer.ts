@@ -183,8 +183,11 @@ export async function writeIndexStreaming(
     await xzSink.write(streamHeader());
     const sizes: Pick<XzBlock, 'unpaddedSize' | 'uncompressedSize'>[] = [];
     // Look ahead: keep the xz processes busy with batches and overlap cache reads with writing; memory
-    // stays bounded by the window (~300 KB of text and its block per chunk).
-    const window = Math.max(32, cpus * 16);
+    // stays bounded by the window. A missed chunk in the window holds its rendered text and, while it is
+    // rendered, its packages' metadata: 16 chunks rather than 32 cut the peak RSS of a 30,000-package
+    // bulk import from 332-334 MiB to 236-240 MiB (index step 2.4-2.7 s instead of 2.9-3.0 s); pulls of
+    // 1,000 into 10,000 packages measured the same within noise.
+    const window = Math.max(16, cpus * 8);
     const pending: (Promise<Piece> | undefined)[] = new Array(chunks.length);
     let next = 0;
     for (let i = 0; i < chunks.length; i++) {
