@@ -62,6 +62,7 @@ for (const n of sizes) {
       warmUp = path.join(work, p.basename);
       fs.writeFileSync(warmUp, p.bytes);
     }
+    const leftovers: string[] = [];
     for (const preset of presets) {
       const cp: number[] = [];
       const pull: number[] = [];
@@ -81,9 +82,11 @@ for (const n of sizes) {
         }
         const tree = fs.realpathSync(path.join(base, 'repos', dst, 'current'));
         execFileSync('sync');
-        const cpDst = path.join(work, `cp-${r}`);
+        const cpDst = path.join(work, `cp-${preset}-${r}`);
         cp.push(timeIt(() => execFileSync('cp', ['-al', tree, cpDst])));
-        fs.rmSync(cpDst, { recursive: true });
+        // Nothing is deleted between timed commands: on this kind of machine file operations slow down
+        // for a while after large deletions, and runs would measure the previous run's cleanup.
+        leftovers.push(cpDst);
         execFileSync('sync');
         const res = runCli(base, ['--json', 'pull', 'unstable', dst], showTrace ? { RCUREPO_TRACE: '1' } : {});
         pull.push(res.seconds);
@@ -94,11 +97,11 @@ for (const n of sizes) {
         rss = Math.max(rss, res.maxRssMb);
         added = (JSON.parse(res.stdout) as { added: string[] }).added.length;
         xzBytes = fs.statSync(path.join(base, 'repos', dst, 'current', 'eopkg-index.xml.xz')).size;
-        runCli(base, ['delete-repo', dst, '--force']);
       }
       const c = median(cp);
       console.log([n, preset, c.toFixed(3), median(pull).toFixed(3), (median(pull) / c).toFixed(2), rss.toFixed(0), added, xzBytes].join('\t'));
     }
+    for (const d of leftovers) fs.rmSync(d, { recursive: true, force: true });
   } finally {
     if (keep) console.log(`# kept: ${work} (repositories unstable and base-stable; pull into a clone of base-stable)`);
     else fs.rmSync(work, { recursive: true, force: true });

@@ -28,22 +28,31 @@ export async function lstatBig(p: string): Promise<BigIntStats | undefined> {
   }
 }
 
-/** The lock directory (or a moved copy) as it is now; undefined when absent. */
-export async function observe(dir: string): Promise<Observed | undefined> {
-  const st = await lstatBig(dir);
+/**
+ * What is at `p` now, undefined when absent: its identity and the holder record it carries (the lock
+ * directory's holder.json, or the mutex file's own content). A record that vanished between lstat and
+ * read, or is missing, leaves `record` undefined: such an entry is judged by its age.
+ */
+async function observeAt(p: string, kind: 'dir' | 'file'): Promise<Observed | undefined> {
+  const st = await lstatBig(p);
   if (!st) return undefined;
   let record: HolderRecord | undefined;
-  if (st.isDirectory()) {
+  if (kind === 'dir' ? st.isDirectory() : st.isFile()) {
     try {
-      record = parseHolderRecord(await fsp.readFile(path.join(dir, HOLDER_FILE), 'utf8'));
+      record = parseHolderRecord(await fsp.readFile(kind === 'dir' ? path.join(p, HOLDER_FILE) : p, 'utf8'));
     } catch (e) {
       const c = errnoCode(e);
       if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR') throw e;
-      // vanished between lstat and read, or no record: judged by age below
     }
   }
   return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
 }
+
+/** The lock directory (or a moved copy) as it is now. */
+export const observe = (dir: string): Promise<Observed | undefined> => observeAt(dir, 'dir');
+
+/** The takeover mutex file as it is now (its record is a holder record too). */
+export const observeFile = (file: string): Promise<Observed | undefined> => observeAt(file, 'file');
 
 export function sameIdentity(a: Observed, b: Observed): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.record?.token === b.record?.token;
@@ -57,19 +66,4 @@ export function staleReason(o: Observed, defaultStaleMs: number): string | undef
   const age = Date.now() - o.mtimeMs;
   if (age > staleMs) return `not refreshed for ${Math.round(age)} ms (stale after ${staleMs} ms)`;
   return undefined;
-}
-
-/** The takeover mutex file as it is now (its record is a holder record too). */
-export async function observeFile(p: string): Promise<Observed | undefined> {
-  const st = await lstatBig(p);
-  if (!st) return undefined;
-  let record: HolderRecord | undefined;
-  if (st.isFile()) {
-    try {
-      record = parseHolderRecord(await fsp.readFile(p, 'utf8'));
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw e;
-    }
-  }
-  return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
 }
