@@ -80,14 +80,18 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
       if (fault !== undefined) reject(fault);
       else resolve();
     };
+    let sent = 0; // files handed out, compared with `answered` to know when all in flight are back
     const send = (w: Worker): void => {
       // After a fault nothing new starts; what is in flight still answers (its staged copies must be known).
       if (fault !== undefined || next >= files.length) return;
       const jobs: PrepareJob[] = [];
       for (; jobs.length < BATCH && next < files.length; next++) jobs.push({ i: next, abs: files[next]!.abs, rel: files[next]!.rel });
+      sent += jobs.length;
       w.postMessage(jobs);
     };
-    let sent = 0; // files handed out, compared with `answered` to know when all in flight are back
+    const finishWhenDone = (): void => {
+      if (answered === sent && (next >= files.length || fault !== undefined)) finish();
+    };
     for (let t = 0; t < threads; t++) {
       // A worker holds one file at a time (whole up to 4 MiB, streamed above), so small heaps suffice; V8's
       // defaults would let each grow by ~100 MB of garbage between collections, counted in the import's RSS.
@@ -96,23 +100,17 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
       w.on('message', (m: 'ready' | PrepareReply[]) => {
         if (m === 'ready') {
           // Two batches each: the next is waiting when one is answered.
-          for (let k = 0; k < 2; k++) {
-            const before = next;
-            send(w);
-            sent += next - before;
+          send(w);
+          send(w);
+        } else {
+          for (const r of m) {
+            answered++;
+            if (r.fault) fault ??= fromWire(r.fault);
+            else onOutcome(r.i, r.outcome);
           }
-          if (sent === answered && (next >= files.length || fault !== undefined)) finish();
-          return;
+          send(w);
         }
-        for (const r of m) {
-          answered++;
-          if (r.fault) fault ??= fromWire(r.fault);
-          else onOutcome(r.i, r.outcome);
-        }
-        const before = next;
-        send(w);
-        sent += next - before;
-        if (answered === sent && (next >= files.length || fault !== undefined)) finish();
+        finishWhenDone();
       });
       // A crashed thread loses its batch (its staged copies are left for the pool's cleanup): nothing more
       // can be trusted to answer, so stop here.
@@ -121,6 +119,7 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
         finish();
       });
       w.on('exit', (code) => {
+        if (finished) return; // terminated by finish()
         fault ??= new RcuError('FAILURE', `a prepare thread stopped (exit code ${code})`);
         finish();
       });
