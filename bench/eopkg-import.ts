@@ -78,8 +78,8 @@ async function one(n: number): Promise<Row> {
   const bytes = dirBytes(files);
   runCli(base, ['init']);
   runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
-  // gc runs between measurements (`gc R` below), not concurrently with them: after a publish the
-  // background gc would otherwise delete a superseded 50,000-link tree while the next figure is taken.
+  // No gc during the measurements: after a publish the background gc would delete a superseded
+  // 50,000-link tree while the next figure is taken. The work folder goes as a whole at the end.
   runCli(base, ['config', 'R', 'gcAfterPublish', 'false']);
   // bulk: one import call of every file (a directory argument), vs sha256sum of the same files
   const bulk = runCli(base, ['import', 'R', pkgDir]);
@@ -101,7 +101,8 @@ async function one(n: number): Promise<Row> {
     // (not for the previous run's deletions or the page cache of the generator).
     execFileSync('sync');
     cpal.push(timeCmd('cp', ['-al', cur, dst]));
-    fs.rmSync(dst, { recursive: true, force: true });
+    // Deleted only after the last run: on this kind of machine file operations slow down for a while
+    // after large deletions, and the next timed command would measure this one's cleanup.
     const f = freshPackage(extra, taken, i);
     execFileSync('sync');
     const r = runCli(base, ['import', 'R', f], showTrace && i === runs - 1 ? { RCUREPO_TRACE: '1' } : {});
@@ -111,9 +112,9 @@ async function one(n: number): Promise<Row> {
     const z = runCli(base, ['import', 'R', f]);
     noop.push(z.seconds);
     noopRss.push(z.maxRssMb);
-    // the reaper is not what we measure: keep snapshots from piling up between runs
-    runCli(base, ['gc', 'R']);
   }
+  // Superseded snapshots and the cp -al copies are left in place until the runs are over (see above).
+  for (let i = 0; i < runs; i++) fs.rmSync(path.join(work, `cpal-${i}`), { recursive: true, force: true });
   if (showTrace) {
     const f = freshPackage(extra, taken, 999);
     const r = spawnSync(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'rcurepo.js'), '--base', base, 'import', 'R', f], { encoding: 'utf8', env: { ...process.env, RCUREPO_TRACE: '1' } });
