@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ParallelPrepare, PrepareOutcome, SourceFile } from '../engine/importer.js';
 import type { PlaceOptions } from '../formats/format.js';
-import { RcuError, type ErrorCode } from '../util/errors.js';
+import { RcuError, errorFromWire, type WireError } from '../util/errors.js';
 
 export interface PrepareWorkerData {
   base: string;
@@ -23,14 +23,7 @@ export interface PrepareWorkerData {
 export interface PrepareJob extends SourceFile {
   i: number;
 }
-/** An error as it crosses the thread boundary. */
-export interface WireFault {
-  message: string;
-  rcuCode?: ErrorCode;
-  details?: string[];
-  errno?: string;
-}
-export type PrepareReply = { i: number; outcome: PrepareOutcome; fault?: undefined } | { i: number; fault: WireFault; outcome?: undefined };
+export type PrepareReply = { i: number; outcome: PrepareOutcome; fault?: undefined } | { i: number; fault: WireError; outcome?: undefined };
 
 /** Files per message: large enough to amortise messaging, small enough to balance the threads. */
 const BATCH = 16;
@@ -49,11 +42,6 @@ function threadCount(): number {
   const env = process.env.RCUREPO_PREPARE_THREADS;
   if (env !== undefined && env !== '') return Math.max(0, Math.min(16, Number.parseInt(env, 10) || 0));
   return Math.min(4, os.availableParallelism?.() ?? os.cpus().length);
-}
-
-function fromWire(f: WireFault): Error {
-  if (f.rcuCode) return new RcuError(f.rcuCode, f.message, { details: f.details });
-  return Object.assign(new Error(f.message), f.errno ? { code: f.errno } : {});
 }
 
 /** A ParallelPrepare for `fileCount` files, or undefined when the main thread should do it. */
@@ -105,7 +93,7 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
         } else {
           for (const r of m) {
             answered++;
-            if (r.fault) fault ??= fromWire(r.fault);
+            if (r.fault) fault ??= errorFromWire(r.fault);
             else onOutcome(r.i, r.outcome);
           }
           send(w);

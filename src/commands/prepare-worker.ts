@@ -7,23 +7,13 @@ import { Layout } from '../engine/layout.js';
 import { Pool } from '../engine/pool.js';
 import { prepareOne } from '../engine/importer.js';
 import { getFormat } from '../formats/registry.js';
-import { isRcuError } from '../util/errors.js';
-import type { PrepareJob, PrepareReply, PrepareWorkerData, WireFault } from './prepare-threads.js';
+import { errorToWire } from '../util/errors.js';
+import type { PrepareJob, PrepareReply, PrepareWorkerData } from './prepare-threads.js';
 
 const data = workerData as PrepareWorkerData;
 const pool = new Pool(new Layout(data.base));
 const format = await getFormat(data.format);
 const port = parentPort!;
-
-function toWire(e: unknown): WireFault {
-  const err = e as Error & { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown };
-  return {
-    message: err?.message ?? String(e),
-    rcuCode: isRcuError(e) ? e.code : undefined,
-    details: isRcuError(e) ? e.details : undefined,
-    errno: typeof err?.code === 'string' ? err.code : undefined,
-  };
-}
 
 // Batches are handled one after another (a batch's files in order): the thread is the parallelism.
 let chain = Promise.resolve();
@@ -34,7 +24,7 @@ port.on('message', (jobs: PrepareJob[]) => {
       try {
         replies.push({ i: j.i, outcome: await prepareOne(pool, format, { abs: j.abs, rel: j.rel }, data.opts) });
       } catch (e) {
-        replies.push({ i: j.i, fault: toWire(e) });
+        replies.push({ i: j.i, fault: errorToWire(e) });
       }
     }
     port.postMessage(replies);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CLONE_WORKER_SOURCE } from './clone-worker.js';
 import type { CloneReply, CloneRequest } from './clone-worker.js';
-import { errnoCode, fsError } from '../util/errors.js';
+import { errnoCode, errorFromWire, fsError } from '../util/errors.js';
 
 
 /** Threads making links: two link(2) streams in different folders run in parallel in the kernel. */
@@ -74,7 +74,7 @@ export async function cloneTree(src: string, dst: string, skipRoot: readonly str
   const replies = await Promise.all(shares.filter((s) => s.length > 0).map((share) => runCloneWorker({ src, dst, skipRoot: [...skipRoot], roots: share })));
   for (const r of replies) {
     if (r.error) {
-      const e = Object.assign(new Error(r.error.message), { code: r.error.code });
+      const e = errorFromWire({ message: r.error.message, errno: r.error.code });
       throw fsError(e, r.error.path ? path.join(dst, r.error.path) : dst, 'cloning the snapshot tree');
     }
     // concat, not push(...): 100,000 spread arguments overflow the call stack.

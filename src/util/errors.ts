@@ -75,3 +75,22 @@ export function fsError(e: unknown, file: string, doing: string): RcuError | unk
       return e;
   }
 }
+
+/** An error as it crosses a thread boundary: structured cloning keeps neither the class nor `code`. */
+export interface WireError {
+  message: string;
+  rcuCode?: ErrorCode;
+  details?: string[];
+  /** errno code of a Node system error (ENOSPC, ...), so errnoCode() and fsError() still apply. */
+  errno?: string;
+}
+
+export function errorToWire(e: unknown): WireError {
+  if (isRcuError(e)) return { message: e.message, rcuCode: e.code, details: e.details };
+  return { message: e instanceof Error ? e.message : String(e), errno: errnoCode(e) };
+}
+
+export function errorFromWire(w: WireError): Error {
+  if (w.rcuCode) return new RcuError(w.rcuCode, w.message, { details: w.details });
+  return Object.assign(new Error(w.message), w.errno ? { code: w.errno } : {});
+}
