@@ -8,13 +8,14 @@ import type { Layout } from '../engine/layout.js';
 
 export async function afterPublish(layout: Layout, repoName: string, gen: number, snapshotDir: string): Promise<void> {
   // Loaded here, not at start-up: a no-op import never gets this far and should not pay for them.
-  const [{ writeRsyncFragment }, { scheduleGcAfterPublish }, { runPostPublishHooks }] = await Promise.all([
+  const [{ writeRsyncFragment }, { scheduleGcAfterPublish, scheduleSpareClone }, { runPostPublishHooks }] = await Promise.all([
     import('../readers/rsyncd.js'),
     import('../readers/gc-spawn.js'),
     import('../hooks/post-publish.js'),
   ]);
   await writeRsyncFragment(layout, repoName, gen);
   await scheduleGcAfterPublish(layout, repoName);
+  await scheduleSpareClone(layout, repoName);
   await runPostPublishHooks(layout, repoName, gen, snapshotDir);
 }
 

@@ -58,3 +58,16 @@ export async function clearPending(repo: RepoLayout): Promise<void> {
     if (errnoCode(e) !== 'ENOENT') throw e;
   });
 }
+
+/**
+ * The spare clone of the new current generation, made by `rcurepo spare REPO` detached (see
+ * src/engine/spare.ts). A maker already at work is left alone: it looks at `current` again when done.
+ */
+export async function scheduleSpareClone(layout: Layout, repoName: string): Promise<number | undefined> {
+  const repo = layout.repo(repoName);
+  if (!settingsFrom((await readRepoConfig(repo)).settings).spareClone) return undefined;
+  const child = spawn(process.execPath, [BIN, '--base', layout.base, 'spare', repoName], { detached: true, stdio: 'ignore', cwd: layout.base });
+  child.on('error', () => undefined);
+  child.unref();
+  return child.pid;
+}

@@ -15,6 +15,8 @@ export const CRASH_POINTS = [
   'after-rename',
   'after-swap',
   'after-supersede',
+  'spare-after-clone',
+  'spare-after-rename',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
