@@ -4,9 +4,10 @@
  * the clone is made, the spare is of no use and the newest generation is cloned instead, at most a few
  * times; a later publish starts another maker anyway. Stale spares are removed at the end.
  */
+import type { Layout } from '../engine/layout.js';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { readCurrent } from '../engine/generations.js';
-import { listSpares, makeSpare, tidySpares } from '../engine/spare.js';
+import { listSpares, makeSpare, makerDone, tidySpares } from '../engine/spare.js';
 import type { SpareState } from '../engine/spare.js';
 import { getFormat } from '../formats/registry.js';
 import { acquireLease, releaseLease } from '../readers/leases.js';
@@ -30,28 +31,36 @@ export async function spare(o: { base: string; repo: string }): Promise<SpareRes
   const cfg = await readRepoConfig(repo);
   const enabled = settingsFrom(cfg.settings).spareClone;
   const out: SpareResult = { repo: o.repo, enabled, made: [], skipped: [], removed: [], spares: [] };
-  const format = await getFormat(cfg.format);
-  for (let round = 0; enabled && round < MAX_ROUNDS; round++) {
+  try {
+    if (enabled) await makeForCurrent(layout, o.repo, (await getFormat(cfg.format)).indexFiles, out);
+  } finally {
+    await makerDone(repo);
+  }
+  out.removed = await tidySpares(repo, repo.trashDir);
+  out.spares = await listSpares(repo);
+  return out;
+}
+
+async function makeForCurrent(layout: Layout, repoName: string, skip: readonly string[], out: SpareResult): Promise<void> {
+  const repo = layout.repo(repoName);
+  for (let round = 0; round < MAX_ROUNDS; round++) {
     const gen = await readCurrent(repo);
-    if (gen === undefined) break;
-    let lease: string | undefined;
+    if (gen === undefined) return;
+    let lease: string;
     try {
       // The lease keeps the reaper off the source tree while it is cloned (grace periods may be short).
-      lease = (await acquireLease(layout, o.repo, { gen, ttlSeconds: 600, holder: 'spare-clone', pid: process.pid, attempts: 1 })).record.id;
+      lease = (await acquireLease(layout, repoName, { gen, ttlSeconds: 600, holder: 'spare-clone', pid: process.pid, attempts: 1 })).record.id;
     } catch (e) {
       if (!isRcuError(e, 'NOT_FOUND')) throw e;
       continue; // reaped or superseded meanwhile: look at current again
     }
     try {
-      const r = await makeSpare(repo, gen, format.indexFiles);
+      const r = await makeSpare(repo, gen, skip);
       if (r.made) out.made.push({ generation: gen, ms: r.ms ?? 0 });
       else out.skipped.push(`generation ${gen}: ${r.reason}`);
     } finally {
       await releaseLease(layout, lease).catch(() => undefined);
     }
-    if ((await readCurrent(repo)) === gen) break;
+    if ((await readCurrent(repo)) === gen) return;
   }
-  out.removed = await tidySpares(repo, repo.trashDir);
-  out.spares = await listSpares(repo);
-  return out;
 }

@@ -45,6 +45,18 @@ export interface SpareState {
 }
 
 const MAKING = /^making-(\d+)-(\d+)$/;
+/** `maker-<pid>`: a maker started (by a publish) and not yet finished; written before it runs. */
+const MAKER = /^maker-(\d+)$/;
+
+/** Record that process `pid` is a maker from now until it calls makerDone(); visible before it starts. */
+export async function announceMaker(repo: RepoLayout, pid: number): Promise<void> {
+  await fsp.mkdir(spareRoot(repo), { recursive: true });
+  await fsp.writeFile(path.join(spareRoot(repo), `maker-${pid}`), '');
+}
+
+export async function makerDone(repo: RepoLayout, pid = process.pid): Promise<void> {
+  await fsp.rm(path.join(spareRoot(repo), `maker-${pid}`), { force: true });
+}
 const READY = /^(\d+)$/;
 
 export function spareRoot(repo: RepoLayout): string {
@@ -211,6 +223,10 @@ export async function takeSpare(repo: RepoLayout, parent: number, dest: string, 
  */
 export async function tidySpares(repo: RepoLayout, trashDir: string): Promise<number[]> {
   const removed: number[] = [];
+  for (const n of await listDir(spareRoot(repo))) {
+    const m = MAKER.exec(n);
+    if (m && !isProcessAlive(Number(m[1]))) await fsp.rm(path.join(spareRoot(repo), n), { force: true });
+  }
   for (const s of await listSpares(repo)) {
     if (s.state === 'ready' || s.state === 'making') continue;
     const name = s.state === 'leftover' && s.pid !== undefined ? `making-${s.generation}-${s.pid}` : String(s.generation);
@@ -240,4 +256,19 @@ export function spareTreesSync(repo: RepoLayout): string[] {
     throw e;
   }
   return names.filter((n) => MAKING.test(n) || READY.test(n)).map((n) => path.join(root, n));
+}
+
+/**
+ * Wait (bounded) until no maker is at work in this repository: a clone in progress adds links while
+ * `verify` counts them. Returns false when one is still at work at the deadline.
+ */
+export async function waitForMakers(repo: RepoLayout, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const announced = (await listDir(spareRoot(repo))).map((n) => MAKER.exec(n)).some((m) => m && isProcessAlive(Number(m[1])));
+    const busy = announced || (await listSpares(repo)).some((s) => s.state === 'making');
+    if (!busy) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

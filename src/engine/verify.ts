@@ -12,7 +12,7 @@ import { HASHES_META, Pool } from './pool.js';
 import { hashFile, makeMetaLoader, poolInodeMap } from './snapshot-state.js';
 import type { InodeMap } from './snapshot-state.js';
 import { walkTree } from './tree.js';
-import { spareTreesSync } from './spare.js';
+import { spareTreesSync, waitForMakers } from './spare.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { isRcuError } from '../util/errors.js';
 import { compareBytewise } from '../util/paths.js';
@@ -59,7 +59,9 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
     fault((e as Error).message);
     return;
   }
-  // Spare clones (finished or in progress) hold pool links too; they are no snapshot, only counted.
+  // Spare clones (finished or in progress) hold pool links too; they are no snapshot, only counted. A
+  // maker at work adds links while we count: let it finish (it takes what a clone takes).
+  if (!(await waitForMakers(repo, 60_000))) fault('a spare clone is still being made after 60 s; link counts may be off');
   for (const dir of spareTreesSync(repo)) {
     for await (const f of walkTree(dir)) {
       const st = await fsp.lstat(f.abs).catch(() => undefined); // a maker may still be linking

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
+import { announceMaker } from '../engine/spare.js';
 import { errnoCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
@@ -69,5 +70,7 @@ export async function scheduleSpareClone(layout: Layout, repoName: string): Prom
   const child = spawn(process.execPath, [BIN, '--base', layout.base, 'spare', repoName], { detached: true, stdio: 'ignore', cwd: layout.base });
   child.on('error', () => undefined);
   child.unref();
+  // Announced before this publish returns, so a `verify` right after it waits for the maker's links.
+  if (child.pid !== undefined) await announceMaker(repo, child.pid);
   return child.pid;
 }
