@@ -14,9 +14,9 @@ import { acquireWriterLock } from '../engine/lock.js';
 import { importFiles } from '../commands/import.js';
 import { importManifest, isManifestName, readUploadManifest } from './manifest.js';
 import { refuseReason } from './uploads.js';
-import { decide, execute, identityOf, pendingDecisions, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
+import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
 import type { FileIdentity } from './watch-journal.js';
-import { errnoCode, RcuError } from '../util/errors.js';
+import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
 
 export interface WatchOptions {
   layout: Layout;
@@ -72,7 +72,12 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       await execute(incoming, d);
       log('resumed', { name: d.name, decision: d.kind });
     }
+    let pruned = 0;
     while (!o.signal.aborted) {
+      if (Date.now() - pruned > 60_000) {
+        await pruneVerdicts(incoming);
+        pruned = Date.now();
+      }
       const ready = await scan();
       for (let i = 0; i < ready.length; i += CONCURRENCY) await Promise.all(ready.slice(i, i + CONCURRENCY).map((job) => job()));
       await sleep(o.pollMs, o.signal);
@@ -131,7 +136,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       const why = refuseReason(st);
       const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
       if (why) {
-        jobs.push(() => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`));
+        jobs.push(() => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT));
         continue;
       }
       if (!settled(name, id) || waiting(name)) continue;
@@ -165,15 +170,15 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
   }
 
-  async function accept(name: string, files: FileIdentity[], fields: Record<string, unknown>): Promise<void> {
-    await execute(incoming, await decide(incoming, { kind: 'accepted', name, files }));
+  async function accept(name: string, files: FileIdentity[], fields: { repo: string; generation: number } & Record<string, unknown>): Promise<void> {
+    await execute(incoming, await decide(incoming, { kind: 'accepted', name, files, verdict: { exitCode: 0, repo: fields.repo, generation: fields.generation } }));
     counts.accepted++;
     seen.delete(name);
     log('accepted', { name, ...fields });
   }
 
-  async function reject(name: string, files: FileIdentity[], reason: string): Promise<void> {
-    await execute(incoming, await decide(incoming, { kind: 'rejected', name, files, reason }));
+  async function reject(name: string, files: FileIdentity[], reason: string, exitCode: number): Promise<void> {
+    await execute(incoming, await decide(incoming, { kind: 'rejected', name, files, reason, verdict: { exitCode } }));
     counts.rejected++;
     seen.delete(name);
     log('rejected', { name, reason });
@@ -181,7 +186,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
 
   async function failed(name: string, files: FileIdentity[], e: unknown): Promise<void> {
     if (e instanceof RcuError && FINAL.has(e.code)) {
-      await reject(name, files, [e.message, ...e.details].join('\n'));
+      await reject(name, files, [e.message, ...e.details].join('\n'), EXIT_CODES[e.code]);
       return;
     }
     retryAfter.set(name, Date.now() + RETRY_MS);
