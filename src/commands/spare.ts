@@ -7,7 +7,8 @@
 import type { Layout } from '../engine/layout.js';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { readCurrent } from '../engine/generations.js';
-import { listSpares, makeSpare, makerDone, tidySpares } from '../engine/spare.js';
+import { announceMaker, listSpares, makeSpare, makerDone, SPARE_REACTION, tidySpares } from '../engine/spare.js';
+import { claimPending } from '../publish/pending.js';
 import type { SpareState } from '../engine/spare.js';
 import { getFormat } from '../formats/registry.js';
 import { acquireLease, releaseLease } from '../readers/leases.js';
@@ -25,9 +26,12 @@ export interface SpareResult {
 
 const MAX_ROUNDS = 3;
 
-export async function spare(o: { base: string; repo: string }): Promise<SpareResult> {
+export async function spare(o: { base: string; repo: string; background?: boolean }): Promise<SpareResult> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
+  // Announced before the pending marker is given up, so `verify` always sees a maker at work.
+  await announceMaker(repo, process.pid);
+  if (o.background) await claimPending(repo, SPARE_REACTION);
   const cfg = await readRepoConfig(repo);
   const enabled = settingsFrom(cfg.settings).spareClone;
   const out: SpareResult = { repo: o.repo, enabled, made: [], skipped: [], removed: [], spares: [] };

@@ -44,6 +44,9 @@ export interface SpareState {
   files?: number;
 }
 
+/** The after-publish reaction that starts makers (src/publish/reactions.ts); its pending marker names one. */
+export const SPARE_REACTION = 'spare-clone';
+
 const MAKING = /^making-(\d+)-(\d+)$/;
 /** `maker-<pid>`: a maker started (by a publish) and not yet finished; written before it runs. */
 const MAKER = /^maker-(\d+)$/;
@@ -265,7 +268,8 @@ export function spareTreesSync(repo: RepoLayout): string[] {
 export async function waitForMakers(repo: RepoLayout, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
-    const announced = (await listDir(spareRoot(repo))).map((n) => MAKER.exec(n)).some((m) => m && isProcessAlive(Number(m[1])));
+    const pendingPid = Number((await fsp.readFile(repo.reactionPendingMarker(SPARE_REACTION), 'utf8').catch(() => '')).trim());
+    const announced = isProcessAlive(pendingPid) || (await listDir(spareRoot(repo))).map((n) => MAKER.exec(n)).some((m) => m && isProcessAlive(Number(m[1])));
     const busy = announced || (await listSpares(repo)).some((s) => s.state === 'making');
     if (!busy) return true;
     if (Date.now() > end) return false;
