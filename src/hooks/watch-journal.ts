@@ -31,12 +31,51 @@ export interface Decision {
   /** rejected: destination names inside rejected/, parallel to files, chosen when deciding. */
   dest?: string[];
   reason?: string;
+  /** What the uploader is told (bin/rcurepo-upload waits for it): import's exit code, and the generation. */
+  verdict?: Verdict;
+}
+
+export interface Verdict {
+  exitCode: number;
+  repo?: string;
+  generation?: number;
 }
 
 export const STATE_DIR = '.rcurepo-watch';
 export const REJECTED_DIR = 'rejected';
 
 export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, 'journal');
+export const verdictsDir = (incoming: string) => path.join(incoming, STATE_DIR, 'verdicts');
+/** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
+const VERDICT_TTL_MS = 3600_000;
+
+/**
+ * `verdicts/<upload name>`: key=value lines (outcome, exit, repo, generation, reason) a POSIX shell reads
+ * with `read`; written before the upload's files are deleted or moved, so an uploader that sees its files
+ * gone always finds its verdict (also when the decision is carried out after a crash).
+ */
+async function writeVerdict(incoming: string, d: Decision): Promise<void> {
+  if (!d.verdict) return;
+  const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' | ');
+  const lines = [
+    `outcome=${d.kind}`,
+    `exit=${d.verdict.exitCode}`,
+    ...(d.verdict.repo ? [`repo=${d.verdict.repo}`] : []),
+    ...(d.verdict.generation !== undefined ? [`generation=${d.verdict.generation}`] : []),
+    ...(d.reason ? [`reason=${oneLine(d.reason)}`] : []),
+  ];
+  await fsp.mkdir(verdictsDir(incoming), { recursive: true });
+  await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncDir: false });
+}
+
+/** Drop verdicts older than VERDICT_TTL_MS (their uploader is gone). */
+export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
+  for (const n of await listDir(verdictsDir(incoming))) {
+    const f = path.join(verdictsDir(incoming), n);
+    const st = await fsp.lstat(f).catch(() => undefined);
+    if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
+  }
+}
 
 /** The file's path; as bytes when its name is not valid UTF-8 (a string would name another file). */
 export function pathOf(incoming: string, f: { rel: string; raw?: string }): string | Buffer {
@@ -87,6 +126,7 @@ export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>)
 
 /** Carry a decision out (again, after a crash) and drop it from the journal. */
 export async function execute(incoming: string, d: Decision): Promise<void> {
+  await writeVerdict(incoming, d);
   if (d.kind === 'rejected') {
     const rej = path.join(incoming, REJECTED_DIR);
     await fsp.mkdir(rej, { recursive: true });

@@ -16,9 +16,9 @@ import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
-import { decide, execute, identityOf, pendingDecisions, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
+import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
 import type { FileIdentity } from './watch-journal.js';
-import { errnoCode, RcuError } from '../util/errors.js';
+import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
 
 export interface WatchOptions {
   layout: Layout;
@@ -74,7 +74,12 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       await execute(incoming, d);
       log('resumed', { name: d.name, decision: d.kind });
     }
+    let pruned = 0;
     while (!o.signal.aborted) {
+      if (Date.now() - pruned > 60_000) {
+        await pruneVerdicts(incoming);
+        pruned = Date.now();
+      }
       const ready = await scan();
       for (let i = 0; i < ready.length; i += CONCURRENCY) await Promise.all(ready.slice(i, i + CONCURRENCY).map((job) => job()));
       await sleep(o.pollMs, o.signal);
@@ -109,7 +114,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       // Such a name cannot be a manifest's entry or a repository path: refuse it, never skip it silently.
       const shown = escapeName(raw);
       const id = await identityOf(incoming, shown, raw.toString('hex'));
-      if (id) jobs.push(() => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`));
+      if (id) jobs.push(() => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT));
     }
     names.sort();
     const claimed = new Set<string>();
@@ -166,7 +171,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
     const why = refuseReason(st);
     const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-    if (why) return () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`);
+    if (why) return () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT);
     if (!settled(name, id) || waiting(name)) return undefined;
     if (!o.repo) {
       if (!noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
@@ -180,7 +185,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   async function rejectUnreadable(name: string, e: unknown): Promise<void> {
     const id = await identityOf(incoming, name).catch(() => undefined);
     if (!id) return;
-    await reject(name, [id], `${name}: cannot be read: ${e instanceof RcuError ? [e.message, ...e.details].join('\n') : (e as Error)?.message ?? String(e)}`);
+    await reject(name, [id], `${name}: cannot be read: ${e instanceof RcuError ? [e.message, ...e.details].join('\n') : (e as Error)?.message ?? String(e)}`, EXIT_CODES.BAD_INPUT);
   }
 
   async function takeManifest(name: string, named: string[]): Promise<void> {
@@ -203,15 +208,15 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
   }
 
-  async function accept(name: string, files: FileIdentity[], fields: Record<string, unknown>): Promise<void> {
-    await execute(incoming, await decide(incoming, { kind: 'accepted', name, files }));
+  async function accept(name: string, files: FileIdentity[], fields: { repo: string; generation: number } & Record<string, unknown>): Promise<void> {
+    await execute(incoming, await decide(incoming, { kind: 'accepted', name, files, verdict: { exitCode: 0, repo: fields.repo, generation: fields.generation } }));
     counts.accepted++;
     seen.delete(name);
     log('accepted', { name, ...fields });
   }
 
-  async function reject(name: string, files: FileIdentity[], reason: string): Promise<void> {
-    await execute(incoming, await decide(incoming, { kind: 'rejected', name, files, reason }));
+  async function reject(name: string, files: FileIdentity[], reason: string, exitCode: number): Promise<void> {
+    await execute(incoming, await decide(incoming, { kind: 'rejected', name, files, reason, verdict: { exitCode } }));
     counts.rejected++;
     seen.delete(name);
     log('rejected', { name, reason });
@@ -219,7 +224,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
 
   async function failed(name: string, files: FileIdentity[], e: unknown): Promise<void> {
     if (e instanceof RcuError && FINAL.has(e.code)) {
-      await reject(name, files, [e.message, ...e.details].join('\n'));
+      await reject(name, files, [e.message, ...e.details].join('\n'), EXIT_CODES[e.code]);
       return;
     }
     retryAfter.set(name, Date.now() + RETRY_MS);

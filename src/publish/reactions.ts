@@ -18,6 +18,7 @@
  */
 import type { Reaction, StoredSettings } from './reaction.js';
 import { writeRsyncFragment } from './rsync-fragment.js';
+import { SPARE_REACTION } from '../engine/spare.js';
 
 /** A stored boolean setting (`rcurepo config` stores booleans; an absent key is the default). */
 function flag(s: StoredSettings, key: string, dflt: boolean): boolean {
@@ -37,6 +38,13 @@ export const REACTIONS: readonly Reaction[] = [
     name: 'gc',
     enabled: (s) => flag(s, 'gcAfterPublish', true),
     background: (repo) => ['gc', repo, '--background'],
+  },
+  {
+    // A hard-link clone of the new current made ahead of time, taken by the next transaction
+    // (engine/spare.ts): the clone leaves the publisher's critical path.
+    name: SPARE_REACTION,
+    enabled: (s) => flag(s, 'spareClone', true),
+    background: (repo) => ['spare', repo, '--background'],
   },
   {
     // The operator's post-publish hooks (hooks/post-publish.ts), one runner at a time, on `current`.
