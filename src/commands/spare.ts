@@ -37,10 +37,10 @@ export async function spare(o: { base: string; repo: string; background?: boolea
   const out: SpareResult = { repo: o.repo, enabled, made: [], skipped: [], removed: [], spares: [] };
   try {
     if (enabled) await makeForCurrent(layout, o.repo, (await getFormat(cfg.format)).indexFiles, out);
+    out.removed = await tidySpares(repo, repo.trashDir);
   } finally {
-    await makerDone(repo);
+    await makerDone(repo); // only now: verify must not count links while spares are made or removed
   }
-  out.removed = await tidySpares(repo, repo.trashDir);
   out.spares = await listSpares(repo);
   return out;
 }

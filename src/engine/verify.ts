@@ -14,7 +14,7 @@ import type { InodeMap } from './snapshot-state.js';
 import { walkTree } from './tree.js';
 import { spareTreesSync, waitForMakers } from './spare.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { isRcuError } from '../util/errors.js';
+import { errnoCode, isRcuError } from '../util/errors.js';
 import { compareBytewise } from '../util/paths.js';
 import type { BlobHashes } from '../formats/format.js';
 
@@ -63,11 +63,16 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
   // maker at work adds links while we count: let it finish (it takes what a clone takes).
   if (!(await waitForMakers(repo, 60_000))) fault('a spare clone is still being made after 60 s; link counts may be off');
   for (const dir of spareTreesSync(repo)) {
-    for await (const f of walkTree(dir)) {
-      const st = await fsp.lstat(f.abs).catch(() => undefined); // a maker may still be linking
-      if (!st) continue;
-      const key = `${st.dev}:${st.ino}`;
-      if (inodes.has(key)) refs.set(key, (refs.get(key) ?? 0) + 1);
+    try {
+      for await (const f of walkTree(dir)) {
+        const st = await fsp.lstat(f.abs).catch(() => undefined);
+        if (!st) continue;
+        const key = `${st.dev}:${st.ino}`;
+        if (inodes.has(key)) refs.set(key, (refs.get(key) ?? 0) + 1);
+      }
+    } catch (e) {
+      // Taken by a transaction or removed by gc while we walked: its links moved or went with it.
+      if (errnoCode(e) !== 'ENOENT') throw e;
     }
   }
   let current: number | undefined;
