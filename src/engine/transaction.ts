@@ -72,6 +72,12 @@ export interface TransactionOptions {
    * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
    */
   heldLock?: WriterLock;
+  /**
+   * A check run under the lock once the plan has changes to publish, before anything is written (pool
+   * commit, generation number, staging): a failure here aborts with nothing changed. Commands pass the
+   * signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
+   */
+  beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
 }
 
 export interface TransactionResult {
@@ -159,6 +165,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       }
     }
 
+    if (opts.beforeWrite) await opts.beforeWrite(cfg.settings);
     poolUse = await enterPool(layout);
     // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
     // the clone's thousands of new directory entries (the durable step below covers those). A
