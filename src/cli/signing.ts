@@ -6,6 +6,17 @@ const optStr = (v: unknown) => (v === undefined || v === true ? undefined : Stri
 
 export const signingCommands: CommandDef[] = [
   {
+    usage: 'resign <repo>',
+    dryRun: true,
+    describe: 'Publish a new generation with the same content and fresh signatures (after turning signing on, adding a key, or before a key expires).',
+    examples: ['resign main'],
+    async run(ctx, [repo], opts) {
+      const { resign } = await import('../commands/resign.js');
+      const r = await resign({ base: ctx.base(opts), repo: repo!, dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () => (r.published ? `published generation ${r.generation} of '${r.repo}' with fresh signatures` : r.dryRun ? `would publish a new generation of '${r.repo}' with fresh signatures` : `nothing published`));
+    },
+  },
+  {
     usage: 'keys <action> <repo>',
     describe: "Signing keys: show REPO (configured keys, expiry), export REPO [--out DIR] (public keyring REPO-keyring.gpg and .asc for clients), init-key REPO --name N --email E (a new ed25519 key without passphrase; sets signKeys).",
     options: [

@@ -78,6 +78,8 @@ export interface TransactionOptions {
    * signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
    */
   beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
+  /** Publish a new generation even when the content is unchanged (`resign`: fresh indexes and signatures). */
+  force?: boolean;
 }
 
 export interface TransactionResult {
@@ -151,7 +153,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
-    if (change.adds.length === 0 && change.removes.length === 0) return noWork();
+    if (change.adds.length === 0 && change.removes.length === 0 && !opts.force) return noWork();
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
@@ -159,7 +161,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     parentEntriesP.catch(() => undefined); // awaited below; a rejection before then is not "unhandled"
     if (planLoadedEntries || opts.dryRun) {
       const diff = classify(await byPathOnce(), change);
-      if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
+      if ((diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) || opts.dryRun) {
         await pool.discard(stagedBlobs);
         return { ...noWork(), ...diff };
       }
@@ -187,7 +189,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const parentByPath = await byPathOnce();
     const diff = classify(parentByPath, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
-    if (diff.added.length + diff.removed.length + diff.replaced.length === 0) {
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) {
       return result; // (the finally block removes the staging clone; the committed blobs await the sweep)
     }
     crashPoint('after-clone');
