@@ -72,7 +72,12 @@ export async function checkCanSign(s: SigningSettings): Promise<void> {
 /** Run one signing gpg call with all keys; return its output or throw the reason. */
 async function signatureBytes(s: SigningSettings, args: string[], what: string, input?: Buffer): Promise<Buffer> {
   const users = s.keys.flatMap((k) => ['--local-user', k]);
-  const r = await runGpg([...users, ...args], { home: s.gnupgHome, timeoutMs: s.timeoutMs, input });
+  let r;
+  try {
+    r = await runGpg([...users, ...args], { home: s.gnupgHome, timeoutMs: s.timeoutMs, input });
+  } catch (e) {
+    throw new RcuError('FAILURE', `signing ${what} with ${describeKeys(s)} failed: ${(e as Error).message}`, { cause: e });
+  }
   if (r.timedOut) throw new RcuError('FAILURE', `signing ${what} with ${describeKeys(s)} failed: gpg did not finish within ${s.timeoutMs / 1000} s and was killed (signTimeoutSeconds)`);
   const made = new Set(r.status.filter((l) => l.startsWith('SIG_CREATED ')).map((l) => l.split(' ')[6]?.toUpperCase()));
   if (r.code === 0 && r.stdout.length > 0 && made.size >= s.keys.length) return r.stdout;
