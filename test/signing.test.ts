@@ -148,7 +148,8 @@ test('files: SHA256SUMS.gpg verifies as systemd-sysupdate checks it; .asc on req
   // verify finds a broken signature in a published snapshot.
   const oldGpg = path.join(repoDir, gen2, 'SHA256SUMS.gpg');
   const sigBytes = fs.readFileSync(oldGpg);
-  sigBytes[sigBytes.length - 8] ^= 0xff; // inside the signature value
+  const at = sigBytes.length - 8; // inside the signature value
+  sigBytes.writeUInt8(sigBytes.readUInt8(at) ^ 0xff, at);
   fs.writeFileSync(oldGpg, sigBytes);
   const v = cli.sync(['verify', 'main']);
   assert.equal(v.code, 8, v.stdout + v.stderr);
@@ -208,7 +209,7 @@ test('eopkg: nothing signed unless the repository signs; then eopkg-index.xml.xz
   assert.ok(good.status.some((l) => l.startsWith(`VALIDSIG ${fpr}`)));
   const tampered = path.join(dir, 'index.xz');
   const bytes = fs.readFileSync(xz);
-  bytes[bytes.length >> 1] ^= 0xff;
+  bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
   fs.writeFileSync(tampered, bytes);
   const bad = gpgvStatus(ring, asc, tampered);
   assert.notEqual(bad.code, 0);
