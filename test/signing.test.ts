@@ -366,3 +366,40 @@ test('status warns when a signing key expires within 30 days; keys show lists it
   assert.equal(again.code, 2, 'a second init-key without --add is refused');
   assert.match(again.stderr, /--add/);
 });
+
+test('signFiles replaces a signature file that is a hard link to the parent snapshot\'s, never writing through it', { skip: SKIP }, async () => {
+  const { signFiles, dropSignatures } = await import('../src/signing/index.js');
+  const dir = tempDir('rcurepo-sign-link-');
+  const home = newHome(dir);
+  const fpr = genKey(home, 'Link <l@example.invalid>');
+  const parent = path.join(dir, 'parent');
+  const staging = path.join(dir, 'staging');
+  fs.mkdirSync(parent);
+  fs.mkdirSync(staging);
+  fs.writeFileSync(path.join(parent, 'Release.gpg'), 'the parent generation\'s signature\n');
+  fs.linkSync(path.join(parent, 'Release.gpg'), path.join(staging, 'Release.gpg')); // what a clone leaves
+  fs.writeFileSync(path.join(staging, 'Release'), 'Origin: test\nSuite: stable\n');
+  const s = { keys: [fpr], gnupgHome: home, timeoutMs: 30_000, sumsAsc: false };
+  const jobs = [
+    { source: path.join(staging, 'Release'), target: path.join(staging, 'Release.gpg'), kind: 'detached-armored' as const },
+    { source: path.join(staging, 'Release'), target: path.join(staging, 'InRelease'), kind: 'clearsigned' as const },
+  ];
+  await signFiles(s, jobs);
+  assert.equal(fs.readFileSync(path.join(parent, 'Release.gpg'), 'utf8'), 'the parent generation\'s signature\n');
+  assert.equal(fs.statSync(path.join(parent, 'Release.gpg')).nlink, 1, 'the link in staging was replaced');
+  const ring = exportKeys(home, [fpr], path.join(dir, 'ring.gpg'));
+  assert.equal(gpgvStatus(ring, path.join(staging, 'Release.gpg'), path.join(staging, 'Release')).code, 0);
+  const inrelease = fs.readFileSync(path.join(staging, 'InRelease'), 'utf8');
+  assert.match(inrelease, /^-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA\d+\n\nOrigin: test\nSuite: stable\n-----BEGIN PGP SIGNATURE-----/);
+  assert.equal(gpgvStatus(ring, path.join(staging, 'InRelease')).code, 0);
+  const { verifySignatures } = await import('../src/signing/index.js');
+  assert.deepEqual(await verifySignatures(s, jobs), []);
+  fs.writeFileSync(path.join(staging, 'Release'), 'Origin: changed\n');
+  const faults = await verifySignatures(s, jobs);
+  assert.equal(faults.length, 2, faults.join('\n'));
+  assert.match(faults.join('\n'), /Release\.gpg: does not verify/);
+  assert.match(faults.join('\n'), /InRelease: its signed text differs from Release/);
+  await dropSignatures(jobs);
+  assert.ok(!fs.existsSync(path.join(staging, 'InRelease')) && fs.existsSync(path.join(parent, 'Release.gpg')));
+  assert.deepEqual(fs.readdirSync(staging).filter((f) => f.startsWith('.rcurepo-tmp-')), [], 'no temporary file left');
+});

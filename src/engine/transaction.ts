@@ -73,9 +73,9 @@ export interface TransactionOptions {
    */
   heldLock?: WriterLock;
   /**
-   * A check run under the lock once the plan has changes to publish, before anything is written (pool
-   * commit, generation number, staging): a failure here aborts with nothing changed. Commands pass the
-   * signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
+   * A check started under the lock and awaited once the plan has changes to publish, before anything is
+   * written (pool commit, generation number, staging): a failure aborts with nothing changed. Commands
+   * pass the signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
    */
   beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
   /** Publish a new generation even when the content is unchanged (`resign`: fresh indexes and signatures). */
@@ -131,6 +131,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (cfg.frozen && !opts.allowFrozen) {
       throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}${cfg.frozen.reason ? ` (${cfg.frozen.reason})` : ''}; 'rcurepo unfreeze ${repo.name}' first`);
     }
+    // Started now so its latency (a gpg process, for signing) overlaps the cleanup and the plan; only
+    // awaited once there is something to write. A no-op transaction ignores its outcome.
+    const ready = opts.dryRun ? undefined : opts.beforeWrite?.(cfg.settings);
+    ready?.catch(() => undefined);
     await cleanupRepo(layout, repo);
     const parent = await readCurrent(repo);
     if (parent === undefined) throw new RcuError('INTEGRITY', `repository '${repo.name}' has no current snapshot`);
@@ -167,7 +171,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       }
     }
 
-    if (opts.beforeWrite) await opts.beforeWrite(cfg.settings);
+    await ready;
     poolUse = await enterPool(layout);
     // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
     // the clone's thousands of new directory entries (the durable step below covers those). A

@@ -8,16 +8,16 @@
  *   ]);
  *   // verifyIndexes: quick -> missingSignatures(signing, jobs); full -> await verifySignatures(signing, jobs)
  */
+import { signingSettingsOf } from './settings.js';
+import { checkCanSign } from './sign.js';
+
 export { signingSettingsOf, SIGNING_KEYS, isSigningKey, normaliseSigningValue, describeKeys } from './settings.js';
 export type { SigningSettings, SigningKey } from './settings.js';
-export { signFiles, signFile, checkCanSign } from './sign.js';
+export { signFiles, signFile, checkCanSign, dropSignatures } from './sign.js';
 export type { SignJob, SignatureKind } from './sign.js';
 export { verifySignatures, missingSignatures } from './verify.js';
 export { inspectKeys, exportPublicKeys, generateSigningKey, describeState } from './keys.js';
 export type { KeyInfo, KeyState } from './keys.js';
-
-import { signingSettingsOf as settingsOf } from './settings.js';
-import { checkCanSign as canSign } from './sign.js';
 
 /**
  * The transaction's `beforeWrite` check: when the repository signs, prove now (one test signature) that
@@ -25,6 +25,6 @@ import { checkCanSign as canSign } from './sign.js';
  * number is taken or a blob enters the pool. Repositories that do not sign pay nothing.
  */
 export async function checkSigningReady(settings: Record<string, unknown>): Promise<void> {
-  const s = settingsOf(settings);
-  if (s) await canSign(s);
+  const s = signingSettingsOf(settings);
+  if (s) await checkCanSign(s);
 }

@@ -105,3 +105,12 @@ async function reasonOf(s: SigningSettings, status: string[], stderr: string, si
   if (/No secret key/i.test(stderr)) return 'a secret key is missing';
   return gpgSays(stderr);
 }
+
+/**
+ * Remove signature files a repository no longer makes (signing turned off, signSumsAsc false): a staging
+ * clone may carry them from the parent as hard links, and a stale signature must not be republished.
+ * Unlinking removes only this tree's link; the parent snapshot keeps its file.
+ */
+export async function dropSignatures(jobs: readonly SignJob[]): Promise<void> {
+  await Promise.all(jobs.map((j) => fsp.rm(j.target, { force: true })));
+}
