@@ -189,6 +189,8 @@ test('two keys: every signature carries both, and a client holding either key al
   ok(cli.sync(['resign', 'main']), 'resign');
   const { status } = gpgvStatus(path.join(both, 'main-keyring.gpg'), sig, sums);
   assert.deepEqual(status.filter((l) => l.startsWith('VALIDSIG')).map((l) => l.split(' ')[1]), [b]);
+  // The older generation, signed by both, still verifies against the new key alone.
+  ok(cli.sync(['verify', 'main']), 'verify after the rotation');
 });
 
 test('eopkg: nothing signed unless the repository signs; then eopkg-index.xml.xz.asc verifies and a tampered index does not', { skip: SKIP }, () => {
