@@ -5,7 +5,8 @@
  *   - in-process: the pre-write check (one test signature) and signing SHA256SUMS (the gpg calls a
  *     publish adds), medians                                              target: signing < 50 ms per publish
  * Throwaway ed25519 keys in a temporary GNUPGHOME; its gpg-agent is stopped at the end.
- * Usage: node --import tsx bench/signing.ts [--sizes=1000,10000] [--runs=9]
+ * Usage: node --import tsx bench/signing.ts [--sizes=1000,10000] [--runs=9] [--gpg-only]
+ * (--gpg-only: skip the CLI publishes, time the gpg calls alone on a SHA256SUMS of N lines.)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync, writeS
 
 const sizes = sizesFromArgs([1000, 10_000]);
 const runs = runsFromArgs(9);
+const gpgOnly = process.argv.includes('--gpg-only');
 const ms = (s: number) => (s * 1000).toFixed(1);
 
 function genKey(home: string, uid: string): string {
@@ -34,28 +36,35 @@ try {
   console.log('size\tunsigned_publish_ms\tsigned_publish_ms\tdelta_ms\tratio\tsigned2+asc_publish_ms\tdelta2_ms\tcheck_ms\tsign_sums_ms\tsign_2keys+asc_ms');
   for (const n of sizes) {
     const base = path.join(dir, `base-${n}`);
-    runCli(base, ['init']);
     const repos = { plain: 'plain', one: 'signed', two: 'signed2' } as const;
-    const input = path.join(dir, `input-${n}`);
-    writeSmallFiles(input, n);
-    for (const r of Object.values(repos)) {
-      runCli(base, ['create-repo', r]);
-      runCli(base, ['config', r, 'gcAfterPublish', 'false']);
-      runCli(base, ['import', r, input, '--prefix', 'data']);
-    }
-    fs.rmSync(input, { recursive: true });
-    for (const r of [repos.one, repos.two]) runCli(base, ['config', r, 'signGnupgHome', home]);
-    runCli(base, ['config', repos.one, 'signKeys', a]);
-    runCli(base, ['config', repos.two, 'signKeys', `${a},${b}`]);
-    runCli(base, ['config', repos.two, 'signSumsAsc', 'true']);
     const t: Record<string, number[]> = { plain: [], one: [], two: [] };
-    for (let i = 0; i < runs; i++) {
-      // Alternate, so drift on a shared machine touches all three alike.
-      for (const k of ['plain', 'one', 'two'] as const) {
-        const f = path.join(dir, `one-${n}-${k}-${i}.txt`);
-        fs.writeFileSync(f, `one more file ${k} ${i}`);
-        execFileSync('sync');
-        t[k]!.push(runCli(base, ['import', repos[k], f]).seconds);
+    if (gpgOnly) {
+      // A SHA256SUMS of N lines where the publishing run would have one.
+      const sumsDir = path.join(base, 'repos', repos.one, 'current');
+      fs.mkdirSync(sumsDir, { recursive: true });
+      fs.writeFileSync(path.join(sumsDir, 'SHA256SUMS'), Array.from({ length: n }, (_, i) => `${'0'.repeat(64)}  data/d${i}/file-${i}.dat\n`).join(''));
+    } else {
+      runCli(base, ['init']);
+      const input = path.join(dir, `input-${n}`);
+      writeSmallFiles(input, n);
+      for (const r of Object.values(repos)) {
+        runCli(base, ['create-repo', r]);
+        runCli(base, ['config', r, 'gcAfterPublish', 'false']);
+        runCli(base, ['import', r, input, '--prefix', 'data']);
+      }
+      fs.rmSync(input, { recursive: true });
+      for (const r of [repos.one, repos.two]) runCli(base, ['config', r, 'signGnupgHome', home]);
+      runCli(base, ['config', repos.one, 'signKeys', a]);
+      runCli(base, ['config', repos.two, 'signKeys', `${a},${b}`]);
+      runCli(base, ['config', repos.two, 'signSumsAsc', 'true']);
+      for (let i = 0; i < runs; i++) {
+        // Alternate, so drift on a shared machine touches all three alike.
+        for (const k of ['plain', 'one', 'two'] as const) {
+          const f = path.join(dir, `one-${n}-${k}-${i}.txt`);
+          fs.writeFileSync(f, `one more file ${k} ${i}`);
+          execFileSync('sync');
+          t[k]!.push(runCli(base, ['import', repos[k], f]).seconds);
+        }
       }
     }
     // The gpg calls alone, in this process, on the repository's own SHA256SUMS.
@@ -77,7 +86,7 @@ try {
         ),
       );
     }
-    const [p, o, w] = [median(t.plain!), median(t.one!), median(t.two!)];
+    const [p, o, w] = gpgOnly ? [NaN, NaN, NaN] : [median(t.plain!), median(t.one!), median(t.two!)];
     console.log([n, ms(p), ms(o), ms(o - p), (o / p).toFixed(3), ms(w), ms(w - p), ms(median(check)), ms(median(sign1)), ms(median(sign2))].join('\t'));
   }
 } finally {
