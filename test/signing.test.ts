@@ -255,7 +255,7 @@ function abortCase(breakIt: (ctx: ReturnType<typeof setup> & { fpr: string }) =>
     const r = ctx.cli.sync(args, { env });
     assert.equal(r.code, 1, `${args[0]} must fail: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, reason, r.stderr);
-    assert.match(r.stderr, new RegExp(`signing .* with key ${fpr}`));
+    assert.match(r.stderr, new RegExp(`cannot sign .*with key ${fpr}`));
     assert.deepEqual(stateOf(ctx.base, ctx.repoDir), before, `${args[0]}: nothing changed`);
   }
 }

@@ -107,7 +107,7 @@ function killGroup(pid: number | undefined): void {
 export function gpgSays(stderr: string): string {
   const lines = stderr
     .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !/trustdb|marginals needed|depth: \d|checking the trustdb|WARNING: running with faked/.test(l));
-  return lines.slice(-3).join('; ') || '(no message)';
+    .map((l) => l.trim().replace(/^gpgv?: /, ''))
+    .filter((l) => l && !/trustdb|marginals needed|depth: \d|WARNING: running with faked/.test(l));
+  return [...new Set(lines)].slice(-3).join('; ') || '(no message)';
 }

@@ -48,7 +48,7 @@ export async function signFile(s: SigningSettings, job: SignJob): Promise<void> 
 }
 
 async function signOne(s: SigningSettings, job: SignJob): Promise<void> {
-  const bytes = await signatureBytes(s, ['--output', '-', ...KIND_ARGS[job.kind], job.source], path.basename(job.source));
+  const bytes = await signatureBytes(s, ['--output', '-', ...KIND_ARGS[job.kind], job.source], `cannot sign ${path.basename(job.source)}`);
   const dir = path.dirname(job.target);
   const tmp = tmpName(dir, path.basename(job.target));
   try {
@@ -66,23 +66,23 @@ async function signOne(s: SigningSettings, job: SignJob): Promise<void> {
  * and every configured key signs now (present, not expired or revoked, no passphrase needed).
  */
 export async function checkCanSign(s: SigningSettings): Promise<void> {
-  await signatureBytes(s, ['--output', '-', '--detach-sign'], 'a test text', Buffer.from('rcurepo signing check\n'));
+  await signatureBytes(s, ['--output', '-', '--detach-sign'], 'cannot sign (checked before publishing)', Buffer.from('rcurepo signing check\n'));
 }
 
-/** Run one signing gpg call with all keys; return its output or throw the reason. */
-async function signatureBytes(s: SigningSettings, args: string[], what: string, input?: Buffer): Promise<Buffer> {
+/** Run one signing gpg call with all keys; return its output or throw `${failure} with KEYS: reason`. */
+async function signatureBytes(s: SigningSettings, args: string[], failure: string, input?: Buffer): Promise<Buffer> {
   const users = s.keys.flatMap((k) => ['--local-user', k]);
   let r;
   try {
     r = await runGpg([...users, ...args], { home: s.gnupgHome, timeoutMs: s.timeoutMs, input });
   } catch (e) {
-    throw new RcuError('FAILURE', `signing ${what} with ${describeKeys(s)} failed: ${(e as Error).message}`, { cause: e });
+    throw new RcuError('FAILURE', `${failure} with ${describeKeys(s)}: ${(e as Error).message}`, { cause: e });
   }
-  if (r.timedOut) throw new RcuError('FAILURE', `signing ${what} with ${describeKeys(s)} failed: gpg did not finish within ${s.timeoutMs / 1000} s and was killed (signTimeoutSeconds)`);
+  if (r.timedOut) throw new RcuError('FAILURE', `${failure} with ${describeKeys(s)}: gpg did not finish within ${s.timeoutMs / 1000} s and was killed (signTimeoutSeconds)`);
   const made = new Set(r.status.filter((l) => l.startsWith('SIG_CREATED ')).map((l) => l.split(' ')[6]?.toUpperCase()));
   if (r.code === 0 && r.stdout.length > 0 && made.size >= s.keys.length) return r.stdout;
-  throw new RcuError('FAILURE', `signing ${what} with ${describeKeys(s)} failed: ${await reasonOf(s, r.status, r.stderr, r.signal)}`, {
-    details: [`gpg: ${gpgSays(r.stderr)}`],
+  throw new RcuError('FAILURE', `${failure} with ${describeKeys(s)}: ${await reasonOf(s, r.status, r.stderr, r.signal)}`, {
+    details: [`gpg said: ${gpgSays(r.stderr)}`],
   });
 }
 
