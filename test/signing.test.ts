@@ -240,6 +240,9 @@ test('config: an empty or malformed signKeys is refused; signing stops only with
   ok(cli.sync(['config', 'main', 'signKeys', '--unset', '--disable-signing']), 'disable');
   ok(cli.sync(['import', 'main', addFile(input, 'b', 'b\n')]), 'unsigned import');
   assert.ok(!fs.existsSync(path.join(current, 'SHA256SUMS.gpg')), 'signing off: no stale signature is carried over');
+  const resign = cli.sync(['resign', 'main']);
+  assert.equal(resign.code, 2, 'nothing to re-sign in a repository that does not sign');
+  assert.match(resign.stderr, /does not sign/);
 });
 
 /** Configure a signing key, publish once, then break signing with `breakIt` and check an import aborts with nothing changed. */
