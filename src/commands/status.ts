@@ -9,6 +9,8 @@ import { walkTree } from '../engine/tree.js';
 import { listSpares } from '../engine/spare.js';
 import type { SpareState } from '../engine/spare.js';
 import { settingsFrom } from '../readers/settings.js';
+import { signingStatus } from './status-signing.js';
+import type { SigningStatus } from './status-signing.js';
 
 export interface SnapshotStatus {
   generation: number;
@@ -30,6 +32,8 @@ export interface RepoStatus {
   /** Spare clones on disk (ready = of the current generation, taken by the next transaction). */
   spares: SpareState[];
   spareClone: boolean;
+  /** Present when the repository signs: its keys, their expiry, warnings (e.g. expiry within 30 days). */
+  signing?: SigningStatus;
 }
 
 export interface StatusResult {
@@ -66,7 +70,7 @@ export async function status(opts: { base: string; repo?: string }): Promise<Sta
       const sup = await readSuperseded(repo, gen);
       snaps.push({ generation: gen, current: gen === current, files, bytes, exclusiveBytes: exclusive, supersededAt: sup?.toISOString() });
     }
-    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps, spares: await listSpares(repo), spareClone: settingsFrom(cfg.settings).spareClone });
+    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps, spares: await listSpares(repo), spareClone: settingsFrom(cfg.settings).spareClone, signing: await signingStatus(cfg.settings) });
   }
   const pool = { blobs: 0, bytes: 0, unreferenced: 0 };
   for await (const b of new Pool(layout).walk()) {

@@ -81,6 +81,14 @@ export interface TransactionOptions {
    * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
    */
   heldLock?: WriterLock;
+  /**
+   * A check started under the lock and awaited once the plan has changes to publish, before anything is
+   * written (pool commit, generation number, staging): a failure aborts with nothing changed. Commands
+   * pass the signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
+   */
+  beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
+  /** Publish a new generation even when the content is unchanged (`resign`: fresh indexes and signatures). */
+  force?: boolean;
 }
 
 export interface TransactionResult {
@@ -132,6 +140,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (cfg.frozen && !opts.allowFrozen) {
       throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}${cfg.frozen.reason ? ` (${cfg.frozen.reason})` : ''}; 'rcurepo unfreeze ${repo.name}' first`);
     }
+    // Started now so its latency (a gpg process, for signing) overlaps the cleanup and the plan; only
+    // awaited once there is something to write. A no-op transaction ignores its outcome.
+    const ready = opts.dryRun ? undefined : opts.beforeWrite?.(cfg.settings);
+    ready?.catch(() => undefined);
     await cleanupRepo(layout, repo);
     const parent = await readCurrent(repo);
     if (parent === undefined) throw new RcuError('INTEGRITY', `repository '${repo.name}' has no current snapshot`);
@@ -154,7 +166,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
-    if (change.adds.length === 0 && change.removes.length === 0) return noWork();
+    if (change.adds.length === 0 && change.removes.length === 0 && !opts.force) return noWork();
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
@@ -162,12 +174,13 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     parentEntriesP.catch(() => undefined); // awaited below; a rejection before then is not "unhandled"
     if (planLoadedEntries || opts.dryRun) {
       const diff = classify(await byPathOnce(), change);
-      if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
+      if ((diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) || opts.dryRun) {
         await pool.discard(stagedBlobs);
         return { ...noWork(), ...diff };
       }
     }
 
+    await ready;
     poolUse = await enterPool(layout);
     // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
     // the clone's thousands of new directory entries (the durable step below covers those). A
@@ -189,7 +202,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const parentByPath = await byPathOnce();
     const diff = classify(parentByPath, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
-    if (diff.added.length + diff.removed.length + diff.replaced.length === 0) {
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) {
       return result; // (the finally block removes the staging clone; the committed blobs await the sweep)
     }
     crashPoint('after-clone');

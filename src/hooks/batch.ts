@@ -12,6 +12,7 @@ import { runTransaction } from '../engine/transaction.js';
 import type { AddChange, PlanState, TransactionResult } from '../engine/transaction.js';
 import { Pool } from '../engine/pool.js';
 import type { StagedBlob } from '../engine/pool.js';
+import { checkSigningReady } from '../signing/index.js';
 import { afterPublishFor } from '../publish/after-publish.js';
 import type { ImportResult } from '../engine/importer.js';
 import { drainQueue, writeOutcome } from './queue.js';
@@ -127,6 +128,7 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           actor: actors.length ? actors.join(', ') : undefined,
           heldLock: opts.lock,
           afterPublish: afterPublishFor(layout, opts.repoName),
+          beforeWrite: checkSigningReady,
         },
         plan,
       );

@@ -13,6 +13,7 @@ import type { AfterPublish, Change, PlanState, TransactionOptions, TransactionRe
 import { REACTIONS, reactionNamed } from './reactions.js';
 import type { Reaction } from './reaction.js';
 import { scheduleBackground } from './pending.js';
+import { checkSigningReady } from '../signing/index.js';
 
 /**
  * Apply every enabled reaction to a generation just published. Returns one warning per failed step
@@ -51,9 +52,13 @@ export function afterPublishFor(layout: Layout, repoName: string): AfterPublish 
   return (gen, snapshotDir) => runAfterPublish(layout, repoName, gen, snapshotDir);
 }
 
-/** runTransaction with this repository's after-publish reactions: how every command publishes. */
-export function publishingTransaction(opts: Omit<TransactionOptions, 'afterPublish'>, plan: (state: PlanState) => Promise<Change>): Promise<TransactionResult> {
-  return runTransaction({ ...opts, afterPublish: afterPublishFor(opts.layout, opts.repoName) }, plan);
+/**
+ * runTransaction with this repository's after-publish reactions and its signing check (a repository that
+ * signs never publishes unsigned, and a broken key is found before anything is written): how every
+ * command publishes.
+ */
+export function publishingTransaction(opts: Omit<TransactionOptions, 'afterPublish' | 'beforeWrite'>, plan: (state: PlanState) => Promise<Change>): Promise<TransactionResult> {
+  return runTransaction({ ...opts, afterPublish: afterPublishFor(opts.layout, opts.repoName), beforeWrite: checkSigningReady }, plan);
 }
 
 /**
