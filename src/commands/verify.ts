@@ -6,6 +6,7 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { cleanupRepo } from '../engine/cleanup.js';
 import { getFormat } from '../formats/registry.js';
+import { mirrorFormat } from '../distribution/sync-format.js';
 
 export interface VerifyCommandOptions {
   base: string;
@@ -33,7 +34,7 @@ export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport> 
         await cleanupRepo(layout, repo);
       }
     }
-    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: getFormat });
+    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: (name, cfg) => (cfg.upstream ? Promise.resolve(mirrorFormat(name, cfg.upstream)) : getFormat(name)) });
   } finally {
     for (const l of locks) await l.release().catch(() => undefined);
   }

@@ -123,6 +123,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (cfg.frozen && !opts.allowFrozen) {
       throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}${cfg.frozen.reason ? ` (${cfg.frozen.reason})` : ''}; 'rcurepo unfreeze ${repo.name}' first`);
     }
+    if (cfg.upstream) {
+      throw new RcuError('USAGE', `repository '${repo.name}' mirrors ${cfg.upstream.url}: it changes only by 'rcurepo sync ${repo.name}'`);
+    }
     await cleanupRepo(layout, repo);
     const parent = await readCurrent(repo);
     if (parent === undefined) throw new RcuError('INTEGRITY', `repository '${repo.name}' has no current snapshot`);
