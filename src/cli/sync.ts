@@ -15,7 +15,7 @@ function describeSync(r: SyncResult): string {
     for (const p of r.changes.removed) lines.push(`  - ${p}`);
     return lines.join('\n') + warn;
   }
-  const recv = `received ${r.arrived} file(s), ${bytes(r.arrivedBytes)}`;
+  const recv = `received ${r.arrived} file(s), ${bytes(r.arrivedBytes)}${r.resumed ? `, ${r.resumed} kept from an earlier attempt` : ''}`;
   if (!r.published) return `'${r.repo}' is up to date with ${r.upstream} (${recv}; generation ${r.parent})${warn}`;
   return `published generation ${r.generation} of '${r.repo}' from ${r.upstream} (${counts}; ${recv}; ${r.files} files; ${r.seconds.toFixed(1)} s)${warn}`;
 }

@@ -20,9 +20,11 @@ import { compareBytewise } from '../util/paths.js';
 export interface IngestResult {
   /** Every file of the tree, sorted bytewise by path. */
   entries: TreeEntry[];
-  /** Files read and hashed (arrived in this sync). */
+  /** Files that came over the wire in this sync (link count 1 after rsync), and their bytes. */
   arrived: number;
   arrivedBytes: number;
+  /** Files new to the tree that rsync linked from a kept earlier attempt instead of transferring them. */
+  resumed: number;
   /** Anything that is not a regular file or folder (refused by the caller). */
   foreign: string[];
 }
@@ -76,6 +78,7 @@ export async function ingestTree(layout: Layout, work: string, parentDir: string
   const entries: TreeEntry[] = new Array(walked.length);
   const fresh: Array<{ i: number; h: BlobHashes }> = [];
   let arrivedBytes = 0;
+  let arrived = 0;
   await chunked(walked, (w, i) => {
     const known = w.st.nlink > 1 ? parentByPath.get(w.rel) : undefined;
     if (known) {
@@ -88,7 +91,10 @@ export async function ingestTree(layout: Layout, work: string, parentDir: string
     const h = hashFileSync(path.join(work, w.rel));
     entries[i] = { path: w.rel, sha256: h.sha256, size: h.size };
     fresh.push({ i, h });
-    arrivedBytes += h.size;
+    if (w.st.nlink === 1) {
+      arrived++;
+      arrivedBytes += h.size;
+    }
     onFile?.(h.size);
   });
   if (fresh.length) {
@@ -127,5 +133,5 @@ export async function ingestTree(layout: Layout, work: string, parentDir: string
   for (const e of entries) if (!e) throw new RcuError('FAILURE', 'internal: a received file was not accounted for');
   // Manifests are sorted by whole path bytewise ('a-c' before 'a/b'); the walk sorts per folder.
   entries.sort((x, y) => compareBytewise(x.path, y.path));
-  return { entries, arrived: fresh.length, arrivedBytes, foreign };
+  return { entries, arrived, arrivedBytes, resumed: fresh.length - arrived, foreign };
 }

@@ -63,6 +63,8 @@ export interface SyncResult {
   /** Files (and their bytes) that came over the wire and were hashed into the pool. */
   arrived: number;
   arrivedBytes: number;
+  /** Files taken from a kept earlier attempt (a failed check, a killed sync) instead of the wire. */
+  resumed: number;
   files: number;
   warnings: string[];
   seconds: number;
@@ -78,6 +80,41 @@ interface SyncPaths {
 function syncPaths(repo: RepoLayout): SyncPaths {
   const [work, prev] = repo.syncTrees as [string, string];
   return { work, prev, tmp: path.join(repo.syncDir, 'tmp'), probe: path.join(repo.syncDir, 'probe') };
+}
+
+/**
+ * Kill the rsync processes of a crashed sync that are still writing into the work folder (a sync killed
+ * with -9 leaves its rsync, and a local copy's forked receiver, running). They are found by their
+ * command line, which names this repository's work folder.
+ */
+async function stopOrphanRsync(p: SyncPaths): Promise<void> {
+  const ours = (): number[] => {
+    const pids: number[] = [];
+    for (const name of fs.readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid === process.pid) continue;
+      try {
+        const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        if (args.includes(p.work + '/') && args.includes(`--temp-dir=${p.tmp}`)) pids.push(pid);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return pids;
+  };
+  if (!fs.existsSync('/proc/self/cmdline')) return; // no /proc: nothing to identify them by
+  for (let i = 0; i < 100; i++) {
+    const pids = ours();
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** rsync filter rules fetching only the probe files (their folders are entered, nothing else). */
@@ -154,7 +191,7 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     const parentEntries = (await readManifest(repo, parent)) ?? (await rebuildEntries(o.layout, parentDir, format, await poolInodeMap(o.layout)));
     const result: SyncResult = {
       repo: repo.name, upstream: up.url, dryRun: !!o.dryRun, published: false, probe: o.full ? 'skipped' : 'changed', parent, generation: parent,
-      added: 0, replaced: 0, removed: 0, changes: { added: [], replaced: [], removed: [] }, arrived: 0, arrivedBytes: 0, files: parentEntries.length, warnings: [], seconds: 0,
+      added: 0, replaced: 0, removed: 0, changes: { added: [], replaced: [], removed: [] }, arrived: 0, arrivedBytes: 0, resumed: 0, files: parentEntries.length, warnings: [], seconds: 0,
     };
     const finish = (d: { added: string[]; replaced: string[]; removed: string[] }): SyncResult => {
       Object.assign(result, { added: d.added.length, replaced: d.replaced.length, removed: d.removed.length });
@@ -173,6 +210,8 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
       return finish(d);
     }
     // Keep what an earlier attempt received (a check failure, a kill): it is linked from, never written.
+    // A killed sync's rsync may outlive it and still be writing there: stop it first.
+    await stopOrphanRsync(p);
     await removePath(p.prev);
     if (fs.existsSync(p.work)) await fsp.rename(p.work, p.prev);
     await removePath(p.tmp);
@@ -184,15 +223,17 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     // -rt, not -a: no owners, no permission bits (pool blobs are 0444 whatever the upstream says, and
     // --link-dest links only files whose preserved attributes match), no symlinks or devices.
     o.progress?.('receiving\n');
-    const r = await runRsync(up, ['-rt', '--safe-links', `--temp-dir=${p.tmp}`, ...linkDests, ...bw, ...progressArgs, up.source, p.work + '/'], o.progress);
+    const r = await runRsync(up, ['-rt', `--temp-dir=${p.tmp}`, ...linkDests, ...bw, ...progressArgs, up.source, p.work + '/'], o.progress);
     result.warnings.push(...checkRsyncStatus(up, r, 'receiving'));
-    await removePath(p.prev);
     await removePath(p.tmp);
     o.progress?.('\npooling received files\n');
     const byPath = new Map(parentEntries.map((e) => [e.path, e] as const));
+    // (The kept attempt goes after pooling: until then its links tell resumed files from received ones.)
     const got = await ingestTree(o.layout, p.work, parentDir, byPath);
+    await removePath(p.prev);
     result.arrived = got.arrived;
     result.arrivedBytes = got.arrivedBytes;
+    result.resumed = got.resumed;
     result.files = got.entries.length;
     o.progress?.(`checking ${got.entries.length} files (${got.arrived} received)\n`);
     const faults = got.foreign.map((f) => `${f}: not a regular file or folder`);

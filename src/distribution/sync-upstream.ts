@@ -64,11 +64,11 @@ function timeoutSeconds(): number {
  * Run rsync. `onStdout` receives its output as it comes (progress lines); stderr is kept for messages.
  * A missing rsync is a clear error, not a crash.
  */
-export function runRsync(up: Upstream, args: string[], onStdout?: (chunk: string) => void, signal?: AbortSignal): Promise<RsyncRun> {
+export function runRsync(up: Upstream, args: string[], onStdout?: (chunk: string) => void): Promise<RsyncRun> {
   const t = timeoutSeconds();
   const full = [...up.transportArgs, `--timeout=${t}`, ...(up.kind === 'rsync' ? [`--contimeout=${Math.min(t, 30)}`] : []), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn('rsync', full, { stdio: ['ignore', 'pipe', 'pipe'], signal });
+    const child = spawn('rsync', full, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
