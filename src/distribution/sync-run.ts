@@ -19,8 +19,8 @@ import type { LockHolder } from '../engine/lock.js';
 import { readRepoConfig } from '../engine/repo.js';
 import { readManifest, requireCurrent } from '../engine/generations.js';
 import { rebuildEntries, poolInodeMap } from '../engine/snapshot-state.js';
-import type { TreeEntry } from '../formats/format.js';
 import { RcuError } from '../util/errors.js';
+import { trace } from '../util/trace.js';
 import { removePath, syncFilesystem } from '../util/fsx.js';
 import { checkedTree, checkMirrorTree, probeFiles } from './sync-checks.js';
 import { mirrorFormat } from './sync-format.js';
@@ -128,12 +128,30 @@ function probeFilters(patterns: string[]): string[] {
   return [...rules, '--exclude=*'];
 }
 
-function globRegex(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}$`);
+/** Files under `root` matching a probe pattern ('*' stands for one whole path component). */
+function expandIn(root: string, pattern: string): string[] {
+  let found = [''];
+  for (const part of pattern.split('/')) {
+    const next: string[] = [];
+    for (const dir of found) {
+      if (part !== '*') next.push(dir ? `${dir}/${part}` : part);
+      else for (const n of safeReaddir(path.join(root, dir))) next.push(dir ? `${dir}/${n}` : n);
+    }
+    found = next;
+  }
+  return found.filter((rel) => fs.statSync(path.join(root, rel), { throwIfNoEntry: false })?.isFile());
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** True when the upstream's probe files exist and equal the current snapshot's, byte for byte. */
-async function probeUnchanged(up: Upstream, format: string, parentDir: string, parentEntries: readonly TreeEntry[], p: SyncPaths): Promise<boolean> {
+async function probeUnchanged(up: Upstream, format: string, parentDir: string, p: SyncPaths): Promise<boolean> {
   const patterns = probeFiles(format);
   await removePath(p.probe);
   await fsp.mkdir(p.probe, { recursive: true });
@@ -150,8 +168,8 @@ async function probeUnchanged(up: Upstream, format: string, parentDir: string, p
     };
     walk('');
     if (got.length === 0) return false; // nothing to compare by: a full sync decides
-    const res = patterns.map(globRegex);
-    const had = parentEntries.filter((e) => res.some((re) => re.test(e.path))).map((e) => e.path);
+    // The same files in the current snapshot (found without reading its manifest: this path must stay cheap).
+    const had = patterns.flatMap((pat) => expandIn(parentDir, pat));
     if (had.length !== got.length || !had.every((h) => got.includes(h))) return false;
     return got.every((rel) => fs.readFileSync(path.join(p.probe, rel)).equals(fs.readFileSync(path.join(parentDir, rel))));
   } finally {
@@ -188,10 +206,9 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     const parent = await requireCurrent(repo);
     const parentDir = repo.snapshotDir(parent);
     const format = mirrorFormat(cfg.format, cfg.upstream);
-    const parentEntries = (await readManifest(repo, parent)) ?? (await rebuildEntries(o.layout, parentDir, format, await poolInodeMap(o.layout)));
     const result: SyncResult = {
       repo: repo.name, upstream: up.url, dryRun: !!o.dryRun, published: false, probe: o.full ? 'skipped' : 'changed', parent, generation: parent,
-      added: 0, replaced: 0, removed: 0, changes: { added: [], replaced: [], removed: [] }, arrived: 0, arrivedBytes: 0, resumed: 0, files: parentEntries.length, warnings: [], seconds: 0,
+      added: 0, replaced: 0, removed: 0, changes: { added: [], replaced: [], removed: [] }, arrived: 0, arrivedBytes: 0, resumed: 0, files: 0, warnings: [], seconds: 0,
     };
     const finish = (d: { added: string[]; replaced: string[]; removed: string[] }): SyncResult => {
       Object.assign(result, { added: d.added.length, replaced: d.replaced.length, removed: d.removed.length });
@@ -200,7 +217,8 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
       return result;
     };
     o.progress?.('probing upstream\n');
-    if (!o.full && (await probeUnchanged(up, cfg.format, parentDir, parentEntries, p))) {
+    if (!o.full && (await probeUnchanged(up, cfg.format, parentDir, p))) {
+      trace('sync: probe unchanged');
       result.probe = 'unchanged';
       return finish({ added: [], replaced: [], removed: [] });
     }
@@ -211,12 +229,17 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     }
     // Keep what an earlier attempt received (a check failure, a kill): it is linked from, never written.
     // A killed sync's rsync may outlive it and still be writing there: stop it first.
+    trace('sync: probe changed');
+    const parentEntries = (await readManifest(repo, parent)) ?? (await rebuildEntries(o.layout, parentDir, format, await poolInodeMap(o.layout)));
+    result.files = parentEntries.length;
+    trace('sync: parent entries');
     await stopOrphanRsync(p);
     await removePath(p.prev);
     if (fs.existsSync(p.work)) await fsp.rename(p.work, p.prev);
     await removePath(p.tmp);
     await fsp.mkdir(p.tmp);
-    const linkDests = [`--link-dest=${parentDir}`, ...(fs.existsSync(p.prev) ? [`--link-dest=${p.prev}`] : [])];
+    const resuming = fs.existsSync(p.prev);
+    const linkDests = [`--link-dest=${parentDir}`, ...(resuming ? [`--link-dest=${p.prev}`] : [])];
     const progressArgs = o.progress ? ['--info=progress2', '--no-inc-recursive'] : [];
     const bw = o.bwlimitKiB ? [`--bwlimit=${o.bwlimitKiB}`] : [];
     if (o.full) bw.push('--checksum'); // an upstream rewrite that kept size and mtime is found only so
@@ -225,12 +248,14 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     o.progress?.('receiving\n');
     const r = await runRsync(up, ['-rt', `--temp-dir=${p.tmp}`, ...linkDests, ...bw, ...progressArgs, up.source, p.work + '/'], o.progress);
     result.warnings.push(...checkRsyncStatus(up, r, 'receiving'));
+    trace('sync: rsync');
     await removePath(p.tmp);
     o.progress?.('\npooling received files\n');
     const byPath = new Map(parentEntries.map((e) => [e.path, e] as const));
     // (The kept attempt goes after pooling: until then its links tell resumed files from received ones.)
-    const got = await ingestTree(o.layout, p.work, parentDir, byPath);
+    const got = await ingestTree(o.layout, p.work, parentDir, byPath, !resuming);
     await removePath(p.prev);
+    trace('sync: pooled');
     result.arrived = got.arrived;
     result.arrivedBytes = got.arrivedBytes;
     result.resumed = got.resumed;
@@ -239,6 +264,7 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     const faults = got.foreign.map((f) => `${f}: not a regular file or folder`);
     if (got.entries.length === 0) faults.push('the upstream tree is empty');
     else faults.push(...(await checkMirrorTree(checkedTree(o.layout, p.work, got.entries), { format: cfg.format, keyring: cfg.upstream.keyring })));
+    trace('sync: checked');
     if (faults.length) {
       throw new RcuError('INTEGRITY', `sync of '${repo.name}' from ${up.url} not published: the received tree fails the ${cfg.format} checks (${faults.length} fault(s)); current stays at generation ${parent}; the received files are kept for the next sync`, {
         details: faults.slice(0, 20),
@@ -252,10 +278,12 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     }
     // Durable before it is renamed into place (file data and folder entries: one filesystem sync).
     await syncFilesystem(p.work, () => [p.work]);
+    trace('sync: durable');
     const pub = await publishTree({
       layout: o.layout, repoName: repo.name, tree: p.work, entries: got.entries, parent, diff, operation: 'sync', args: [up.url],
       waitSeconds: o.waitSeconds, onWait: o.onWait, afterPublish: o.afterPublish,
     });
+    trace('sync: published');
     result.published = true;
     result.generation = pub.generation;
     result.warnings.push(...pub.warnings);
