@@ -11,7 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { BIN, cliIn, ROOT, tempDir } from './helpers/cli.js';
 import { current, must, snapshots, startRsyncd } from './helpers/readers-fixture.js';
-import { checkFilesTree, hasTool, makeKey, readTree, sha256, startPlainRsyncd, sumsOf, writeTree } from './helpers/sync-fixture.js';
+import { checkFilesTree, hasTool, makeKey, readTree, sha256, startPlainRsyncd, startSshd, sumsOf, writeTree } from './helpers/sync-fixture.js';
 
 const SAMPLES = path.resolve(ROOT, '../shared/upstream-samples/eopkg');
 const stops: Array<() => Promise<void> | void> = [];
@@ -242,6 +242,27 @@ test('an rcurepo host as upstream (its rsync modules): files and eopkg mirrors',
   assert.deepEqual(readTree(path.join(m.repoDir('epkm'), 'current')), readTree(path.join(src.base, 'repos', 'epk', 'current')), 'index and companions byte for byte');
   assert.equal(m.cli.json<{ probe: string }>(['sync', 'epkm']).probe, 'unchanged');
   must(m.cli.sync(['verify']));
+});
+
+test('ssh:// upstream: rsync over ssh (RSYNC_RSH) with the port from the URL', async (t) => {
+  const m = mirrorBase();
+  const sshd = await startSshd(m.dir);
+  if (!sshd) {
+    t.skip('openssh-server not installed: run as root with apt (openssh-server), or .ci/run installs it');
+    return;
+  }
+  stops.push(sshd.stop);
+  const up = path.join(m.dir, 'upstream');
+  filesUpstream(up, 20);
+  const env = { RSYNC_RSH: sshd.rsh };
+  must(m.cli.sync(['create-repo', 'viassh', '--upstream', `ssh://root@127.0.0.1:${sshd.port}${up}`]));
+  const r = m.cli.sync(['sync', 'viassh', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readTree(path.join(m.repoDir('viassh'), 'current')), readTree(up));
+  assert.equal(m.cli.json<{ probe: string }>(['sync', 'viassh'], { env }).probe, 'unchanged');
+  must(m.cli.sync(['create-repo', 'sshdown', '--upstream', `ssh://root@127.0.0.1:${sshd.port}/no/such/dir`]));
+  const bad = m.cli.sync(['sync', 'sshdown'], { env });
+  assert.equal(bad.code, 69, bad.stderr);
 });
 
 test('kill -9 during a sync (and its orphaned rsync), then the next sync completes', async () => {

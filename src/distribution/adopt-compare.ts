@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRefs, parseSumsLine, unxz } from './sync-checks.js';
+import { packageRefs, parseSumsLine } from './sync-checks.js';
+import { unxz } from './sync-tools.js';
 
 /** Top-level <Package> elements that describe a package file (the Obsoletes list has none of those). */
 export function packageElements(xml: string): Map<string, string> {

@@ -9,15 +9,14 @@
  * in this sync were ever read.
  */
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TreeEntry } from '../formats/format.js';
 import { HASHES_META, Pool } from '../engine/pool.js';
 import type { Layout } from '../engine/layout.js';
 import type { BlobHashes } from '../formats/format.js';
-import { RcuError } from '../util/errors.js';
 import { checkDebTree } from './sync-deb.js';
+import { gpgv, unxz } from './sync-tools.js';
 
 /** A staged or published mirror tree as the checks see it. */
 export interface CheckedTree {
@@ -121,21 +120,6 @@ async function checkFilesTree(t: CheckedTree, keyring: string | undefined): Prom
   return faults;
 }
 
-/** Run gpgv; undefined when the signature is good, else why not. */
-export function gpgv(keyring: string, args: string[]): Promise<string | undefined> {
-  if (!fs.existsSync(keyring)) throw new RcuError('BAD_INPUT', `keyring ${keyring}: no such file`);
-  return new Promise((resolve, reject) => {
-    execFile('gpgv', ['--keyring', path.resolve(keyring), ...args], { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new RcuError('FAILURE', 'gpgv is not installed: it is needed to check upstream signatures (apt-get install gpgv)'));
-        return;
-      }
-      if (!err) resolve(undefined);
-      else resolve(`bad signature: ${String(stderr).trim().split('\n').filter((l) => !/^gpgv: (Signature made|\s+using)/.test(l)).slice(-2).join('; ') || 'gpgv refused it'}`);
-    });
-  });
-}
-
 const gpgvDetached = (keyring: string, sig: string, data: string) => gpgv(keyring, [sig, data]);
 
 const INDEX = 'eopkg-index.xml';
@@ -221,16 +205,4 @@ function unescapeXml(s: string): string {
   return s.replace(/&(lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/g, (_, n: string) =>
     n === 'lt' ? '<' : n === 'gt' ? '>' : n === 'amp' ? '&' : n === 'quot' ? '"' : n === 'apos' ? "'" : String.fromCodePoint(n[1] === 'x' ? parseInt(n.slice(2), 16) : Number(n.slice(1))),
   );
-}
-
-/** Decompress with the xz tool (every xz this project writes or reads goes through it). */
-export function unxz(data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('xz', ['-dc'], { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, out, stderr) => {
-      if (err) reject(new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'xz is not installed (apt-get install xz-utils)' : String(stderr).trim() || err.message));
-      else resolve(out);
-    });
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(data);
-  });
 }

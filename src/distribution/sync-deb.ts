@@ -11,7 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { TreeEntry } from '../formats/format.js';
 import type { CheckedTree } from './sync-checks.js';
-import { gpgv, unxz } from './sync-checks.js';
+import { gpgv, unxz } from './sync-tools.js';
 
 interface ReleaseSum {
   hash: string;

@@ -111,3 +111,28 @@ export function makeKey(dir: string, name: string): { home: string; keyring: str
     stop: () => void spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env }),
   };
 }
+
+/** An sshd on 127.0.0.1 accepting one throwaway key (mirrors.md, "An sshd for tests"); undefined when sshd is missing. */
+export async function startSshd(dir: string): Promise<{ port: number; rsh: string; stop(): Promise<void> } | undefined> {
+  if (!fs.existsSync('/usr/sbin/sshd') || !hasTool('ssh-keygen')) return undefined;
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  const clientKey = path.join(dir, 'client_key');
+  for (const k of [hostKey, clientKey]) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', k]);
+  fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'authorized_keys'));
+  const port = await freePort();
+  const conf = path.join(dir, 'sshd_config');
+  fs.writeFileSync(conf, [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${hostKey}`, `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'UsePAM no', `PidFile ${path.join(dir, 'sshd.pid')}`, 'StrictModes no', ''].join('\n'));
+  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: 'ignore' });
+  await waitPort(port, () => proc.exitCode === null);
+  return {
+    port,
+    rsh: `ssh -i ${clientKey} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`,
+    stop: () =>
+      new Promise((r) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return r();
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
