@@ -66,6 +66,14 @@ test('files mirror over an rsync daemon: first sync, byte-for-byte tree, no-chan
   assert.equal(a.ino, b.ino, 'unchanged files are shared between generations');
   const hist = m.cli.json<Array<{ generation: number; operation: string; replaced: number; args: string[] }>>(['history', 'mir']);
   assert.deepEqual([hist[0]!.operation, hist[0]!.replaced, hist[0]!.args[0]], ['sync', 2, `${d.url}/up`]);
+  // A marker that disappears upstream is a change too; removals are published.
+  fs.rmSync(path.join(up, 'lastupdate'));
+  writeTree(up, { SHA256SUMS: sumsOf(up) });
+  const dry2 = m.cli.json<{ probe: string; changes: { removed: string[] } }>(['sync', 'mir', '--dry-run']);
+  assert.deepEqual([dry2.probe, dry2.changes.removed], ['changed', ['lastupdate']]);
+  const r4 = m.cli.json<{ published: boolean; removed: number }>(['sync', 'mir']);
+  assert.deepEqual([r4.published, r4.removed], [true, 1]);
+  assert.equal(fs.existsSync(path.join(served, 'lastupdate')), false);
   must(m.cli.sync(['verify']));
   // verify of a mirror runs the upstream checks: a snapshot whose file no longer matches is a fault.
   const st = m.cli.sync(['verify', 'mir', '--json']);

@@ -3,10 +3,6 @@
  * checksum files, compared with the current snapshot's) and the dry run (rsync -n against the current
  * snapshot). Neither writes into the repository.
  */
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { removePath } from '../util/fsx.js';
 import { probeFiles } from './sync-checks.js';
 import { checkRsyncStatus, runRsync } from './sync-upstream.js';
 import type { Upstream } from './sync-upstream.js';
@@ -22,53 +18,26 @@ function probeFilters(patterns: string[]): string[] {
   return [...rules, '--exclude=*'];
 }
 
-/** Files under `root` matching a probe pattern ('*' stands for one whole path component). */
-function expandIn(root: string, pattern: string): string[] {
-  let found = [''];
-  for (const part of pattern.split('/')) {
-    const next: string[] = [];
-    for (const dir of found) {
-      if (part !== '*') next.push(dir ? `${dir}/${part}` : part);
-      else for (const n of safeReaddir(path.join(root, dir))) next.push(dir ? `${dir}/${n}` : n);
-    }
-    found = next;
+/**
+ * True when the upstream's probe files exist and equal the current snapshot's, byte for byte: one
+ * `rsync -n -c` of just those files against the current snapshot (-n: nothing is written there; -c:
+ * contents compared by checksum, only the checksums cross the wire; --delete: a probe file the
+ * upstream dropped shows as a deletion). One connection, a file list of a few names.
+ */
+export async function probeUnchanged(up: Upstream, format: string, parentDir: string): Promise<boolean> {
+  const r = await runRsync(up, ['-rtnc', '-ii', '--delete', '--out-format=%i|%n', ...probeFilters(probeFiles(format)), up.source, parentDir + '/']);
+  checkRsyncStatus(up, r, 'probing');
+  let files = 0;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\*deleting|[<>ch.][fdLDS][^|]*?) *\|(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === '*deleting') return false;
+    if (m[1]![1] !== 'f') continue;
+    files++;
+    // '.f' = same content (attributes aside); '>f', 'cf', 'hf' = it would be transferred or made.
+    if (m[1]![0] !== '.') return false;
   }
-  return found.filter((rel) => fs.statSync(path.join(root, rel), { throwIfNoEntry: false })?.isFile());
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/** True when the upstream's probe files exist and equal the current snapshot's, byte for byte. */
-export async function probeUnchanged(up: Upstream, format: string, parentDir: string, probeDir: string): Promise<boolean> {
-  const patterns = probeFiles(format);
-  await removePath(probeDir);
-  await fsp.mkdir(probeDir, { recursive: true });
-  try {
-    const r = await runRsync(up, ['-rt', ...probeFilters(patterns), up.source, probeDir + '/']);
-    checkRsyncStatus(up, r, 'probing');
-    const got: string[] = [];
-    const walk = (rel: string) => {
-      for (const d of fs.readdirSync(path.join(probeDir, rel), { withFileTypes: true })) {
-        const r2 = rel ? `${rel}/${d.name}` : d.name;
-        if (d.isDirectory()) walk(r2);
-        else if (d.isFile()) got.push(r2);
-      }
-    };
-    walk('');
-    if (got.length === 0) return false; // nothing to compare by: a full sync decides
-    // The same files in the current snapshot (found without reading its manifest: this path must stay cheap).
-    const had = patterns.flatMap((pat) => expandIn(parentDir, pat));
-    if (had.length !== got.length || !had.every((h) => got.includes(h))) return false;
-    return got.every((rel) => fs.readFileSync(path.join(probeDir, rel)).equals(fs.readFileSync(path.join(parentDir, rel))));
-  } finally {
-    await removePath(probeDir);
-  }
+  return files > 0; // no probe file upstream: nothing to compare by, a full sync decides
 }
 
 /** `rsync -n -i` of the upstream against the current snapshot: what a sync would change; writes nothing. */
@@ -77,7 +46,7 @@ export async function dryRunDiff(up: Upstream, parentDir: string): Promise<{ add
   const warnings = checkRsyncStatus(up, r, 'comparing');
   const d = { added: [] as string[], replaced: [] as string[], removed: [] as string[], warnings };
   for (const line of r.stdout.split('\n')) {
-    const m = /^(\*deleting|[<>ch.][fdLDS][^|]*)\|(.*)$/.exec(line);
+    const m = /^(\*deleting|[<>ch.][fdLDS][^|]*?) *\|(.*)$/.exec(line);
     if (!m || m[2]!.endsWith('/')) continue;
     if (m[1] === '*deleting') d.removed.push(m[2]!);
     else if (m[1]![1] !== 'f') continue;

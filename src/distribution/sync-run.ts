@@ -74,12 +74,11 @@ interface SyncPaths {
   work: string;
   prev: string;
   tmp: string;
-  probe: string;
 }
 
 function syncPaths(repo: RepoLayout): SyncPaths {
   const [work, prev] = repo.syncTrees as [string, string];
-  return { work, prev, tmp: path.join(repo.syncDir, 'tmp'), probe: path.join(repo.syncDir, 'probe') };
+  return { work, prev, tmp: path.join(repo.syncDir, 'tmp') };
 }
 
 /**
@@ -141,7 +140,7 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
       return result;
     };
     o.progress?.('probing upstream\n');
-    if (!o.full && (await probeUnchanged(up, cfg.format, parentDir, p.probe))) {
+    if (!o.full && (await probeUnchanged(up, cfg.format, parentDir))) {
       trace('sync: probe unchanged');
       result.probe = 'unchanged';
       return finish({ added: [], replaced: [], removed: [] });
