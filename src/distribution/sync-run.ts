@@ -122,6 +122,8 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
   const cfg = await readRepoConfig(repo);
   if (!cfg.upstream) throw new RcuError('USAGE', `repository '${repo.name}' is not a mirror (create one with 'create-repo NAME --format F --upstream URL')`);
   const up = parseUpstream(cfg.upstream.url);
+  // Checked again under the writer lock before publishing; here it saves a transfer that could not publish.
+  if (cfg.frozen && !o.dryRun) throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}; 'rcurepo unfreeze ${repo.name}' first`);
   const p = syncPaths(repo);
   await fsp.mkdir(repo.syncDir, { recursive: true });
   const syncLock = await acquireWriterLock(path.join(repo.syncDir, 'attempt'), { operation: 'sync', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
@@ -150,12 +152,12 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
       result.warnings.push(...d.warnings);
       return finish(d);
     }
-    // Keep what an earlier attempt received (a check failure, a kill): it is linked from, never written.
-    // A killed sync's rsync may outlive it and still be writing there: stop it first.
     trace('sync: probe changed');
     const parentEntries = (await readManifest(repo, parent)) ?? (await rebuildEntries(o.layout, parentDir, format, await poolInodeMap(o.layout)));
     result.files = parentEntries.length;
     trace('sync: parent entries');
+    // Keep what an earlier attempt received (a check failure, a kill): it is linked from, never written.
+    // A killed sync's rsync may outlive it and still be writing there: stop it first.
     await stopOrphanRsync(p);
     await removePath(p.prev);
     if (fs.existsSync(p.work)) await fsp.rename(p.work, p.prev);

@@ -102,6 +102,7 @@ function rsyncMessage(r: RsyncRun): string {
 export function checkRsyncStatus(up: Upstream, r: RsyncRun, doing: string): string[] {
   if (r.code === 0) return [];
   const msg = rsyncMessage(r);
+  if (/No space left on device|Disk quota exceeded/.test(r.stderr)) throw new RcuError('FS_LIMIT', `no space left on device while ${doing} from ${up.url} (the files received so far are kept for the next sync)`);
   if (UNREACHABLE_CODES.has(r.code)) throw new RcuError('UNREACHABLE', `upstream ${up.url} unreachable while ${doing}: ${msg}`, { data: { rsyncStatus: r.code } });
   // The named root itself is missing (a wrong PATH inside the module, or a missing local folder).
   if (r.code === 23 && rootMissing(r.stderr)) throw new RcuError('UNREACHABLE', `upstream ${up.url}: no such folder (${msg})`, { data: { rsyncStatus: r.code } });
