@@ -365,7 +365,13 @@ test('deb mirror checks: InRelease signature, Release hashes, Packages hashes', 
       ` ${sha256(gz)} ${gz.length} main/binary-amd64/Packages.gz`,
       ` ${'0'.repeat(64)} 10 main/binary-amd64/Packages.xz`, // listed, not shipped: allowed
     ].join('\n') + '\n';
-    writeTree(up, { 'pool/main/h/hello/hello_1.0_all.deb': debBytes, 'dists/stable/main/binary-amd64/Packages': packages, 'dists/stable/main/binary-amd64/Packages.gz': gz, 'dists/stable/Release': rel });
+    writeTree(up, {
+      'pool/main/h/hello/hello_1.0_all.deb': debBytes,
+      'dists/stable/main/binary-amd64/Packages': packages,
+      'dists/stable/main/binary-amd64/Packages.gz': gz,
+      'dists/stable/main/binary-amd64/Release': 'Archive: stable\nComponent: main\nArchitecture: amd64\n', // unsigned, no checksums: fine
+      'dists/stable/Release': rel,
+    });
     signer.clearsign(path.join(up, 'dists/stable/Release'), path.join(up, 'dists/stable/InRelease'));
   };
   publish(deb, key);

@@ -81,8 +81,10 @@ export function probeFiles(format: string): string[] {
 
 const SUMS = 'SHA256SUMS';
 
-/** `HASH  NAME` / `HASH *NAME`, and coreutils' escaped form `\HASH  NAME` with \\ and \n in NAME. */
+/** `HASH  NAME` / `HASH *NAME`, coreutils' escaped form `\HASH  NAME` (\\ and \n in NAME), and `SHA256 (NAME) = HASH`. */
 export function parseSumsLine(line: string): { sha256: string; path: string } | undefined {
+  const bsd = /^SHA256 \((.+)\) = ([0-9a-fA-F]{64})$/.exec(line); // `sha256sum --tag` / BSD form
+  if (bsd) return { sha256: bsd[2]!.toLowerCase(), path: bsd[1]!.replace(/^\.\//, '') };
   const m = /^(\\?)([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
   if (!m) return undefined;
   let name = m[3]!;

@@ -122,6 +122,9 @@ export async function checkDebTree(t: CheckedTree, keyring: string | undefined):
   }
   let releases = 0;
   for (const dir of [...dirs].sort()) {
+    const plain = t.byPath.get(`${dir}Release`);
+    // A component's Release file (dists/S/main/binary-amd64/Release) has no checksums and no signature.
+    if (!t.byPath.has(`${dir}InRelease`) && plain && !releaseSums(parseParagraph(t.read(plain.path).toString('utf8').split(/\n\n/)[0]!))) continue;
     const text = await signedRelease(t, dir, keyring, faults);
     if (text === undefined) continue;
     const sums = releaseSums(parseParagraph(text.split(/\n\n/)[0]!));
