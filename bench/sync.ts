@@ -3,7 +3,8 @@
  * on 127.0.0.1, where U files (and SHA256SUMS) changed since the last sync, against the same update done
  * by hand in the same run: `rsync -a --link-dest=PREV` of the upstream into a fresh folder (PREV being
  * the previous hand copy), then `sha256sum --quiet -c SHA256SUMS` as the format check. Also the sync of
- * an unchanged upstream (the probe alone). Targets: sync <= 2 x (rsync + check); no-change sync < 1 s.
+ * an unchanged upstream (the probe alone), next to `rcurepo --version` (the cost of starting any CLI call
+ * at that moment). Targets: sync <= 2 x (rsync + check); no-change sync < 1 s.
  *
  *   npm run build && node --import tsx bench/sync.ts [--sizes=10000,50000] [--changes=100] [--runs=5] [--keep]
  */
@@ -54,7 +55,7 @@ function sh(cmd: string, args: string[], cwd?: string): void {
 const syncFs = () => spawnSync('sync');
 
 console.log(`# upstream sync benchmark, ${new Date().toISOString()}\n# ${machine()}\n# runs per figure: ${runs} (medians), ${changes} changed files per run, upstream served by rsync --daemon on 127.0.0.1`);
-console.log('files\trsync_s\tcheck_s\thand_s\tsync_s\tsync/hand\tsync/rsync\tnochange_s\tsync_RSS_MB\tfirst_sync_s');
+console.log('files\trsync_s\tcheck_s\thand_s\tsync_s\tsync/hand\tsync/rsync\tnochange_s\tversion_s\tsync_RSS_MB\tfirst_sync_s');
 
 for (const n of sizes) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-sync-bench-'));
@@ -86,7 +87,7 @@ for (const n of sizes) {
     const hand = path.join(work, 'hand');
     fs.mkdirSync(hand);
     sh('rsync', ['-a', `${d.url}/`, path.join(hand, '0') + '/']);
-    const figures: Array<{ rsync: number; check: number; sync: number; rss: number; nochange: number }> = [];
+    const figures: Array<{ rsync: number; check: number; sync: number; rss: number; nochange: number; version: number }> = [];
     for (let run = 1; run <= runs; run++) {
       for (let k = 0; k < changes; k++) write(Math.floor(((run * 7919 + k * 104729) % n)), `run ${run} `);
       writeSums();
@@ -118,14 +119,16 @@ for (const n of sizes) {
         byHand();
       }
       syncFs();
+      // The floor of any CLI call on this machine right now: starting Node and the bundle.
+      const version = runCli(base, ['--version']).seconds;
       const nc = runCli(base, ['sync', 'mir', '--json']);
       if ((JSON.parse(nc.stdout) as { probe: string }).probe !== 'unchanged') throw new Error(`no-change sync was not decided by the probe: ${nc.stdout}`);
-      figures.push({ rsync: rsyncS, check: checkS, sync: syncS, rss, nochange: nc.seconds });
-      console.error(`  run ${run}: rsync ${rsyncS.toFixed(2)} s + check ${checkS.toFixed(2)} s, sync ${syncS.toFixed(2)} s, no-change ${nc.seconds.toFixed(2)} s`);
+      figures.push({ rsync: rsyncS, check: checkS, sync: syncS, rss, nochange: nc.seconds, version });
+      console.error(`  run ${run}: rsync ${rsyncS.toFixed(2)} s + check ${checkS.toFixed(2)} s, sync ${syncS.toFixed(2)} s, no-change ${nc.seconds.toFixed(2)} s (--version ${version.toFixed(2)} s)`);
     }
     const m = (f: (x: (typeof figures)[number]) => number) => median(figures.map(f));
     const handS = m((x) => x.rsync + x.check);
-    console.log([n, m((x) => x.rsync).toFixed(2), m((x) => x.check).toFixed(2), handS.toFixed(2), m((x) => x.sync).toFixed(2), (m((x) => x.sync) / handS).toFixed(2), (m((x) => x.sync) / m((x) => x.rsync)).toFixed(2), m((x) => x.nochange).toFixed(2), m((x) => x.rss).toFixed(0), first.seconds.toFixed(1)].join('\t'));
+    console.log([n, m((x) => x.rsync).toFixed(2), m((x) => x.check).toFixed(2), handS.toFixed(2), m((x) => x.sync).toFixed(2), (m((x) => x.sync) / handS).toFixed(2), (m((x) => x.sync) / m((x) => x.rsync)).toFixed(2), m((x) => x.nochange).toFixed(2), m((x) => x.version).toFixed(2), m((x) => x.rss).toFixed(0), first.seconds.toFixed(1)].join('\t'));
   } finally {
     d.proc.kill('SIGTERM');
     if (!keep) fs.rmSync(work, { recursive: true, force: true });
