@@ -19,6 +19,16 @@ export function describeTx(r: TransactionResult, what = 'change'): string {
   return `published generation ${r.generation} of '${r.repo}' (${counts})` + (warn ? '\n' + warn : '');
 }
 
+function describeAdopt(r: import('../commands/adopt.js').AdoptResult): string {
+  if (r.dryRun) return `dry run: would create '${r.repo}' (${r.format}) from ${r.source}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}; ${r.notImported.length} not imported`;
+  const lines = [`adopted ${r.source} as '${r.repo}' (${r.format}), generation ${r.generation}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}`];
+  for (const m of r.moved) lines.push(`  moved: ${m}`);
+  for (const n of r.notImported) lines.push(`  not imported: ${n}`);
+  for (const d of r.differences) lines.push(`  DIFFERENCE: ${d}`);
+  lines.push(r.differences.length ? `${r.differences.length} difference(s) between the original index and rcurepo's` : "rcurepo's index lists every package exactly as the original did");
+  return lines.join('\n');
+}
+
 export const coreCommands: CommandDef[] = [
   {
     usage: 'init',
@@ -36,13 +46,26 @@ export const coreCommands: CommandDef[] = [
   {
     usage: 'create-repo <name>',
     dryRun: true,
-    describe: 'Create a repository with an empty, published first generation.',
-    options: [['--format', 'Repository format: files (default) or eopkg']],
-    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg'],
+    describe: 'Create a repository with an empty, published first generation (or a mirror of an upstream, or adopt a published tree).',
+    options: [
+      ['--format', 'Repository format: files (default) or eopkg (mirrors: deb too)'],
+      ['--upstream', "Make a mirror of rsync://HOST/MODULE/PATH, ssh://HOST/PATH or a local path; fill it with 'sync'"],
+      ['--keyring', "A mirror's OpenPGP keyring: the upstream's signatures must verify against it"],
+      ['--adopt', 'Take an existing published tree (e.g. a ferryd repository folder) once: packages into the pool, indexes regenerated and compared'],
+    ],
+    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo solus --format eopkg --upstream rsync://mirror.example.org/solus/packages/shannon', 'create-repo legacy --format eopkg --adopt /srv/ferryd/repo/unstable'],
     async run(ctx, [name], opts) {
+      if (opts.adopt !== undefined) {
+        if (opts.upstream !== undefined) throw new RcuError('USAGE', '--adopt and --upstream exclude each other');
+        const { adoptRepo } = await import('../commands/adopt.js');
+        const r = await adoptRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, source: String(opts.adopt), cwd: ctx.io.cwd, dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+        ctx.emit(opts, r, () => describeAdopt(r));
+        return;
+      }
       const { createRepo } = await import('../commands/repos.js');
-      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, dryRun: !!opts['dry-run'] });
-      ctx.emit(opts, r, () => (r.dryRun ? `dry run: would create '${r.repo}' (${r.format})` : `created repository '${r.repo}' (${r.format}); serving ${r.path}`));
+      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, upstream: opts.upstream as string | undefined, keyring: opts.keyring as string | undefined, dryRun: !!opts['dry-run'] });
+      const what = r.upstream ? `${r.format} mirror of ${r.upstream}` : r.format;
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: would create '${r.repo}' (${what})` : `created repository '${r.repo}' (${what}); serving ${r.path}${r.upstream ? `; fill it with 'rcurepo sync ${r.repo}'` : ''}`));
     },
   },
   {

@@ -5,7 +5,8 @@ import { readersCommands } from './readers.js';
 import { hooksCommands } from './hooks.js';
 import { lifecycleCommands } from './lifecycle.js';
 import { signingCommands } from './signing.js';
+import { syncCommands } from './sync.js';
 
 export function extraCommands(): CommandDef[] {
-  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...signingCommands];
+  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...signingCommands, ...syncCommands];
 }

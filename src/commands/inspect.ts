@@ -4,7 +4,7 @@ import { listHistory, readHistory, requireCurrent, listSnapshots } from '../engi
 import type { HistoryRecord } from '../engine/generations.js';
 import { loadEntries } from '../engine/snapshot-state.js';
 import type { TreeEntry } from '../formats/format.js';
-import { getFormat } from '../formats/registry.js';
+import { formatOfRepo } from './repo-format.js';
 import { RcuError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
 
@@ -23,7 +23,7 @@ export interface ListResult {
 async function entriesOf(base: string, repoName: string, gen: number | undefined): Promise<{ generation: number; entries: TreeEntry[] }> {
   const layout = await openBase(base);
   const repo = layout.repo(repoName);
-  const format = await getFormat((await readRepoConfig(repo)).format);
+  const format = await formatOfRepo(await readRepoConfig(repo));
   const generation = gen ?? (await requireCurrent(repo));
   if (!(await pathExists(repo.snapshotDir(generation))) && !(await pathExists(repo.manifestFile(generation)))) {
     throw new RcuError('NOT_FOUND', `generation ${generation} of '${repoName}' does not exist (reaped or never published)`);

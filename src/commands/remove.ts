@@ -5,7 +5,7 @@ import { publishingTransaction } from '../publish/after-publish.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
 import type { TreeEntry } from '../formats/format.js';
-import { getFormat } from '../formats/registry.js';
+import { formatOfRepo } from './repo-format.js';
 import { RcuError } from '../util/errors.js';
 import { checkTreePath } from '../util/paths.js';
 
@@ -33,7 +33,7 @@ export async function removePaths(opts: RemoveOptions): Promise<TransactionResul
   if (opts.paths.length === 0) throw new RcuError('USAGE', 'remove needs at least one PATH');
   for (const p of opts.paths) if (p.includes('\0') || p.startsWith('/') || p.split('/').includes('..')) checkTreePath(p);
   const layout = await openBase(opts.base);
-  const format = await getFormat((await readRepoConfig(layout.repo(opts.repo))).format);
+  const format = await formatOfRepo(await readRepoConfig(layout.repo(opts.repo)));
   return publishingTransaction(
     { layout, repoName: opts.repo, format, operation: 'remove', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait },
     async (state) => {

@@ -1,9 +1,12 @@
 /** `create-repo`, `list-repos`, `delete-repo`. */
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 import { RepoLayout, validateRepoName } from '../engine/layout.js';
 import { listRepoNames, openBase, readRepoConfig } from '../engine/repo.js';
-import type { RepoConfig } from '../engine/repo.js';
+import type { RepoConfig, UpstreamConfig } from '../engine/repo.js';
+import { checkMirrorFormatName, mirrorFormat } from '../distribution/sync-format.js';
+import { parseUpstream } from '../distribution/sync-upstream.js';
 import { defaultActor } from '../engine/transaction.js';
 import { readCurrent, writeHistory, writeManifest, listSnapshots } from '../engine/generations.js';
 import { acquireWriterLock } from '../engine/lock.js';
@@ -19,12 +22,17 @@ export interface CreateRepoOptions {
   base: string;
   name: string;
   format?: string;
+  /** Make a mirror of this upstream (rsync://, ssh:// or a local path); it changes only by `sync`. */
+  upstream?: string;
+  /** Keyring the mirror's upstream signatures must verify against. */
+  keyring?: string;
   dryRun?: boolean;
 }
 
 export interface CreateRepoResult {
   repo: string;
   format: string;
+  upstream?: string;
   generation: number;
   path: string;
   dryRun: boolean;
@@ -39,16 +47,19 @@ export interface CreateRepoResult {
 export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoResult> {
   const layout = await openBase(opts.base);
   const name = validateRepoName(opts.name);
-  const format = await getFormat(opts.format ?? 'files');
+  if (opts.keyring && !opts.upstream) throw new RcuError('USAGE', '--keyring is for mirrors (with --upstream)');
+  const upstream = opts.upstream ? await mirrorSettings(opts.upstream, opts.keyring, opts.format ?? 'files') : undefined;
+  // A mirror writes no index of its own: generation 1 is an empty tree until the first sync.
+  const format = upstream ? mirrorFormat(opts.format ?? 'files', upstream) : await getFormat(opts.format ?? 'files');
   const final = layout.repo(name);
   if (await pathExists(final.dir)) throw new RcuError('EXISTS', `repository '${name}' already exists`);
-  const result = { repo: name, format: format.name, generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
+  const result = { repo: name, format: format.name, ...(upstream ? { upstream: upstream.url } : {}), generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
   if (opts.dryRun) return result;
   const tmpDir = tmpName(layout.reposDir, `new-${name}`);
   const tmp = new RepoLayout(tmpDir, name);
   try {
     for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await fsp.mkdir(d, { recursive: true });
-    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {} };
+    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {}, ...(upstream ? { upstream } : {}) };
     await writeFileAtomic(tmp.configFile, JSON.stringify(config, null, 2) + '\n');
     const snap = tmp.snapshotDir(1);
     await fsp.mkdir(snap);
@@ -68,7 +79,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
       time: config.createdAt,
       actor: defaultActor(),
       operation: 'create-repo',
-      args: [name, '--format', format.name],
+      args: [name, '--format', format.name, ...(upstream ? ['--upstream', upstream.url] : [])],
       added: 0,
       removed: 0,
       replaced: 0,
@@ -91,6 +102,15 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   // The first generation gets the same reactions as every publish (its rsync module, hooks).
   const warnings = await runAfterPublish(layout, name, 1, final.snapshotDir(1));
   return warnings.length ? { ...result, warnings } : result;
+}
+
+async function mirrorSettings(url: string, keyring: string | undefined, format: string): Promise<UpstreamConfig> {
+  checkMirrorFormatName(format);
+  parseUpstream(url); // USAGE for a URL rsync could not be pointed at
+  if (keyring === undefined) return { url };
+  const abs = path.resolve(keyring);
+  if (!(await pathExists(abs))) throw new RcuError('BAD_INPUT', `keyring ${abs}: no such file`);
+  return { url, keyring: abs };
 }
 
 export interface RepoSummary {

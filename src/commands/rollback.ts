@@ -6,7 +6,7 @@ import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
 import { loadEntries } from '../engine/snapshot-state.js';
 import { Pool } from '../engine/pool.js';
-import { getFormat } from '../formats/registry.js';
+import { formatOfRepo } from './repo-format.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 
 export interface RollbackOptions {
@@ -22,7 +22,7 @@ export interface RollbackOptions {
 export async function rollback(opts: RollbackOptions): Promise<TransactionResult> {
   const layout = await openBase(opts.base);
   const repo = layout.repo(opts.repo);
-  const format = await getFormat((await readRepoConfig(repo)).format);
+  const format = await formatOfRepo(await readRepoConfig(repo));
   const pool = new Pool(layout);
   return publishingTransaction(
     { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait },

@@ -33,7 +33,8 @@ export async function spare(o: { base: string; repo: string; background?: boolea
   await announceMaker(repo, process.pid);
   if (o.background) await claimPending(repo, SPARE_REACTION);
   const cfg = await readRepoConfig(repo);
-  const enabled = settingsFrom(cfg.settings).spareClone;
+  // A mirror changes only by `sync`, which receives into a tree of its own: a spare would never be taken.
+  const enabled = settingsFrom(cfg.settings).spareClone && !cfg.upstream;
   const out: SpareResult = { repo: o.repo, enabled, made: [], skipped: [], removed: [], spares: [] };
   try {
     if (enabled) await makeForCurrent(layout, o.repo, (await getFormat(cfg.format)).indexFiles, out);

@@ -5,7 +5,7 @@ import type { VerifyReport } from '../engine/verify.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { cleanupRepo } from '../engine/cleanup.js';
-import { getFormat } from '../formats/registry.js';
+import { formatOfRepo } from './repo-format.js';
 
 export interface VerifyCommandOptions {
   base: string;
@@ -33,7 +33,7 @@ export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport> 
         await cleanupRepo(layout, repo);
       }
     }
-    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: getFormat });
+    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: (_name, cfg) => formatOfRepo(cfg) });
   } finally {
     for (const l of locks) await l.release().catch(() => undefined);
   }

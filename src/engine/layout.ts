@@ -18,6 +18,8 @@
  *   BASE/repos/<name>/condemned/<gen>        reaper's marker
  *   BASE/repos/<name>/pins/<gen>             generations the reaper must keep
  *   BASE/repos/<name>/queue/                 group-commit import requests
+ *   BASE/repos/<name>/sync/                  upstream sync work (mirrors only): the attempt being
+ *                                            received, the previous failed attempt, rsync temp files
  *   BASE/rsyncd.d/<name>.conf                rsync module fragment (path = concrete current snapshot)
  */
 import path from 'node:path';
@@ -176,6 +178,14 @@ export class RepoLayout {
    */
   reactionPendingMarker(name: string): string {
     return path.join(this.dir, 'meta', 'pending', name);
+  }
+  /** Upstream sync work area of a mirror (kept across failed attempts; see src/distribution/sync-run.ts). */
+  get syncDir(): string {
+    return path.join(this.dir, 'sync');
+  }
+  /** Trees under syncDir that may hold links to pool blobs (verify counts their references). */
+  get syncTrees(): string[] {
+    return [path.join(this.dir, 'sync', 'work'), path.join(this.dir, 'sync', 'prev')];
   }
   /** Group-commit queue of import requests waiting for the next transaction. */
   get queueDir(): string {

@@ -15,6 +15,19 @@ export interface RepoConfig {
   frozen?: { since: string; by: string; reason?: string };
   /** Operator settings (retention, grace, hooks...); never an input of the indexes. */
   settings: Record<string, unknown>;
+  /**
+   * Set on a mirror of another host's repository: it changes only by `sync`, serves the upstream's own
+   * index and signature files byte for byte, and `verify` checks them with the format's rules instead of
+   * regenerating them (src/distribution/sync-*.ts).
+   */
+  upstream?: UpstreamConfig;
+}
+
+export interface UpstreamConfig {
+  /** rsync://HOST[:PORT]/MODULE/PATH, ssh://[USER@]HOST[:PORT]/PATH, or an absolute local path. */
+  url: string;
+  /** OpenPGP keyring (binary or armored) the upstream's signatures must verify against. */
+  keyring?: string;
 }
 
 interface LayoutFile {

@@ -140,6 +140,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (cfg.frozen && !opts.allowFrozen) {
       throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}${cfg.frozen.reason ? ` (${cfg.frozen.reason})` : ''}; 'rcurepo unfreeze ${repo.name}' first`);
     }
+    if (cfg.upstream) {
+      throw new RcuError('USAGE', `repository '${repo.name}' mirrors ${cfg.upstream.url}: it changes only by 'rcurepo sync ${repo.name}'`);
+    }
     // Started now so its latency (a gpg process, for signing) overlaps the cleanup and the plan; only
     // awaited once there is something to write. A no-op transaction ignores its outcome.
     const ready = opts.dryRun ? undefined : opts.beforeWrite?.(cfg.settings);

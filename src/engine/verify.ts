@@ -8,6 +8,7 @@ import type { Layout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
 import { listHistory, listSnapshots, readCurrent, readHistory, readManifest, readSuperseded, markSuperseded, writeHistory, writeManifest, serializeManifest } from './generations.js';
 import { readRepoConfig } from './repo.js';
+import type { RepoConfig } from './repo.js';
 import { HASHES_META, Pool } from './pool.js';
 import { hashFile, makeMetaLoader, poolInodeMap } from './snapshot-state.js';
 import type { InodeMap } from './snapshot-state.js';
@@ -21,8 +22,11 @@ import type { BlobHashes } from '../formats/format.js';
 export interface VerifyOptions {
   deep?: boolean;
   repair?: boolean;
-  /** Formats of the repositories (resolved by the caller: the engine knows no concrete format). */
-  formatOf: (name: string) => Promise<Format>;
+  /**
+   * Formats of the repositories (resolved by the caller: the engine knows no concrete format). The
+   * repository's configuration is passed too: a mirror's format checks the upstream's own indexes.
+   */
+  formatOf: (name: string, config: RepoConfig) => Promise<Format>;
 }
 
 export interface VerifyReport {
@@ -54,7 +58,7 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
   try {
     const cfg = await readRepoConfig(repo);
     repoSettings = cfg.settings;
-    format = await opts.formatOf(cfg.format);
+    format = await opts.formatOf(cfg.format, cfg);
   } catch (e) {
     fault((e as Error).message);
     return;
@@ -135,6 +139,18 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
         await markSuperseded(repo, gen);
         repaired(`generation ${gen}: supersede time set to now (its grace period restarts)`);
       } else fault(`generation ${gen}: supersede time missing (repair with --repair)`);
+    }
+  }
+  // A mirror's kept sync attempt links pool blobs too (resumed by the next sync): its links are references.
+  for (const tree of repo.syncTrees) {
+    try {
+      for await (const f of walkTree(tree)) {
+        const st = await fsp.lstat(f.abs);
+        const key = `${st.dev}:${st.ino}`;
+        if (inodes.has(key)) refs.set(key, (refs.get(key) ?? 0) + 1);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
   const counter = Number((await fsp.readFile(repo.generationCounterFile, 'utf8').catch(() => '0')).trim()) || 0;

@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'FROZEN' // the repository is frozen
   | 'INTEGRITY' // verify found a fault
   | 'FS_LIMIT' // EXDEV, EMLINK, ENOSPC, unsupported filesystem features
-  | 'LAYOUT'; // base missing, or written by a newer rcurepo
+  | 'LAYOUT' // base missing, or written by a newer rcurepo
+  | 'UNREACHABLE'; // an upstream (rsync daemon, ssh host, path) could not be reached or has no such module
 
 export class RcuError extends Error {
   readonly code: ErrorCode;
@@ -43,6 +44,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTEGRITY: 8,
   FS_LIMIT: 9,
   LAYOUT: 10,
+  UNREACHABLE: 69, // EX_UNAVAILABLE: the remote side is down or misnamed; nothing changed
   BUSY: 75, // EX_TEMPFAIL: try again later
 };
 
