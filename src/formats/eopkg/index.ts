@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobHashes, Format, IncomingFile, IndexContext, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
+import type { BlobHashes, Format, IncomingFile, IndexContext, PackageRow, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
 import { RcuError, errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
@@ -15,6 +15,7 @@ import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './ind
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { writeIndexStreaming } from './writer.js';
 import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
+import { parseFileName } from './filename.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
@@ -178,6 +179,13 @@ const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo)
 export const eopkgFormat: Format = {
   name: 'eopkg',
   indexFiles: INDEX_FILES,
+
+  packageOf(entry: TreeEntry): PackageRow | undefined {
+    const fn = parseFileName(entry.path.slice(entry.path.lastIndexOf('/') + 1));
+    if (!fn) return undefined;
+    if (fn.kind === 'delta') return { name: fn.name, version: `${fn.fromRelease} -> ${fn.toRelease}`, release: fn.toRelease, arch: fn.arch, kind: 'delta' };
+    return { name: fn.name, version: fn.version, release: fn.release, arch: fn.arch };
+  },
 
   async place(file: IncomingFile, opts: PlaceOptions): Promise<Placement> {
     const label = labelFor(file.source, file.relPath);
