@@ -67,6 +67,27 @@ function bufferedLog(write: (chunk: string) => void, atomic = 64 * 1024): { log:
   };
 }
 
+/**
+ * The access log, opened now (a bad path is a usage error at start, not a crash later) with O_APPEND:
+ * each write lands whole at the end, also with several worker processes. A write error later (disk
+ * full, file system gone) is reported once in the event log; serving goes on.
+ */
+function openAccessLog(file: string): fs.WriteStream {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a', 0o640);
+  } catch (e) {
+    throw new RcuError('USAGE', `--access-log ${file}: cannot open for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const ws = fs.createWriteStream(file, { fd });
+  let reported = false;
+  ws.on('error', (e) => {
+    if (!reported) emitEvent('serve', { event: 'access-log-error', outcome: 'failed', error: e.message });
+    reported = true;
+  });
+  return ws;
+}
+
 function stopSignal(): Promise<void> {
   return new Promise<void>((resolve) => {
     const stop = () => {
@@ -119,7 +140,7 @@ export async function serve(o: {
   if (o.accessLog === undefined || o.accessLog === '-') logger = bufferedLog((c) => process.stdout.write(c), cluster.isWorker ? 4096 : 64 * 1024);
   else if (o.accessLog !== 'off') {
     // O_APPEND: each write lands whole at the end, also with several worker processes.
-    logStream = fs.createWriteStream(o.accessLog, { flags: 'a' });
+    logStream = openAccessLog(o.accessLog);
     logger = bufferedLog((c) => logStream!.write(c));
   }
   // SIGHUP (logrotate's postrotate): flush, then write on to a freshly opened file by the same name.
@@ -129,7 +150,12 @@ export async function serve(o: {
     if (!logStream || !accessLog) return;
     logger!.flush();
     const old = logStream;
-    logStream = fs.createWriteStream(accessLog, { flags: 'a' });
+    try {
+      logStream = openAccessLog(accessLog);
+    } catch (e) {
+      emitEvent('serve', { event: 'log-reopen', outcome: 'failed', error: (e as Error).message }); // keep writing to the old one
+      return;
+    }
     old.end();
   };
   process.on('SIGHUP', onHup);
