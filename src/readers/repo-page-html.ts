@@ -40,7 +40,7 @@ function packageSection(d: RepoPageData): string {
   const note = p.rows.length < p.matching ? ` (first ${p.rows.length} shown: narrow the search)` : '';
   return `<h2>Packages</h2>
 <form method="get" action="./"><input type="search" id="q" name="q" value="${e(p.query)}" placeholder="Search packages by name" aria-label="Search packages"></form>
-<p class="meta"><span id="shown">${p.rows.length}</span> shown of ${p.matching} matching, ${p.total} in generation ${d.generation}${note}</p>
+<p class="meta"><span id="shown">${p.rows.length}</span> shown · ${p.total} packages in generation ${d.generation}${p.query ? ` · ${p.matching} match “${e(p.query)}”` : ''}${note}</p>
 <table id="packages"><thead><tr><th>Name</th><th>Version</th><th class="num">Release</th><th>Arch</th><th class="num">Size</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
@@ -48,7 +48,7 @@ ${rows}
 
 function smallTable(head: string[], rows: string[][], empty: string): string {
   if (!rows.length) return `<p class="meta">${empty}</p>`;
-  return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}</tbody></table>`;
+  return `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}</tbody></table></div>`;
 }
 
 export function repoPageHtml(d: RepoPageData): string {

@@ -56,9 +56,9 @@ export async function sendListing(res: Res, t: ListingTarget): Promise<void> {
   const title = `${t.repo}/${t.rel ? `${t.rel}/` : ''}`;
   if (t.json) await write(`{"repo":${JSON.stringify(t.repo)},"generation":${t.gen},"path":${JSON.stringify(`/${t.rel}`)},"entries":[`);
   else {
-    const up = t.rel ? '<tr><td class="name"><a href="../">../</a></td><td class="num"></td><td class="date wide"></td></tr>\n' : '';
+    const up = t.rel ? '<tr><td class="name"><a href="../">../</a></td><td class="num"></td><td class="date"></td></tr>\n' : '';
     await write(
-      `${pageHead(`Index of /${title}`)}<h1>Index of /${escapeHtml(title)}</h1>\n<p class="meta">generation ${t.gen} · ${ents.length} entries · <a href="${escapeHtml(t.pageHref)}">repository page</a></p>\n<table><thead><tr><th>Name</th><th class="num">Size</th><th class="wide">Date (UTC)</th></tr></thead><tbody>\n${up}`,
+      `${pageHead(`Index of /${title}`)}<h1>Index of /${escapeHtml(title)}</h1>\n<p class="meta">generation ${t.gen} · ${ents.length} entries · <a href="${escapeHtml(t.pageHref)}">repository page</a></p>\n<table><thead><tr><th>Name</th><th class="num">Size</th><th>Date (UTC)</th></tr></thead><tbody>\n${up}`,
     );
   }
   for (let i = 0; i < ents.length && !res.destroyed; i += BATCH) {
@@ -76,7 +76,7 @@ export async function sendListing(res: Res, t: ListingTarget): Promise<void> {
         const href = escapeHtml(encodeURIComponent(e.name) + (dir ? '/' : ''));
         const shown = escapeHtml(e.name + (dir ? '/' : ''));
         const size = dir ? '-' : `<span title="${st.size} bytes">${humanBytes(st.size)}</span>`;
-        chunk += `<tr><td class="name"><a href="${href}">${shown}</a></td><td class="num">${size}</td><td class="date wide">${shortDate(st.mtimeMs)}</td></tr>\n`;
+        chunk += `<tr><td class="name"><a href="${href}">${shown}</a></td><td class="num">${size}</td><td class="date">${shortDate(st.mtimeMs)}</td></tr>\n`;
       }
     });
     await write(chunk);

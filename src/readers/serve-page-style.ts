@@ -19,13 +19,14 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);v
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;color:var(--mut)}
 tbody tr:nth-child(even){background:var(--hi)}
 td.name{word-break:break-all}
+.scroll{overflow-x:auto}
 td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.date{white-space:nowrap;color:var(--mut)}
 .pill{display:inline-block;padding:0 .4rem;border:1px solid var(--line);border-radius:1rem;font-size:.8rem}
 input[type=search]{width:100%;max-width:28rem;padding:.45rem .6rem;font:inherit;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg)}
 form{margin:.4rem 0 .6rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}dt{color:var(--mut)}dd{margin:0}
-@media (max-width:40rem){body{padding:.6rem;font-size:14px}.wide{display:none}th,td{padding:.3rem .35rem}}
+@media (max-width:40rem){body{padding:.6rem;font-size:14px}.wide{display:none}th,td{padding:.3rem .35rem}td.date{white-space:normal;font-size:.8rem;min-width:5.5rem}}
 `;
 
 /** The page up to and including the opening <main>; `title` is escaped here. */
