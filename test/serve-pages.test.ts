@@ -216,3 +216,15 @@ test('event log: publishes, gc and serve write one JSON line each with the docum
   assert.ok(lines.some((e) => e.source === 'gc' && e.event === 'reaped' && e.repo === 'r'));
   assert.ok(lines.some((e) => e.source === 'serve' && e.event === 'start'));
 });
+
+test('the shipped alert rules are valid and name only metrics the server exports', async (t) => {
+  const file = new URL('../contrib/prometheus/rcurepo-alerts.yml', import.meta.url).pathname;
+  const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 20_000 });
+  if (r.error) return t.skip('PROMTOOL NOT INSTALLED: rules check skipped (apt install prometheus, or .ci/run installs it)');
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  const exported = new Set([...(await get('/metrics')).body.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+  for (const m of fs.readFileSync(file, 'utf8').matchAll(/\b(rcurepo_[a-z_]+)/g)) {
+    const name = m[1]!.replace(/_(bucket|sum|count)$/, '');
+    assert.ok(exported.has(name), `${name} used by an alert is exported`);
+  }
+});

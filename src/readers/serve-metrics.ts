@@ -12,6 +12,7 @@ import { listRepoNames } from '../engine/repo.js';
 import { Pool } from '../engine/pool.js';
 import { readGcRecord } from './gc-record.js';
 import { listLeases } from './leases.js';
+import { mirrorStatus } from './mirror-status.js';
 
 /** Upper bounds of the latency buckets, seconds. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -85,6 +86,10 @@ export class ServeMetrics {
         if (v !== undefined) out.push(`${name}{repo="${r.name}"} ${round(v)}`);
       }
     }
+
+    // Mirrors' lag, once a mirror status source exists (mirror-status.ts); no samples until then.
+    family('rcurepo_mirror_behind_generations', 'gauge', 'Generations a mirror is behind the repository current (0: up to date).');
+    for (const r of rows) for (const m of (await mirrorStatus(this.layout, r.name, r.current)) ?? []) out.push(`rcurepo_mirror_behind_generations{repo="${r.name}",mirror="${labelValue(m.mirror)}"} ${m.behind}`);
 
     const gc = await readGcRecord(this.layout);
     const gcGauges: Array<[string, string, number | undefined]> = [
@@ -161,6 +166,11 @@ interface RepoRow {
   lastPublish: number | undefined;
   publishDuration: number | undefined;
   leases: number;
+}
+
+/** A label value in the text format: backslash, double quote and newline escaped. */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function round(v: number): string {
