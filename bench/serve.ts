@@ -141,8 +141,6 @@ async function wrk(url: string): Promise<{ rps: number; p99ms: number; errors: n
 type Run = { rps: number; p99ms: number; errors: number };
 console.log(machine());
 console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at start; medians of ${RUNS} runs x ${SECONDS} s, wrk -t1 -c32, servers measured alternately, publishing 5/s`);
-console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | paired ratio | runs (rcurepo / nginx req/s) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 try {
   // Listing of the 50,000-entry folder: several runs each, servers alternately, medians.
   {
@@ -166,6 +164,8 @@ try {
     }
     console.log('');
   }
+  console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | paired ratio | runs (rcurepo / nginx req/s) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const metricsPort = rcuPorts.get('w1')!;
   const scrape = async () => (await timedGet(metricsPort, '/metrics')).status;
   const rows: Array<[string, string, string, number]> = [];

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { watchIncoming } from '../hooks/watcher.js';
 import { RcuError } from '../util/errors.js';
-import { configureEventLog, emitEvent, eventLogConfigured } from '../util/event-log.js';
+import { configureEventLog, emitEvent, eventLogConfigured, reopenEventLog } from '../util/event-log.js';
 import type { Outcome } from '../util/event-log.js';
 
 export interface WatchCommandOptions {
@@ -39,6 +39,7 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', reopenEventLog); // logrotate moved --log FILE away
   try {
     return await watchIncoming({
       layout,
@@ -53,5 +54,6 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    process.off('SIGHUP', reopenEventLog);
   }
 }

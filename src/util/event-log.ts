@@ -13,7 +13,7 @@
  *   ...         further fields per event; new fields may be added, none of the above is renamed
  *
  * A process writes to one sink: stderr, stdout, a file (`--log FILE`, opened O_APPEND so several
- * processes can share it, reopened on SIGHUP for logrotate), or nowhere. It lives in util/ so every
+ * processes can share it; the daemons reopen it on SIGHUP for logrotate), or nowhere. It lives in util/ so every
  * layer can emit without importing anything above it. Writes to a file are synchronous: events are rare (not one
  * per served request), and a line written before a crash must not be lost in a buffer.
  */
@@ -37,7 +37,6 @@ export interface EventFields {
 type Sink = { kind: 'stream'; stream: NodeJS.WriteStream } | { kind: 'file'; path: string; fd: number };
 
 let sink: Sink | undefined;
-let hupInstalled = false;
 
 /** Where events go: '-' or 'stderr', 'stdout', 'off', or a file path. The first call wins unless `force`. */
 export function configureEventLog(target: string, opts: { force?: boolean } = {}): void {
@@ -57,10 +56,6 @@ export function configureEventLog(target: string, opts: { force?: boolean } = {}
       throw new RcuError('USAGE', `--log ${target}: cannot open for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     sink = { kind: 'file', path: target, fd };
-    if (!hupInstalled) {
-      hupInstalled = true;
-      process.on('SIGHUP', reopenEventLog);
-    }
   }
 }
 
