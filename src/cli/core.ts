@@ -173,6 +173,8 @@ export const coreCommands: CommandDef[] = [
         for (const s of r.repos) {
           lines.push(`${s.name} (${s.format}): current generation ${s.current ?? '-'}${s.frozen ? ', FROZEN' : ''}${s.lock ? `, locked by pid ${s.lock.pid} (${s.lock.operation})` : ''}`);
           for (const g of s.snapshots) lines.push(`  gen ${g.generation}${g.current ? ' (current)' : ''}: ${g.files} files, ${bytes(g.bytes)}, alone holds ${bytes(g.exclusiveBytes)}${g.supersededAt ? `, superseded ${g.supersededAt}` : ''}`);
+          for (const sp of s.spares) lines.push(`  spare clone of gen ${sp.generation}: ${sp.state}${sp.pid ? ` (pid ${sp.pid})` : ''}${sp.files !== undefined ? `, ${sp.files} files` : ''}${sp.made ? `, made ${sp.made}` : ''}`);
+          if (!s.spareClone) lines.push('  spare clones: off');
         }
         return lines.join('\n');
       });

@@ -53,6 +53,25 @@ export const readersCommands: CommandDef[] = [
     },
   },
   {
+    usage: 'spare <repo>',
+    describe: 'Make the spare clone of the current generation now (started in the background after each publish while spareClone is on), and remove spares that can no longer be used.',
+    options: [['--background', 'Started after a publish: no messages']],
+    booleans: ['background'],
+    examples: ['spare main', 'spare main --json'],
+    async run(ctx, [repo], opts) {
+      const { spare } = await import('../commands/spare.js');
+      const r = await spare({ base: ctx.base(opts), repo: repo!, background: !!opts.background });
+      if (opts.background) return;
+      ctx.emit(opts, r, () => {
+        if (!r.enabled) return `spare clones are off for '${r.repo}' (config ${r.repo} spareClone true)` + (r.removed.length ? `; removed ${r.removed.length} old spare(s)` : '');
+        const lines = r.made.map((m) => `made the spare of generation ${m.generation} in ${m.ms} ms`);
+        lines.push(...r.skipped);
+        if (r.removed.length) lines.push(`removed spare(s) of generation(s) ${r.removed.join(', ')}`);
+        return lines.join('\n') || 'nothing to do';
+      });
+    },
+  },
+  {
     usage: 'gc [repo]',
     dryRun: true,
     describe: 'Reap old generations (never current, the newest K, pinned, graced or leased ones), then sweep pool blobs nothing links.',

@@ -6,6 +6,9 @@ import { readLockHolder } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import { walkTree } from '../engine/tree.js';
+import { listSpares } from '../engine/spare.js';
+import type { SpareState } from '../engine/spare.js';
+import { settingsFrom } from '../readers/settings.js';
 
 export interface SnapshotStatus {
   generation: number;
@@ -24,6 +27,9 @@ export interface RepoStatus {
   frozen: boolean;
   lock?: LockHolder;
   snapshots: SnapshotStatus[];
+  /** Spare clones on disk (ready = of the current generation, taken by the next transaction). */
+  spares: SpareState[];
+  spareClone: boolean;
 }
 
 export interface StatusResult {
@@ -60,7 +66,7 @@ export async function status(opts: { base: string; repo?: string }): Promise<Sta
       const sup = await readSuperseded(repo, gen);
       snaps.push({ generation: gen, current: gen === current, files, bytes, exclusiveBytes: exclusive, supersededAt: sup?.toISOString() });
     }
-    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps });
+    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps, spares: await listSpares(repo), spareClone: settingsFrom(cfg.settings).spareClone });
   }
   const pool = { blobs: 0, bytes: 0, unreferenced: 0 };
   for await (const b of new Pool(layout).walk()) {

@@ -7,7 +7,7 @@ import { emitEvent, secondsSince } from '../util/event-log.js';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Layout } from './layout.js';
+import type { Layout, RepoLayout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
 import { acquireWriterLock } from './lock.js';
 import type { LockHolder, WriterLock } from './lock.js';
@@ -22,6 +22,8 @@ import { enterPool } from './pool-guard.js';
 import { applyChange, nextEntries, verifyStaging } from './apply.js';
 import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
+import type { CloneReply } from './clone-worker.js';
+import { lastCloneMs, recordCloneMs, takeSpare } from './spare.js';
 import { RcuError } from '../util/errors.js';
 import { fsyncPath, removePath, syncFilesystem } from '../util/fsx.js';
 import { crashPoint } from '../util/crash.js';
@@ -54,6 +56,9 @@ export interface PlanState {
   compare(treePath: string, sha256: string): Promise<'absent' | 'same' | 'different'>;
 }
 
+/** What follows a publish (src/publish/after-publish.ts): returns warnings, never undoes the publish. */
+export type AfterPublish = (gen: number, snapshotDir: string) => Promise<string[]>;
+
 export interface TransactionOptions {
   layout: Layout;
   repoName: string;
@@ -66,8 +71,12 @@ export interface TransactionOptions {
   onWait?: (holder: LockHolder | undefined) => void;
   /** Operations that may run on a frozen repository (none of the content-changing ones). */
   allowFrozen?: boolean;
-  /** Called after the swap, still under the lock (e.g. rsync fragment); failures are reported, never undo. */
-  afterPublish?: (gen: number, snapshotDir: string) => Promise<void>;
+  /**
+   * Called after the swap, still under the lock: the repository's after-publish reactions. Required, so
+   * no publishing command can forget them; commands get it from src/publish/ (publishingTransaction).
+   * It returns warnings for the result; a failure never undoes the publish.
+   */
+  afterPublish: AfterPublish;
   /**
    * A writer lock on this repository the caller already holds (group-commit leader): used instead of
    * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
@@ -178,7 +187,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     // clone: pulls of 1,000 into 50,000 packages, alternating, 6.4 / 7.7 / 8.0 s overlapped against
     // 6.5 / 7.8 / 7.5 s in sequence. The clone is bound by the filesystem's journal, which the index's
     // 116 MiB of writes share, and it slowed from ~2 s to ~5 s beside them.)
-    const [cloned, parentEntries] = await Promise.all([cloneTree(parentDir, staging, format.indexFiles), parentEntriesP]);
+    const [cloned, parentEntries] = await Promise.all([spareOrClone(repo, parent, parentDir, staging, format.indexFiles, cfg.settings, warnings), parentEntriesP]);
     const parentByPath = await byPathOnce();
     const diff = classify(parentByPath, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
@@ -243,12 +252,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     result.published = true;
     result.generation = gen;
     emitEvent('publish', { event: 'publish', outcome: 'ok', repo: repo.name, generation: gen, parent, duration: secondsSince(t0), operation: opts.operation, added: record.added, removed: record.removed, replaced: record.replaced });
-    if (opts.afterPublish) {
-      try {
-        await opts.afterPublish(gen, repo.snapshotDir(gen));
-      } catch (e) {
-        warnings.push(`after-publish step failed: ${(e as Error).message}`);
-      }
+    try {
+      warnings.push(...(await opts.afterPublish(gen, repo.snapshotDir(gen))));
+    } catch (e) {
+      warnings.push(`after-publish step failed: ${(e as Error).message}`);
     }
     return result;
   } finally {
@@ -257,6 +264,30 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await poolUse?.leave().catch(() => undefined);
     if (!opts.heldLock) await lock?.release().catch(() => undefined);
   }
+}
+
+/**
+ * The staging tree: the spare clone of the parent when one is ready (or nearly: its maker is waited for
+ * at most as long as a clone takes), else a fresh hard-link clone. Both replies describe the tree the same
+ * way, and verifyStaging checks either against the parent's manifest.
+ */
+async function spareOrClone(repo: RepoLayout, parent: number, parentDir: string, staging: string, skip: readonly string[], settings: Record<string, unknown>, warnings: string[]): Promise<CloneReply> {
+  if (settings.spareClone !== false) {
+    try {
+      const taken = await takeSpare(repo, parent, staging, { waitMs: (await lastCloneMs(repo)) ?? 0 });
+      if (taken) {
+        trace(`spare-taken${taken.waitedMs ? `-after-${taken.waitedMs}ms` : ''}`);
+        return taken.reply;
+      }
+    } catch (e) {
+      warnings.push(`spare clone not used: ${(e as Error).message}`);
+      await removePath(staging).catch(() => undefined);
+    }
+  }
+  const t0 = performance.now();
+  const reply = await cloneTree(parentDir, staging, skip);
+  await recordCloneMs(repo, performance.now() - t0).catch(() => undefined);
+  return reply;
 }
 
 function lazy<T>(fn: () => Promise<T>): (() => Promise<T>) & { readonly started: boolean } {

@@ -12,8 +12,9 @@ import { HASHES_META, Pool } from './pool.js';
 import { hashFile, makeMetaLoader, poolInodeMap } from './snapshot-state.js';
 import type { InodeMap } from './snapshot-state.js';
 import { walkTree } from './tree.js';
+import { spareTreesSync, waitForMakers } from './spare.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { isRcuError } from '../util/errors.js';
+import { errnoCode, isRcuError } from '../util/errors.js';
 import { compareBytewise } from '../util/paths.js';
 import type { BlobHashes } from '../formats/format.js';
 
@@ -49,11 +50,30 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
   const fault = (s: string) => report.faults.push(`${name}: ${s}`);
   const repaired = (s: string) => report.repaired.push(`${name}: ${s}`);
   let format: Format;
+  let repoSettings: Record<string, unknown> = {};
   try {
-    format = await opts.formatOf((await readRepoConfig(repo)).format);
+    const cfg = await readRepoConfig(repo);
+    repoSettings = cfg.settings;
+    format = await opts.formatOf(cfg.format);
   } catch (e) {
     fault((e as Error).message);
     return;
+  }
+  // Spare clones (finished or in progress) hold pool links too; they are no snapshot, only counted. A
+  // maker at work adds links while we count: let it finish (it takes what a clone takes).
+  if (!(await waitForMakers(repo, 60_000))) fault('a spare clone is still being made after 60 s; link counts may be off');
+  for (const dir of spareTreesSync(repo)) {
+    try {
+      for await (const f of walkTree(dir)) {
+        const st = await fsp.lstat(f.abs).catch(() => undefined);
+        if (!st) continue;
+        const key = `${st.dev}:${st.ino}`;
+        if (inodes.has(key)) refs.set(key, (refs.get(key) ?? 0) + 1);
+      }
+    } catch (e) {
+      // Taken by a transaction or removed by gc while we walked: its links moved or went with it.
+      if (errnoCode(e) !== 'ENOENT') throw e;
+    }
   }
   let current: number | undefined;
   try {
@@ -95,7 +115,7 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
     const pool = new Pool(layout);
     const loadMeta = makeMetaLoader(pool, format);
     try {
-      for (const f of await format.verifyIndexes({ layout, repo, settings: {}, snapshotDir: dir, entries: sorted, loadMeta })) fault(`generation ${gen}: ${f}`);
+      for (const f of await format.verifyIndexes({ layout, repo, settings: repoSettings, snapshotDir: dir, entries: sorted, loadMeta })) fault(`generation ${gen}: ${f}`);
     } catch (e) {
       if (!isRcuError(e)) throw e;
       fault(`generation ${gen}: ${e.message}`);

@@ -12,8 +12,10 @@ import { errnoCode } from '../util/errors.js';
 import { writeFileAtomic, listDir } from '../util/fsx.js';
 
 export interface FileIdentity {
-  /** Path relative to the incoming directory. */
+  /** Path relative to the incoming directory (for a name that is not valid UTF-8: as shown, escaped). */
   rel: string;
+  /** The name's bytes in hex, when they are not valid UTF-8 (the file is then reached by these bytes). */
+  raw?: string;
   ino: number;
   size: number;
   mtimeMs: number;
@@ -29,17 +31,62 @@ export interface Decision {
   /** rejected: destination names inside rejected/, parallel to files, chosen when deciding. */
   dest?: string[];
   reason?: string;
+  /** What the uploader is told (bin/rcurepo-upload waits for it): import's exit code, and the generation. */
+  verdict?: Verdict;
+}
+
+export interface Verdict {
+  exitCode: number;
+  repo?: string;
+  generation?: number;
 }
 
 export const STATE_DIR = '.rcurepo-watch';
 export const REJECTED_DIR = 'rejected';
 
 export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, 'journal');
+export const verdictsDir = (incoming: string) => path.join(incoming, STATE_DIR, 'verdicts');
+/** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
+const VERDICT_TTL_MS = 3600_000;
 
-export async function identityOf(incoming: string, rel: string): Promise<FileIdentity | undefined> {
+/**
+ * `verdicts/<upload name>`: key=value lines (outcome, exit, repo, generation, reason) a POSIX shell reads
+ * with `read`; written before the upload's files are deleted or moved, so an uploader that sees its files
+ * gone always finds its verdict (also when the decision is carried out after a crash).
+ */
+async function writeVerdict(incoming: string, d: Decision): Promise<void> {
+  if (!d.verdict) return;
+  const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' | ');
+  const lines = [
+    `outcome=${d.kind}`,
+    `exit=${d.verdict.exitCode}`,
+    ...(d.verdict.repo ? [`repo=${d.verdict.repo}`] : []),
+    ...(d.verdict.generation !== undefined ? [`generation=${d.verdict.generation}`] : []),
+    ...(d.reason ? [`reason=${oneLine(d.reason)}`] : []),
+  ];
+  await fsp.mkdir(verdictsDir(incoming), { recursive: true });
+  await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncDir: false });
+}
+
+/** Drop verdicts older than VERDICT_TTL_MS (their uploader is gone). */
+export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
+  for (const n of await listDir(verdictsDir(incoming))) {
+    const f = path.join(verdictsDir(incoming), n);
+    const st = await fsp.lstat(f).catch(() => undefined);
+    if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
+  }
+}
+
+/** The file's path; as bytes when its name is not valid UTF-8 (a string would name another file). */
+export function pathOf(incoming: string, f: { rel: string; raw?: string }): string | Buffer {
+  if (f.raw === undefined) return path.join(incoming, f.rel);
+  return Buffer.concat([Buffer.from(incoming + path.sep), Buffer.from(f.raw, 'hex')]);
+}
+
+export async function identityOf(incoming: string, rel: string, raw?: string): Promise<FileIdentity | undefined> {
   try {
-    const st = await fsp.lstat(path.join(incoming, rel));
-    return { rel, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    const st = await fsp.lstat(pathOf(incoming, { rel, raw }));
+    return { rel, ...(raw !== undefined ? { raw } : {}), ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
     throw e;
@@ -47,7 +94,7 @@ export async function identityOf(incoming: string, rel: string): Promise<FileIde
 }
 
 async function stillSame(incoming: string, f: FileIdentity): Promise<boolean> {
-  const now = await identityOf(incoming, f.rel);
+  const now = await identityOf(incoming, f.rel, f.raw);
   return !!now && now.ino === f.ino && now.size === f.size && now.mtimeMs === f.mtimeMs;
 }
 
@@ -79,6 +126,7 @@ export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>)
 
 /** Carry a decision out (again, after a crash) and drop it from the journal. */
 export async function execute(incoming: string, d: Decision): Promise<void> {
+  await writeVerdict(incoming, d);
   if (d.kind === 'rejected') {
     const rej = path.join(incoming, REJECTED_DIR);
     await fsp.mkdir(rej, { recursive: true });
@@ -89,7 +137,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
     for (const [i, f] of d.files.entries()) {
       if (!(await stillSame(incoming, f))) continue;
       try {
-        await fsp.rename(path.join(incoming, f.rel), path.join(rej, d.dest![i]!));
+        await fsp.rename(pathOf(incoming, f), path.join(rej, d.dest![i]!));
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') throw e;
       }
@@ -97,7 +145,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
   } else {
     for (const f of d.files) {
       if (!(await stillSame(incoming, f))) continue;
-      await fsp.rm(path.join(incoming, f.rel), { force: true });
+      await fsp.rm(pathOf(incoming, f), { force: true });
     }
   }
   await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { parseGeneration } from '../engine/layout.js';
 import { listSnapshots, markSuperseded, readCurrent, readSuperseded } from '../engine/generations.js';
+import { tidySpares } from '../engine/spare.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { listRepoNames, readRepoConfig } from '../engine/repo.js';
@@ -252,6 +253,8 @@ export async function runGc(opts: GcOptions): Promise<GcResult> {
     // not stall the next publish. Trash entries carry our pid, so a writer's cleanup leaves them alone.
     for (const v of r.victims) out.bytesFreed += await finishOne(repo, v);
     out.bytesFreed += r.estimate;
+    // Spares of generations no longer current hold links that would keep blobs from the sweep below.
+    if (!opts.dryRun) await tidySpares(repo, repo.trashDir);
     out.repos.push(r.res);
   }
   // One sweep at the end; the pool guard (not a repository lock) excludes every writer adding blobs.

@@ -19,6 +19,10 @@ export interface ReaderSettings {
   serveWindowSeconds: number;
   /** eopkg: xz level (0-9) of index blocks; read by the format, kept here so `config` can set it. */
   indexXzPreset: number;
+  /** Keep a hard-link clone of `current` ready (made in the background) for the next transaction. */
+  spareClone: boolean;
+  /** eopkg: publish the uncompressed eopkg-index.xml and its checksums beside the .xz (clients fetch only the .xz). */
+  plainIndex: boolean;
 }
 
 export const DEFAULT_SETTINGS: ReaderSettings = {
@@ -28,6 +32,8 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   gcAfterPublish: true,
   serveWindowSeconds: 30,
   indexXzPreset: 6,
+  spareClone: true,
+  plainIndex: true,
 };
 
 /** Operator lease TTL when none is given (renewable). */
@@ -41,6 +47,8 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   gcAfterPublish: 'bool',
   serveWindowSeconds: 'number',
   indexXzPreset: 'int',
+  spareClone: 'bool',
+  plainIndex: 'bool',
 };
 
 /** Parse an operator-supplied value; undefined when it does not fit the setting. */

@@ -16,7 +16,9 @@ export const CRASH_POINTS = [
   'after-swap',
   'after-supersede',
 ] as const;
-export type CrashPoint = (typeof CRASH_POINTS)[number];
+/** Steps of making a spare clone (src/engine/spare.ts), a background job apart from the transaction. */
+export const SPARE_CRASH_POINTS = ['spare-after-clone', 'spare-after-rename'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number] | (typeof SPARE_CRASH_POINTS)[number];
 
 export function crashPoint(name: CrashPoint): void {
   const spec = process.env.RCUREPO_CRASH_AT;

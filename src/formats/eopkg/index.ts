@@ -3,6 +3,7 @@
  * eopkg-index.xml (+ .xz, sha1/sha256 companions) built incrementally from cached xz blocks.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobHashes, Format, IncomingFile, IndexContext, PackageRow, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
@@ -61,6 +62,11 @@ export function xzPresetOf(settings: Record<string, unknown>): number {
   return Number.isInteger(v) && v >= 0 && v <= 9 ? v : DEFAULT_XZ_PRESET;
 }
 
+/** Repository setting `plainIndex` (default on, as ferryd publishes): ship eopkg-index.xml and its sums. */
+export function plainIndexOf(settings: Record<string, unknown>): boolean {
+  return settings.plainIndex !== false && settings.plainIndex !== 'false';
+}
+
 export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptions = {}): Promise<{ files: string[]; stats: BuildStats }> {
   const assets = opts.assets ?? (await loadAssets(ctx.entries, (sha) => ctx.layout.blobPath(sha)));
   trace('eopkg:assets');
@@ -69,17 +75,18 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptio
   const preset = xzPresetOf(ctx.settings);
   const plan = planChunks(ctx.entries, assets, { groupMask: opts.groupMask, preset });
   trace('eopkg:plan');
-  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir, preset });
+  // eopkg clients fetch only the .xz and its .sha1sum; with plainIndex off the XML is hashed, not written.
+  const plain = plainIndexOf(ctx.settings);
+  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: plain ? INDEX_XML : undefined, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir, preset });
   const sums: [string, string][] = [
-    [`${INDEX_XML}.sha1sum`, w.sha1 + '\n'],
-    [`${INDEX_XML}.sha256sum`, w.sha256 + '\n'],
+    ...(plain ? ([[`${INDEX_XML}.sha1sum`, w.sha1 + '\n'], [`${INDEX_XML}.sha256sum`, w.sha256 + '\n']] as [string, string][]) : []),
     [`${INDEX_XML}.xz.sha1sum`, w.xzSha1 + '\n'],
     [`${INDEX_XML}.xz.sha256sum`, w.xzSha256 + '\n'],
   ];
   await Promise.all(sums.map(([n, d]) => writeStaged(ctx.stagingDir, n, d)));
   lastIndexStats = w.stats;
   trace(`eopkg:sums (${w.stats.compressed}/${w.stats.chunks} xz, ${w.stats.metaLoaded} rendered, ${w.stats.fragmentsReused} reused)`);
-  return { files: [INDEX_XML, `${INDEX_XML}.xz`, ...sums.map(([n]) => n)], stats: w.stats };
+  return { files: [...(plain ? [INDEX_XML] : []), `${INDEX_XML}.xz`, ...sums.map(([n]) => n)], stats: w.stats };
 }
 
 /** The index XML writeIndexes would produce for these entries (no cache, no compression). */
@@ -110,10 +117,20 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
   const faults: string[] = [];
   const dir = ctx.snapshotDir;
   const xmlFile = path.join(dir, INDEX_XML);
+  // Right after writing, the setting says what was written; an older snapshot may predate a change of
+  // the setting, so `verify` goes by what is there (the XML or either of its sums).
+  const plain = ctx.quick
+    ? plainIndexOf(ctx.settings)
+    : [INDEX_XML, `${INDEX_XML}.sha1sum`, `${INDEX_XML}.sha256sum`].some((n) => fs.existsSync(path.join(dir, n)));
   let xml: Buffer | undefined;
   let xmlHashes: { sha1: string; sha256: string; size: number } | undefined;
   let xmlSize: number | undefined;
-  if (ctx.quick) {
+  if (!plain) {
+    // plainIndex off: the XML and its sums must not linger (a stale plain index would contradict the .xz).
+    for (const n of [INDEX_XML, `${INDEX_XML}.sha1sum`, `${INDEX_XML}.sha256sum`]) {
+      if (await fsp.lstat(path.join(dir, n)).then(() => true, () => false)) faults.push(`${n}: present although plainIndex is off`);
+    }
+  } else if (ctx.quick) {
     // The staging check right after writeIndexes: the writer hashed these bytes as it wrote them, so
     // re-reading the (large) XML only repeats that; its size still has to agree with the .xz's blocks.
     try {
@@ -129,9 +146,10 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
   }
   const xz = await readOrFault(path.join(dir, `${INDEX_XML}.xz`), faults);
   const xzHashes = xz && { sha1: hex('sha1', xz), sha256: hex('sha256', xz) };
-  const sums: [string, { sha1: string; sha256: string } | undefined, 'sha1' | 'sha256'][] = [
-    [`${INDEX_XML}.sha1sum`, xmlHashes, 'sha1'],
-    [`${INDEX_XML}.sha256sum`, xmlHashes, 'sha256'],
+  type Sum = [string, { sha1: string; sha256: string } | undefined, 'sha1' | 'sha256'];
+  const plainSums: Sum[] = [[`${INDEX_XML}.sha1sum`, xmlHashes, 'sha1'], [`${INDEX_XML}.sha256sum`, xmlHashes, 'sha256']];
+  const sums: Sum[] = [
+    ...(plain ? plainSums : []),
     [`${INDEX_XML}.xz.sha1sum`, xzHashes, 'sha1'],
     [`${INDEX_XML}.xz.sha256sum`, xzHashes, 'sha256'],
   ];
@@ -154,10 +172,11 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
     }
   }
   if (ctx.quick) return faults;
-  if (xz !== undefined && xml !== undefined && structureOk) {
+  if (xz !== undefined && structureOk && (xml !== undefined || !plain)) {
     try {
       const out = await runXz(['-d', '-c', '--format=xz', '--single-stream'], xz);
-      if (!out.equals(xml)) faults.push(`${INDEX_XML}.xz: does not decompress to ${INDEX_XML}`);
+      if (!plain) xml = out; // the only plain form there is: compared with a fresh rendering below
+      else if (!out.equals(xml!)) faults.push(`${INDEX_XML}.xz: does not decompress to ${INDEX_XML}`);
     } catch (e) {
       faults.push(`${INDEX_XML}.xz: does not decompress (${(e as Error).message})`);
     }
@@ -169,7 +188,7 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
     } catch (e) {
       faults.push(`${INDEX_XML}: cannot regenerate for comparison (${(e as Error).message})`);
     }
-    if (want && !want.equals(xml)) faults.push(`${INDEX_XML}: differs from the index the snapshot's packages and assets produce`);
+    if (want && !want.equals(xml)) faults.push(`${plain ? INDEX_XML : `${INDEX_XML}.xz`}: differs from the index the snapshot's packages and assets produce`);
   }
   return faults;
 }

@@ -35,11 +35,13 @@ class Sink {
   private readonly h1: Hash = createHash('sha1');
   private readonly h256: Hash = createHash('sha256');
   bytes = 0;
-  constructor(readonly fh: FileHandle) {}
+  /** Without a file the bytes are only hashed and counted (an index whose plain form is not published). */
+  constructor(readonly fh: FileHandle | undefined) {}
   async write(buf: Uint8Array): Promise<void> {
     this.h1.update(buf);
     this.h256.update(buf);
     this.bytes += buf.length;
+    if (!this.fh) return;
     for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
   }
   digests(): [string, string] {
@@ -141,12 +143,13 @@ async function renderMissed(chunk: Chunk, loadMeta: MetaLoader, donors: Donors |
 /**
  * Produce every chunk (cache or render+compress), write `xmlName` and `xzName` in `dir` (temporary names,
  * renamed at the end), return their hashes. `cacheDir` undefined: no cache (everything compressed).
+ * `names.xml` undefined: the plain XML is hashed as it is produced but not written.
  */
 export async function writeIndexStreaming(
   plan: IndexChunks,
   loadMeta: MetaLoader,
   dir: string,
-  names: { xml: string; xz: string },
+  names: { xml?: string; xz: string },
   opts: { cacheDir?: string; preset?: number } = {},
 ): Promise<WrittenIndex> {
   const { chunks } = plan;
@@ -172,9 +175,9 @@ export async function writeIndexStreaming(
     if (cache) await cache.put(chunk.key, { ...rendered, block });
     return { xml: rendered.xml, block };
   };
-  const xmlTmp = tmpName(dir, names.xml);
+  const xmlTmp = names.xml === undefined ? undefined : tmpName(dir, names.xml);
   const xzTmp = tmpName(dir, names.xz);
-  const xmlFh = await fsp.open(xmlTmp, 'wx', 0o644);
+  const xmlFh = xmlTmp === undefined ? undefined : await fsp.open(xmlTmp, 'wx', 0o644);
   let xzFh: FileHandle | undefined;
   try {
     xzFh = await fsp.open(xzTmp, 'wx', 0o644);
@@ -204,12 +207,12 @@ export async function writeIndexStreaming(
       sizes.push({ unpaddedSize: piece.block.unpaddedSize, uncompressedSize: piece.block.uncompressedSize });
     }
     await xzSink.write(streamIndexAndFooter(sizes));
-    await Promise.all([xmlFh.close(), xzFh.close()]);
+    await Promise.all([xmlFh?.close(), xzFh.close()]);
     xzFh = undefined;
     const [sha1, sha256] = xmlSink.digests();
     const [xzSha1, xzSha256] = xzSink.digests();
     trace(`eopkg:chunks+write (${(xmlSink.bytes / 1048576).toFixed(1)} MiB, ${compressor.processes} xz)`);
-    await fsp.rename(xmlTmp, path.join(dir, names.xml));
+    if (xmlTmp !== undefined) await fsp.rename(xmlTmp, path.join(dir, names.xml!));
     await fsp.rename(xzTmp, path.join(dir, names.xz));
     const firsts = chunks.map((c) => (c.kind === 'packages' ? c.parts[0]!.t.base : ''));
     const pruned = cache ? await cache.finishBuild({ keys: chunks.map((c) => c.key), firsts }, previous) : 0;
@@ -222,9 +225,9 @@ export async function writeIndexStreaming(
       stats: { chunks: chunks.length, groups: plan.groups, packages: plan.listed.length, compressed, reused, pruned, metaLoaded: counter.rendered, fragmentsReused: counter.reused, xmlBytes: xmlSink.bytes, xzBytes: xzSink.bytes },
     };
   } catch (e) {
-    await xmlFh.close().catch(noop);
+    await xmlFh?.close().catch(noop);
     await xzFh?.close().catch(noop);
-    await fsp.rm(xmlTmp, { force: true });
+    if (xmlTmp !== undefined) await fsp.rm(xmlTmp, { force: true });
     await fsp.rm(xzTmp, { force: true });
     throw e;
   }

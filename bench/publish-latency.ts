@@ -1,0 +1,242 @@
+/**
+ * Publish latency with the clone off the critical path (spare clones), the optional plain eopkg index,
+ * and build-bot uploads through the shell client. Every ratio is against a baseline run in the same
+ * process, medians of --runs:
+ *   - eopkg, N packages: one-package publish with a spare ready vs `cp -al` of the snapshot (<= 1.0x) and
+ *     vs the anchor's way (render the whole index and `xz -6` it: >= 20x), plainIndex on and off;
+ *   - a burst of 20 one-package publishes back to back: total vs 20 x the single publish with a spare;
+ *   - files, M files: one-file publish with a spare ready vs `cp -al` (<= 0.8x); no-op import (< 0.2 s);
+ *   - 50 concurrent `rcurepo-upload` of one package each into U packages vs one 50-package import (<= 2x);
+ *   - peak RSS of the bulk import of N eopkg packages (<= 256 MB).
+ *
+ *   npm run build && node --import tsx bench/publish-latency.ts [--eopkg=50000] [--files=100000] [--uploads=10000] [--runs=5] [--only=eopkg,files,uploads]
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generatePackages } from '../fixtures/gen-eopkg.js';
+import { readCurrent, readManifest } from '../src/engine/generations.js';
+import { Layout } from '../src/engine/layout.js';
+import { Pool } from '../src/engine/pool.js';
+import { listSpares } from '../src/engine/spare.js';
+import { renderIndexXml } from '../src/formats/eopkg/index.js';
+import { runXz } from '../src/formats/eopkg/xz-blocks.js';
+import { BIN, ROOT, machine, median, runCli, runsFromArgs, timeAsync, writeSmallFiles } from './lib.js';
+
+const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
+const runs = runsFromArgs(5);
+const only = new Set((process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'eopkg,files,uploads').split(','));
+const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'publish-latency-'));
+const s = (x: number) => `${x.toFixed(3)} s`;
+const out: string[] = [];
+const say = (line: string) => {
+  out.push(line);
+  process.stdout.write(line + '\n');
+};
+
+function timeCmd(cmd: string, args: string[]): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+async function spareReady(layout: Layout, repo: string, ms = 120_000): Promise<number> {
+  const r = layout.repo(repo);
+  const t0 = Date.now();
+  for (;;) {
+    const cur = await readCurrent(r);
+    if ((await listSpares(r)).some((x) => x.generation === cur && x.state === 'ready')) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > ms) throw new Error('no spare clone became ready');
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+function freshPackage(dir: string, taken: Set<string>, tag: string): string {
+  for (let k = 0; ; k++) {
+    const [p] = generatePackages({ count: 1, seed: `${tag}-${k}` });
+    if (!p || taken.has(p.name)) continue;
+    taken.add(p.name);
+    const f = path.join(dir, p.basename);
+    fs.writeFileSync(f, p.bytes);
+    return f;
+  }
+}
+
+async function eopkg(n: number): Promise<void> {
+  const work = path.join(tmpRoot, `eopkg-${n}`);
+  const base = path.join(work, 'base');
+  const pkgDir = path.join(work, 'pkgs');
+  const gen = generatePackages({ out: pkgDir, count: n, seed: `latency-${n}` });
+  const taken = new Set(gen.map((p) => p.name));
+  runCli(base, ['init']);
+  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
+  runCli(base, ['config', 'R', 'gcAfterPublish', 'false']); // deletions would slow every later figure
+  execFileSync('sync');
+  const bulk = runCli(base, ['import', 'R', pkgDir]);
+  say(`eopkg ${n}: bulk import ${s(bulk.seconds)}, peak RSS ${bulk.maxRssMb.toFixed(0)} MB (target <= 256 MB)`);
+  const layout = new Layout(base);
+  const repo = layout.repo('R');
+  const extra = path.join(work, 'extra');
+  fs.mkdirSync(extra);
+  const result: Record<string, { publish: number; cpal: number; spareWait: number }> = {};
+  let i = 0;
+  for (const plain of [true, false]) {
+    runCli(base, ['config', 'R', 'plainIndex', String(plain)]);
+    // One publish to settle the setting (and make a spare of its result) before timing.
+    runCli(base, ['import', 'R', freshPackage(extra, taken, `warm-${plain}`)]);
+    const publish: number[] = [];
+    const cpal: number[] = [];
+    const waits: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      waits.push(await spareReady(layout, 'R'));
+      const cur = repo.snapshotDir((await readCurrent(repo))!);
+      execFileSync('sync');
+      cpal.push(timeCmd('cp', ['-al', cur, path.join(work, `cpal-${i++}`)]));
+      const f = freshPackage(extra, taken, `one-${plain}-${r}`);
+      execFileSync('sync');
+      const res = runCli(base, ['import', 'R', f], { RCUREPO_TRACE: '1' });
+      if (!/spare-taken/.test(res.stderr)) throw new Error(`publish ${r} did not take the spare:\n${res.stderr}`);
+      publish.push(res.seconds);
+    }
+    result[plain ? 'plain on' : 'plain off'] = { publish: median(publish), cpal: median(cpal), spareWait: median(waits) };
+  }
+  // Anchor: every package's metadata, the whole index rendered, xz -6, sha1 of both.
+  const entries = (await readManifest(repo, (await readCurrent(repo))!))!;
+  const pool = new Pool(layout);
+  const anchor: number[] = [];
+  for (let r = 0; r < Math.min(runs, n >= 50000 ? 2 : 3); r++) {
+    anchor.push(
+      await timeAsync(async () => {
+        const xml = await renderIndexXml(entries, (sha) => layout.blobPath(sha), (e) => pool.readMeta(e.sha256, 'eopkg'));
+        const xz = await runXz(['-z', '-c', '-6', '-T1'], xml);
+        createHash('sha1').update(xml).digest('hex');
+        createHash('sha1').update(xz).digest('hex');
+      }),
+    );
+  }
+  const a = median(anchor);
+  for (const [k, v] of Object.entries(result)) {
+    say(`eopkg ${n}, ${k}: one-package publish with a spare ${s(v.publish)} vs cp -al ${s(v.cpal)} = ${(v.publish / v.cpal).toFixed(2)}x (target <= 1.0); anchor ${s(a)} = ${(a / v.publish).toFixed(1)}x faster (target >= 20); spare ready ${s(v.spareWait)} after the previous publish returned`);
+  }
+  // Burst: 20 publishes back to back, plainIndex on (the default).
+  runCli(base, ['config', 'R', 'plainIndex', 'true']);
+  runCli(base, ['import', 'R', freshPackage(extra, taken, 'burst-warm')]);
+  await spareReady(layout, 'R');
+  const burstFiles = Array.from({ length: 20 }, (_, k) => freshPackage(extra, taken, `burst-${k}`));
+  execFileSync('sync');
+  let taken20 = 0;
+  const burst = await timeAsync(async () => {
+    for (const f of burstFiles) if (/spare-taken/.test(runCli(base, ['import', 'R', f], { RCUREPO_TRACE: '1' }).stderr)) taken20++;
+  });
+  const single = result['plain on']!.publish;
+  say(`eopkg ${n}: burst of 20 back-to-back publishes ${s(burst)} vs 20 x single-with-spare ${s(20 * single)} = ${(burst / (20 * single)).toFixed(2)}x (target <= 1.0); ${taken20}/20 took a spare`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+async function files(m: number): Promise<void> {
+  const work = path.join(tmpRoot, `files-${m}`);
+  const base = path.join(work, 'base');
+  const src = path.join(work, 'src');
+  writeSmallFiles(src, m);
+  runCli(base, ['init']);
+  runCli(base, ['create-repo', 'F']);
+  runCli(base, ['config', 'F', 'gcAfterPublish', 'false']);
+  runCli(base, ['import', 'F', src]);
+  const layout = new Layout(base);
+  const repo = layout.repo('F');
+  const publish: number[] = [];
+  const cpal: number[] = [];
+  const noop: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    await spareReady(layout, 'F');
+    const cur = repo.snapshotDir((await readCurrent(repo))!);
+    execFileSync('sync');
+    cpal.push(timeCmd('cp', ['-al', cur, path.join(work, `cpal-${r}`)]));
+    const f = path.join(work, `one-${r}.dat`);
+    fs.writeFileSync(f, `one more file ${r}\n`);
+    execFileSync('sync');
+    const res = runCli(base, ['import', 'F', f], { RCUREPO_TRACE: '1' });
+    if (!/spare-taken/.test(res.stderr)) throw new Error(`files publish ${r} did not take the spare:\n${res.stderr}`);
+    publish.push(res.seconds);
+    execFileSync('sync');
+    noop.push(runCli(base, ['import', 'F', f]).seconds);
+  }
+  say(`files ${m}: one-file publish with a spare ${s(median(publish))} vs cp -al ${s(median(cpal))} = ${(median(publish) / median(cpal)).toFixed(2)}x (target <= 0.8); no-op import ${s(median(noop))} (target < 0.2 s)`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+async function uploads(u: number): Promise<void> {
+  const work = path.join(tmpRoot, `uploads-${u}`);
+  const base = path.join(work, 'base');
+  const pkgDir = path.join(work, 'pkgs');
+  const gen = generatePackages({ out: pkgDir, count: u, seed: `uploads-${u}` });
+  const taken = new Set(gen.map((p) => p.name));
+  runCli(base, ['init']);
+  runCli(base, ['create-repo', 'U', '--format', 'eopkg']);
+  runCli(base, ['config', 'U', 'gcAfterPublish', 'false']);
+  runCli(base, ['import', 'U', pkgDir]);
+  const layout = new Layout(base);
+  const inc = path.join(work, 'incoming');
+  fs.mkdirSync(inc);
+  const watcher = spawn(process.execPath, [BIN, '--base', base, 'watch', '--incoming', inc, '--settle', '0.2', '--poll', '0.05'], { stdio: 'ignore' });
+  try {
+    const single: number[] = [];
+    const burst: number[] = [];
+    let lost = 0;
+    let errors = 0;
+    for (let r = 0; r < Math.min(runs, 3); r++) {
+      const batch = path.join(work, `batch-${r}`);
+      fs.mkdirSync(batch);
+      for (let k = 0; k < 50; k++) freshPackage(batch, taken, `single-${r}-${k}`);
+      await spareReady(layout, 'U');
+      execFileSync('sync');
+      single.push(runCli(base, ['import', 'U', batch]).seconds);
+      const ups = path.join(work, `ups-${r}`);
+      fs.mkdirSync(ups);
+      const upFiles = Array.from({ length: 50 }, (_, k) => freshPackage(ups, taken, `up-${r}-${k}`));
+      await spareReady(layout, 'U');
+      execFileSync('sync');
+      const codes: number[] = [];
+      burst.push(
+        await timeAsync(() =>
+          Promise.all(
+            upFiles.map(
+              (f) =>
+                new Promise<void>((resolve) => {
+                  const p = spawn('sh', [path.join(ROOT, 'bin', 'rcurepo-upload'), '-q', '-r', 'U', '-t', '300', inc, f], { stdio: 'ignore' });
+                  p.on('close', (code) => {
+                    codes.push(code ?? 1);
+                    resolve();
+                  });
+                }),
+            ),
+          ),
+        ),
+      );
+      errors += codes.filter((c) => c !== 0).length;
+      const listed = new Set((await readManifest(layout.repo('U'), (await readCurrent(layout.repo('U')))!))!.map((e) => path.basename(e.path)));
+      lost += upFiles.filter((f) => !listed.has(path.basename(f))).length;
+    }
+    say(`uploads into ${u}: 50 concurrent rcurepo-upload ${s(median(burst))} vs one 50-package import ${s(median(single))} = ${(median(burst) / median(single)).toFixed(2)}x (target <= 2); lost ${lost}, errors ${errors}`);
+  } finally {
+    watcher.kill('SIGTERM');
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'main.cjs'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+  say(`# publish latency bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians)`);
+  try {
+    if (only.has('eopkg')) await eopkg(arg('eopkg', 50000));
+    if (only.has('files')) await files(arg('files', 100000));
+    if (only.has('uploads')) await uploads(arg('uploads', 10000));
+  } finally {
+    fs.rmSync(tmpRoot, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,278 @@
+/**
+ * The spare clone: a hard-link clone of the current snapshot made ahead of time, off the publisher's
+ * critical path, so the next transaction whose parent is exactly that generation starts from it instead
+ * of cloning (the clone is the one step of a publish that grows with the repository, not the change).
+ *
+ *   repos/NAME/spare/making-<gen>-<pid>/   a clone in progress (its maker's pid in the name)
+ *   repos/NAME/spare/<gen>/                a finished clone of snapshots/<gen> (index files left out)
+ *   repos/NAME/spare/<gen>.json            its completion record, written LAST: without it the tree is
+ *                                          not a spare, only a leftover
+ *   repos/NAME/spare/clone-ms              the last measured clone time (bounds a writer's wait)
+ *
+ * A spare is never published as it is: a transaction takes it by renaming it into staging/ under the
+ * writer lock (one rename: two writers can never take the same spare), applies its change and verifies
+ * the tree against the parent's manifest exactly as after a fresh clone. A spare of any generation but
+ * `current` is stale and is never used; its links keep blobs alive, so tidySpares() removes stale ones
+ * before a pool sweep, and verify counts the links spares hold.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { RepoLayout } from './layout.js';
+import type { CloneReply } from './clone-worker.js';
+import { cloneTree } from './tree.js';
+import { readCurrent } from './generations.js';
+import { errnoCode } from '../util/errors.js';
+import { listDir, removePath, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { isProcessAlive } from '../util/process.js';
+import { crashPoint } from '../util/crash.js';
+
+export interface SpareRecord {
+  generation: number;
+  /** When the clone finished (ISO time). */
+  made: string;
+  /** How long the clone took. */
+  ms: number;
+  reply: CloneReply;
+}
+
+export interface SpareState {
+  generation: number;
+  state: 'ready' | 'making' | 'stale' | 'leftover';
+  pid?: number;
+  made?: string;
+  files?: number;
+}
+
+/** The after-publish reaction that starts makers (src/publish/reactions.ts); its pending marker names one. */
+export const SPARE_REACTION = 'spare-clone';
+
+const MAKING = /^making-(\d+)-(\d+)$/;
+/** `maker-<pid>`: a maker started (by a publish) and not yet finished; written before it runs. */
+const MAKER = /^maker-(\d+)$/;
+
+/** Record that process `pid` is a maker from now until it calls makerDone(); visible before it starts. */
+export async function announceMaker(repo: RepoLayout, pid: number): Promise<void> {
+  await fsp.mkdir(spareRoot(repo), { recursive: true });
+  await fsp.writeFile(path.join(spareRoot(repo), `maker-${pid}`), '');
+}
+
+export async function makerDone(repo: RepoLayout, pid = process.pid): Promise<void> {
+  await fsp.rm(path.join(spareRoot(repo), `maker-${pid}`), { force: true });
+}
+const READY = /^(\d+)$/;
+
+export function spareRoot(repo: RepoLayout): string {
+  return path.join(repo.dir, 'spare');
+}
+function spareTree(repo: RepoLayout, gen: number): string {
+  return path.join(spareRoot(repo), String(gen));
+}
+function spareRecordFile(repo: RepoLayout, gen: number): string {
+  return path.join(spareRoot(repo), `${gen}.json`);
+}
+function cloneMsFile(repo: RepoLayout): string {
+  return path.join(spareRoot(repo), 'clone-ms');
+}
+
+/** Every spare folder, finished or not, with what it is now. */
+export async function listSpares(repo: RepoLayout): Promise<SpareState[]> {
+  const current = await readCurrent(repo).catch(() => undefined);
+  const names = await listDir(spareRoot(repo));
+  const have = new Set(names);
+  const out: SpareState[] = [];
+  for (const n of names) {
+    const m = MAKING.exec(n);
+    if (m) {
+      const pid = Number(m[2]);
+      out.push({ generation: Number(m[1]), state: isProcessAlive(pid) ? 'making' : 'leftover', pid });
+      continue;
+    }
+    const r = READY.exec(n);
+    if (!r) continue;
+    const gen = Number(r[1]);
+    if (!have.has(`${gen}.json`)) {
+      out.push({ generation: gen, state: 'leftover' });
+      continue;
+    }
+    const rec = await readRecord(repo, gen);
+    out.push({ generation: gen, state: gen === current && rec ? 'ready' : 'stale', made: rec?.made, files: rec?.reply.files.length });
+  }
+  return out.sort((a, b) => a.generation - b.generation);
+}
+
+async function readRecord(repo: RepoLayout, gen: number): Promise<SpareRecord | undefined> {
+  try {
+    const rec = JSON.parse(await fsp.readFile(spareRecordFile(repo, gen), 'utf8')) as SpareRecord;
+    return rec.generation === gen && Array.isArray(rec.reply?.files) ? rec : undefined;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
+/** The last measured clone time of this repository, in ms (undefined before the first). */
+export async function lastCloneMs(repo: RepoLayout): Promise<number | undefined> {
+  const n = Number((await fsp.readFile(cloneMsFile(repo), 'utf8').catch(() => '')).trim());
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+export async function recordCloneMs(repo: RepoLayout, ms: number): Promise<void> {
+  await fsp.mkdir(spareRoot(repo), { recursive: true });
+  await writeFileAtomic(cloneMsFile(repo), `${Math.round(ms)}\n`, { syncData: false, syncDir: false });
+}
+
+export interface MakeSpareResult {
+  generation: number;
+  made: boolean;
+  /** Why nothing was made (already there, another maker at work, the generation moved on). */
+  reason?: string;
+  ms?: number;
+}
+
+/**
+ * Clone snapshots/<gen> into a spare. Needs no writer lock: the source is an immutable snapshot (the
+ * caller keeps it from being reaped, e.g. with a lease) and the spare folder is private until its record
+ * exists. Returns made:false when a spare of gen exists or a live maker is at work on it.
+ */
+export async function makeSpare(repo: RepoLayout, gen: number, skipRoot: readonly string[]): Promise<MakeSpareResult> {
+  const root = spareRoot(repo);
+  await fsp.mkdir(root, { recursive: true });
+  for (const s of await listSpares(repo)) {
+    if (s.generation !== gen) continue;
+    if (s.state === 'ready') return { generation: gen, made: false, reason: 'a spare of this generation is ready' };
+    if (s.state === 'making') return { generation: gen, made: false, reason: `pid ${s.pid} is making it` };
+  }
+  const making = path.join(root, `making-${gen}-${process.pid}`);
+  await removePath(making);
+  const t0 = performance.now();
+  const reply = await cloneTree(repo.snapshotDir(gen), making, skipRoot);
+  const ms = performance.now() - t0;
+  crashPoint('spare-after-clone');
+  const tree = spareTree(repo, gen);
+  await removePath(tree); // a leftover of a maker that died between the rename and the record
+  await fsp.rename(making, tree);
+  crashPoint('spare-after-rename');
+  const rec: SpareRecord = { generation: gen, made: new Date().toISOString(), ms: Math.round(ms), reply };
+  // The record is the completion marker; no fsync: a spare lost in a crash is only a clone to redo, and
+  // the transaction that takes one makes the whole filesystem durable before publishing.
+  await writeFileAtomic(spareRecordFile(repo, gen), JSON.stringify(rec), { syncData: false, syncDir: false });
+  await recordCloneMs(repo, ms);
+  return { generation: gen, made: true, ms: Math.round(ms) };
+}
+
+export interface TakeOptions {
+  /** Longest wait for a maker at work on this generation; past it the maker is stopped and we clone. */
+  waitMs: number;
+  /** Poll interval while waiting. */
+  pollMs?: number;
+}
+
+export interface TakenSpare {
+  reply: CloneReply;
+  waitedMs: number;
+}
+
+/**
+ * Under the writer lock: move the spare of generation `parent` to `dest` (a staging path that does not
+ * exist) and return its clone reply, or undefined when there is none to take (the caller clones). A maker
+ * still at work on `parent` is waited for at most opts.waitMs, then stopped: a writer never waits longer
+ * than a clone would take.
+ */
+export async function takeSpare(repo: RepoLayout, parent: number, dest: string, opts: TakeOptions): Promise<TakenSpare | undefined> {
+  const names = await listDir(spareRoot(repo));
+  if (names.length === 0) return undefined;
+  const t0 = performance.now();
+  let waited = false;
+  const takeReady = async (): Promise<TakenSpare | undefined> => {
+    const rec = await readRecord(repo, parent);
+    if (!rec) return undefined;
+    try {
+      await fsp.rename(spareTree(repo, parent), dest);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    await fsp.rm(spareRecordFile(repo, parent), { force: true });
+    return { reply: rec.reply, waitedMs: waited ? Math.round(performance.now() - t0) : 0 };
+  };
+  const ready = await takeReady();
+  if (ready) return ready;
+  const maker = names.map((n) => MAKING.exec(n)).find((m) => m && Number(m[1]) === parent && isProcessAlive(Number(m[2])));
+  if (!maker) return undefined;
+  const pid = Number(maker[2]);
+  const deadline = t0 + opts.waitMs;
+  waited = true;
+  while (performance.now() < deadline && isProcessAlive(pid)) {
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 15));
+    const got = await takeReady();
+    if (got) return got;
+  }
+  const late = await takeReady();
+  if (late) return late;
+  // Too slow (or it died): stop it so it does not compete with our own clone for the disk.
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  return undefined;
+}
+
+/**
+ * Remove spares that can no longer be used: finished ones of any generation but `current`, and folders
+ * whose maker died. Each is renamed into `trashDir` first (the name disappears at once), then deleted.
+ * Needs no free space. Returns the generations removed.
+ */
+export async function tidySpares(repo: RepoLayout, trashDir: string): Promise<number[]> {
+  const removed: number[] = [];
+  for (const n of await listDir(spareRoot(repo))) {
+    const m = MAKER.exec(n);
+    if (m && !isProcessAlive(Number(m[1]))) await fsp.rm(path.join(spareRoot(repo), n), { force: true });
+  }
+  for (const s of await listSpares(repo)) {
+    if (s.state === 'ready' || s.state === 'making') continue;
+    const name = s.state === 'leftover' && s.pid !== undefined ? `making-${s.generation}-${s.pid}` : String(s.generation);
+    const from = path.join(spareRoot(repo), name);
+    await fsp.mkdir(trashDir, { recursive: true });
+    const to = tmpName(trashDir, `spare-${s.generation}`);
+    try {
+      await fsp.rename(from, to);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
+    }
+    if (!s.pid) await fsp.rm(spareRecordFile(repo, s.generation), { force: true });
+    await removePath(to);
+    removed.push(s.generation);
+  }
+  return removed;
+}
+
+/** Every spare tree on disk (finished or not): verify counts the pool links they hold. */
+export function spareTreesSync(repo: RepoLayout): string[] {
+  const root = spareRoot(repo);
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+  return names.filter((n) => MAKING.test(n) || READY.test(n)).map((n) => path.join(root, n));
+}
+
+/**
+ * Wait (bounded) until no maker is at work in this repository: a clone in progress adds links while
+ * `verify` counts them. Returns false when one is still at work at the deadline.
+ */
+export async function waitForMakers(repo: RepoLayout, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const pendingPid = Number((await fsp.readFile(repo.reactionPendingMarker(SPARE_REACTION), 'utf8').catch(() => '')).trim());
+    const announced = isProcessAlive(pendingPid) || (await listDir(spareRoot(repo))).map((n) => MAKER.exec(n)).some((m) => m && isProcessAlive(Number(m[1])));
+    const busy = announced || (await listSpares(repo)).some((s) => s.state === 'making');
+    if (!busy) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * bin/rcurepo-upload, the POSIX-shell upload client: concurrent uploads through a real watcher, a refused
+ * upload whose verdict and exit code reach the caller, and a watcher killed and restarted while clients wait.
+ */
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './helpers/cli.js';
+import { listRepo, pendingUploads, setupBase, startWatcher, until } from './helpers/hooks-env.js';
+import type { WatcherChild } from './helpers/hooks-env.js';
+
+const CLIENT = path.join(ROOT, 'bin', 'rcurepo-upload');
+const FAST = ['--settle', '0.2', '--poll', '0.05'];
+const live = new Set<{ kill(sig: NodeJS.Signals): unknown; exitCode: number | null; signalCode: NodeJS.Signals | null }>();
+afterEach(() => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  live.clear();
+});
+
+function watcher(base: string, args: string[]): WatcherChild {
+  const w = startWatcher(base, args);
+  live.add(w.proc);
+  return w;
+}
+
+interface Upload { code: number | null; stdout: string; stderr: string }
+function upload(args: string[]): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('sh', [CLIENT, ...args]);
+    live.add(p);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('concurrent uploads are all published, each client told its generation', async () => {
+  const { dir, base, cli } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const w = watcher(base, ['--incoming', inc, ...FAST]);
+  await until('start event', () => w.events.some((e) => e.event === 'start'));
+  const files = Array.from({ length: 12 }, (_, i) => {
+    const f = path.join(dir, `pkg-${i}.bin`);
+    fs.writeFileSync(f, `package ${i}\n`.repeat(i + 1));
+    return f;
+  });
+  const results = await Promise.all(files.map((f) => upload(['-r', 'r', '-t', '60', inc, f])));
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
+    assert.match(r.stdout, /^published in generation \d+ of 'r'/);
+  }
+  const listed = listRepo(cli, 'r');
+  for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
+  assert.deepEqual(pendingUploads(inc), [], 'nothing left in incoming');
+  assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'verdicts')), [], 'every verdict collected');
+});
+
+test('a refused upload: the reason and import exit code reach the caller; a missing repository is 5', async () => {
+  const { dir, base } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const w = watcher(base, ['--incoming', inc, ...FAST]);
+  await until('start event', () => w.events.some((e) => e.event === 'start'));
+  const ok = path.join(dir, 'same.bin');
+  fs.writeFileSync(ok, 'one\n');
+  assert.equal((await upload(['-r', 'r', inc, ok])).code, 0);
+  fs.writeFileSync(ok, 'two\n'); // same path, different bytes: a conflict, as `import` would say (exit 4)
+  const conflict = await upload(['-r', 'r', inc, ok]);
+  assert.equal(conflict.code, 4, conflict.stderr);
+  assert.match(conflict.stderr, /refused: .*same\.bin/);
+  const missing = await upload(['-r', 'nosuch', inc, ok]);
+  assert.equal(missing.code, 5, missing.stderr);
+  assert.match(missing.stderr, /nosuch/);
+  const usage = await upload([inc, ok]);
+  assert.equal(usage.code, 2, 'no -r is a usage error');
+  const notFile = await upload(['-r', 'r', inc, dir]);
+  assert.equal(notFile.code, 3, 'a folder is refused before anything is placed');
+});
+
+test('the watcher killed and restarted while clients wait: every client still gets its verdict', async () => {
+  const { dir, base, cli } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const files = Array.from({ length: 8 }, (_, i) => {
+    const f = path.join(dir, `w-${i}.bin`);
+    fs.writeFileSync(f, `waiting ${i}\n`);
+    return f;
+  });
+  // No watcher yet: the clients place their uploads and wait.
+  const pending = files.map((f) => upload(['-r', 'r', '-t', '90', inc, f]));
+  await until('all manifests placed', () => fs.readdirSync(inc).filter((n) => n.endsWith('.tram')).length === files.length);
+  const first = watcher(base, ['--incoming', inc, ...FAST]);
+  await until('first acceptance', () => first.events.some((e) => e.event === 'accepted'), 30_000, 5);
+  first.proc.kill('SIGKILL');
+  await first.exit;
+  const second = watcher(base, ['--incoming', inc, ...FAST]);
+  const results = await Promise.all(pending);
+  for (const [i, r] of results.entries()) assert.equal(r.code, 0, `client ${i}: ${r.stderr}`);
+  const listed = listRepo(cli, 'r');
+  for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
+  second.proc.kill('SIGTERM');
+  await second.exit;
+});
+
+test('no watcher: the client gives up after -t with exit 75 and leaves the upload queued', async () => {
+  const { dir } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const f = path.join(dir, 'late.bin');
+  fs.writeFileSync(f, 'late\n');
+  const r = await upload(['-r', 'r', '-t', '1', inc, f]);
+  assert.equal(r.code, 75, r.stderr);
+  assert.match(r.stderr, /no verdict/);
+  assert.ok(fs.existsSync(path.join(inc, 'late.bin')), 'the upload stays for the watcher');
+  assert.equal(fs.readdirSync(inc).filter((n) => n.endsWith('.tram')).length, 1);
+});
