@@ -2,8 +2,11 @@
  * HTTP serving: `rcurepo serve --workers N` vs nginx `worker_processes N` (N = 1 and 2) on the same
  * snapshot, same wrk load (-t1 -c32), same run, while the repository publishes 5 times a second. Small
  * (1 KiB) and large (1 MiB) files, plus large files through the streaming path (no in-memory copy).
- * Prints medians of RUNS runs per server and the ratio, the machine and the load average.
- * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs] [--workers=1,2]
+ * Prints medians of RUNS runs per server and the ratio, the machine and the load average. The metrics
+ * endpoint is always on (every response is counted); the bench scrapes it during the load.
+ * Then a listing of a folder of LISTING_ENTRIES (50,000) files: time to the first byte and to the last,
+ * rcurepo's HTML and JSON listings against nginx autoindex of the same folder.
+ * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs] [--workers=1,2] [--listing-only]
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -47,6 +50,39 @@ for (let i = 0; i < 10; i++) fs.mkdirSync(path.join(src, 'large'), { recursive: 
 cli('import', 'r', src);
 cli('config', 'r', 'gcAfterPublish', 'false');
 
+// A second repository with one folder of 50,000 files, for the listing timings.
+const LISTING_ENTRIES = 50_000;
+const bigSrc = path.join(dir, 'bigsrc', 'pkgs');
+fs.mkdirSync(bigSrc, { recursive: true });
+for (let i = 0; i < LISTING_ENTRIES; i++) fs.writeFileSync(path.join(bigSrc, `package-${String(i).padStart(5, '0')}-1.0-1-1-x86_64.eopkg`), `p${i}\n`);
+cli('create-repo', 'big');
+cli('config', 'big', 'gcAfterPublish', 'false');
+await importFiles({ base, repo: 'big', paths: [path.dirname(bigSrc)], cwd: dir });
+fs.rmSync(path.dirname(bigSrc), { recursive: true, force: true });
+const LISTING_ONLY = process.argv.includes('--listing-only');
+
+/** Milliseconds to the first byte and to the end of a GET on a fresh connection. */
+function timedGet(p: number, urlPath: string, headers: string[] = []): Promise<{ firstMs: number; totalMs: number; bytes: number; status: number }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(p, '127.0.0.1');
+    let t0 = 0;
+    let first = 0;
+    let bytes = 0;
+    let head = '';
+    s.on('connect', () => {
+      t0 = performance.now();
+      s.write(`GET ${urlPath} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
+    });
+    s.on('data', (d: Buffer) => {
+      if (!first) first = performance.now();
+      if (head.length < 64) head += d.subarray(0, 64).toString('latin1');
+      bytes += d.length;
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve({ firstMs: first - t0, totalMs: performance.now() - t0, bytes, status: Number(head.split(' ')[1]) }));
+  });
+}
+
 /** Worker process counts compared: rcurepo --workers N against nginx worker_processes N. */
 const WORKERS = (process.argv.find((a) => a.startsWith('--workers='))?.slice(10) ?? '1,2').split(',').map(Number);
 const children: ChildProcess[] = [];
@@ -63,11 +99,12 @@ async function startRcu(key: string, n: number, extra: string[] = []): Promise<v
 async function startNginx(n: number): Promise<void> {
   const p = await port();
   const conf = path.join(dir, `nginx-${n}.conf`);
-  fs.writeFileSync(conf, `daemon off;\nuser root;\nworker_processes ${n};\npid ${dir}/nginx-${n}.pid;\nerror_log ${dir}/nginx-${n}-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-${n}-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${p};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }\n  }\n}\n`);
+  fs.writeFileSync(conf, `daemon off;\nuser root;\nworker_processes ${n};\npid ${dir}/nginx-${n}.pid;\nerror_log ${dir}/nginx-${n}-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${dir}/nginx-${n}-access.log;\n  sendfile on;\n  server {\n    listen 127.0.0.1:${p};\n    location /r/ { alias ${base}/repos/r/current/; etag on; }
+    location /big/ { alias ${base}/repos/big/current/; autoindex on; }\n  }\n}\n`);
   children.push(spawn('/usr/sbin/nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' }));
   ngxPorts.set(n, p);
 }
-for (const n of WORKERS) {
+for (const n of LISTING_ONLY ? [1] : WORKERS) {
   await startRcu(`w${n}`, n);
   await startNginx(n);
 }
@@ -104,20 +141,47 @@ async function wrk(url: string): Promise<{ rps: number; p99ms: number; errors: n
 type Run = { rps: number; p99ms: number; errors: number };
 console.log(machine());
 console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at start; medians of ${RUNS} runs x ${SECONDS} s, wrk -t1 -c32, servers measured alternately, publishing 5/s`);
-console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | paired ratio | runs (rcurepo / nginx req/s) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 try {
+  // Listing of the 50,000-entry folder: several runs each, servers alternately, medians.
+  {
+    const LRUNS = Math.max(RUNS, 5);
+    const rcuPort = rcuPorts.get('w1')!;
+    const ngxPort = ngxPorts.get(1)!;
+    await timedGet(rcuPort, '/big/pkgs/'); // lease and directory cache warm, like nginx's first request below
+    await timedGet(ngxPort, '/big/pkgs/');
+    const res: Record<string, Array<{ firstMs: number; totalMs: number; bytes: number; status: number }>> = { html: [], json: [], nginx: [] };
+    for (let r = 0; r < LRUNS; r++) {
+      res.nginx!.push(await timedGet(ngxPort, '/big/pkgs/'));
+      res.html!.push(await timedGet(rcuPort, '/big/pkgs/'));
+      res.json!.push(await timedGet(rcuPort, '/big/pkgs/', ['Accept: application/json']));
+    }
+    console.log(`\nlisting of a folder of ${LISTING_ENTRIES} files, medians of ${LRUNS} runs (fresh connection each), publishing 5/s into another repository`);
+    console.log('| server | first byte ms | complete ms | bytes | status | target |');
+    console.log('|---|---|---|---|---|---|');
+    for (const [k, label] of [['html', 'rcurepo HTML'], ['json', 'rcurepo JSON'], ['nginx', 'nginx autoindex (names, sizes, dates)']] as const) {
+      const xs = res[k]!;
+      console.log(`| ${label} | ${median(xs.map((x) => x.firstMs)).toFixed(1)} | ${median(xs.map((x) => x.totalMs)).toFixed(1)} | ${median(xs.map((x) => x.bytes))} | ${xs.map((x) => x.status).join(',')} | ${k === 'nginx' ? 'baseline' : 'first byte < 200 ms'} |`);
+    }
+    console.log('');
+  }
+  console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | paired ratio | runs (rcurepo / nginx req/s) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const metricsPort = rcuPorts.get('w1')!;
+  const scrape = async () => (await timedGet(metricsPort, '/metrics')).status;
   const rows: Array<[string, string, string, number]> = [];
-  for (const n of WORKERS) {
+  for (const n of LISTING_ONLY ? [] : WORKERS) {
     rows.push(['small 1 KiB', 'small/s7.eopkg', `w${n}`, n]);
     rows.push(['large 1 MiB', 'large/l3.eopkg', `w${n}`, n]);
   }
-  rows.push(['large 1 MiB, --cache-mb 0 (streamed)', 'large/l3.eopkg', 'w1-nocache', 1]);
+  if (!LISTING_ONLY) rows.push(['large 1 MiB, --cache-mb 0 (streamed)', 'large/l3.eopkg', 'w1-nocache', 1]);
   for (const [label, p, key, n] of rows) {
     const res: { rcurepo: Run[]; nginx: Run[] } = { rcurepo: [], nginx: [] };
     for (let r = 0; r < RUNS; r++) {
       res.nginx.push(await wrk(`http://127.0.0.1:${ngxPorts.get(n)}/r/${p}`));
+      // A Prometheus scrape in the middle of the load, as a server with metrics on would see.
+      const scraped = new Promise((r) => setTimeout(r, (SECONDS * 1000) / 2)).then(scrape);
       res.rcurepo.push(await wrk(`http://127.0.0.1:${rcuPorts.get(key)}/r/${p}`));
+      if ((await scraped) !== 200) throw new Error('metrics scrape failed');
     }
     const s = (xs: Run[]) => ({ rps: median(xs.map((x) => x.rps)), p99: median(xs.map((x) => x.p99ms)), errors: xs.reduce((a, x) => a + x.errors, 0) });
     const a = s(res.rcurepo);

@@ -10,6 +10,7 @@ import type { CommandDef } from './cli/types.js';
 import { coreCommands } from './cli/core.js';
 import { extraCommands } from './cli/extra.js';
 import { RcuError } from './util/errors.js';
+import { configureEventLog } from './util/event-log.js';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ function buildProgram(defs: CommandDef[]) {
   prog.option('--json', 'Print machine-readable JSON on stdout');
   prog.option('--wait', 'Seconds to wait for a busy repository lock (default 300)');
   prog.option('--dry-run', 'Show what a writing command would change; change nothing');
+  prog.option('--log', "Event log (one JSON line per event): a file (reopened on SIGHUP), '-' for stderr, 'off' (default: stderr for serve, stdout for watch, off otherwise)");
   for (const d of defs) {
     prog.command(d.usage).describe(d.describe);
     for (const [flag, desc] of d.options ?? []) prog.option(flag, desc);
@@ -68,7 +70,7 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
     parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(argv, booleans)], {
       lazy: true,
       boolean: booleans,
-      string: ['base', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit'],
+      string: ['base', 'log', 'trust-proxy', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit'],
       unknown: (flag: string) => `unknown option ${flag}`,
     });
   } finally {
@@ -83,5 +85,6 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
   const opts = parsed.args[parsed.args.length - 1] as GlobalOptions;
   if (opts['dry-run'] && !def.dryRun) throw new RcuError('USAGE', `${name} has no --dry-run: it is either read-only or a small settings change; run it without the flag`);
   const positional = parsed.args.slice(0, -1).filter((a) => a !== undefined).map(String);
+  if (opts.log !== undefined) configureEventLog(String(opts.log), { force: true });
   await def.run(new CliContext(io), positional, opts);
 }

@@ -13,7 +13,7 @@ const optNum = (v: unknown, name: string): number | undefined => {
 export const hooksCommands: CommandDef[] = [
   {
     usage: 'watch',
-    describe: 'Daemon: import uploads arriving in an incoming directory (a .tram manifest is the commit signal; bare files need --repo), delete accepted ones, move refused ones into rejected/ with a reason. JSON lines on stdout; stops on SIGTERM/SIGINT.',
+    describe: 'Daemon: import uploads arriving in an incoming directory (a .tram manifest is the commit signal; bare files need --repo), delete accepted ones, move refused ones into rejected/ with a reason. JSON event lines on stdout (or --log FILE); stops on SIGTERM/SIGINT.',
     options: [
       ['--incoming', 'Directory to watch (default: BASE/incoming)'],
       ['--repo', 'Target repository of bare files (files not named by a manifest); without it only manifests are taken'],
@@ -31,7 +31,6 @@ export const hooksCommands: CommandDef[] = [
         pollSeconds: optNum(opts.poll, '--poll'),
         waitSeconds: ctx.waitSeconds(opts),
         cwd: ctx.io.cwd,
-        log: ctx.io.stdout,
       });
     },
   },

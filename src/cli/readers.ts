@@ -139,7 +139,7 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'serve',
-    describe: 'Serve every repository over HTTP/1.1 (/REPO/PATH, /REPO/@GEN/PATH) until SIGTERM, then drain.',
+    describe: 'Serve every repository over HTTP/1.1 (/REPO/PATH, /REPO/@GEN/PATH, listings, /REPO/@rcurepo/ pages, /metrics) until SIGTERM, then drain; SIGHUP reopens the logs.',
     options: [
       ['--listen', 'ADDR:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)'],
       ['--access-log', "Access log file, '-' for stdout (default), 'off' for none"],
@@ -147,6 +147,7 @@ export const readersCommands: CommandDef[] = [
       ['--workers', 'Worker processes (default 1); with more, this process accepts and hands connections out'],
       ['--balance', "With --workers: 'address' (default) keeps each client address on one worker, so its generation pins hold; 'connection' spreads connections round robin (pins then hold per connection)"],
       ['--cache-mb', 'MiB of file bodies each process keeps in memory (default 128; files up to 4 MiB; 0: none)'],
+      ['--trust-proxy', 'ADDR[,CIDR...]: requests from these peers name the client in Forwarded / X-Forwarded-For (per-client pinning behind a reverse proxy or CDN)'],
     ],
     examples: ['serve --listen 0.0.0.0:8080', 'serve --listen 127.0.0.1:0 --access-log /var/log/rcurepo/access.log', 'serve --listen 0.0.0.0:8080 --workers 2'],
     async run(ctx, _args, opts) {
@@ -159,6 +160,7 @@ export const readersCommands: CommandDef[] = [
         workers: optInt(opts.workers, '--workers'),
         balance: optStr(opts.balance) as 'address' | 'connection' | undefined,
         cacheBytes: opts['cache-mb'] === undefined ? undefined : optInt(opts['cache-mb'], '--cache-mb')! * 1024 * 1024,
+        trustProxy: optStr(opts['trust-proxy']),
         onListening: (url) => ctx.io.stderr(`rcurepo: serving on ${url}\n`),
       });
       if (!r.worker) ctx.io.stderr(`rcurepo: drained after ${r.requests} requests${r.forcedClose ? ' (closed lingering connections)' : ''}\n`);

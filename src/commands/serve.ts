@@ -16,6 +16,8 @@ import net from 'node:net';
 import { openBase } from '../engine/repo.js';
 import { startServer } from '../readers/serve.js';
 import { RcuError } from '../util/errors.js';
+import { configureEventLog, emitEvent, eventLogConfigured, reopenEventLog } from '../util/event-log.js';
+import { parseTrustProxy } from '../readers/trust-proxy.js';
 
 export interface ServeResult {
   listen: string;
@@ -65,6 +67,27 @@ function bufferedLog(write: (chunk: string) => void, atomic = 64 * 1024): { log:
   };
 }
 
+/**
+ * The access log, opened now (a bad path is a usage error at start, not a crash later) with O_APPEND:
+ * each write lands whole at the end, also with several worker processes. A write error later (disk
+ * full, file system gone) is reported once in the event log; serving goes on.
+ */
+function openAccessLog(file: string): fs.WriteStream {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a', 0o640);
+  } catch (e) {
+    throw new RcuError('USAGE', `--access-log ${file}: cannot open for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const ws = fs.createWriteStream(file, { fd });
+  let reported = false;
+  ws.on('error', (e) => {
+    if (!reported) emitEvent('serve', { event: 'access-log-error', outcome: 'failed', error: e.message });
+    reported = true;
+  });
+  return ws;
+}
+
 function stopSignal(): Promise<void> {
   return new Promise<void>((resolve) => {
     const stop = () => {
@@ -92,27 +115,54 @@ export async function serve(o: {
   cacheBytes?: number;
   workers?: number;
   balance?: Balance;
+  /** `--trust-proxy ADDR[,CIDR...]`. */
+  trustProxy?: string;
   onListening: (url: string) => void;
 }): Promise<ServeResult> {
   const layout = await openBase(o.base);
   const { host, port } = parseListen(o.listen);
+  const trustProxy = parseTrustProxy(o.trustProxy);
+  // A daemon logs its events to stderr (the journal under systemd) unless --log chose a file.
+  if (!eventLogConfigured()) configureEventLog('-');
   const workers = o.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new RcuError('USAGE', `--workers takes a number from 1 to 256, not '${o.workers}'`);
   const balance = o.balance ?? 'address';
   if (balance !== 'address' && balance !== 'connection') throw new RcuError('USAGE', `--balance takes 'address' or 'connection', not '${String(balance)}'`);
-  if (workers > 1 && cluster.isPrimary) return primary({ host, port, workers, balance, drainSeconds: o.drainSeconds, onListening: o.onListening });
+  if (workers > 1 && cluster.isPrimary) {
+    emitEvent('serve', { event: 'start', outcome: 'info', listen: o.listen ?? `${host}:${port}`, workers, pid: process.pid });
+    const r = await primary({ host, port, workers, balance, drainSeconds: o.drainSeconds, onListening: o.onListening });
+    emitEvent('serve', { event: 'stop', outcome: 'ok', requests: r.requests, forcedClose: r.forcedClose });
+    return r;
+  }
 
   let logger: { log: (line: string) => void; flush: () => void } | undefined;
   let logStream: fs.WriteStream | undefined;
   if (o.accessLog === undefined || o.accessLog === '-') logger = bufferedLog((c) => process.stdout.write(c), cluster.isWorker ? 4096 : 64 * 1024);
   else if (o.accessLog !== 'off') {
     // O_APPEND: each write lands whole at the end, also with several worker processes.
-    logStream = fs.createWriteStream(o.accessLog, { flags: 'a' });
+    logStream = openAccessLog(o.accessLog);
     logger = bufferedLog((c) => logStream!.write(c));
   }
+  // SIGHUP (logrotate's postrotate): flush, then write on to a freshly opened file by the same name.
+  const accessLog = o.accessLog;
+  const onHup = () => {
+    reopenEventLog();
+    if (!logStream || !accessLog) return;
+    logger!.flush();
+    const old = logStream;
+    try {
+      logStream = openAccessLog(accessLog);
+    } catch (e) {
+      emitEvent('serve', { event: 'log-reopen', outcome: 'failed', error: (e as Error).message }); // keep writing to the old one
+      return;
+    }
+    old.end();
+  };
+  process.on('SIGHUP', onHup);
   const inWorker = cluster.isWorker;
   const stopped = stopSignal();
-  const server = await startServer({ layout, host, port, log: logger?.log, drainSeconds: o.drainSeconds, cacheBytes: o.cacheBytes, noListen: inWorker });
+  const server = await startServer({ layout, host, port, log: logger?.log, drainSeconds: o.drainSeconds, cacheBytes: o.cacheBytes, noListen: inWorker, trustProxy });
+  if (!inWorker) emitEvent('serve', { event: 'start', outcome: 'info', listen: `${server.address.address}:${server.address.port}`, workers: 1, pid: process.pid });
   if (inWorker) {
     process.on('message', (m: unknown, handle: unknown) => {
       if (m === 'rcurepo:connection' && handle instanceof net.Socket) server.connection(handle);
@@ -124,6 +174,8 @@ export async function serve(o: {
   if (!inWorker) o.onListening(url);
   await stopped;
   const r = await server.drain();
+  process.off('SIGHUP', onHup);
+  if (!inWorker) emitEvent('serve', { event: 'stop', outcome: 'ok', requests: r.requests, forcedClose: r.forced > 0 });
   logger?.flush();
   if (logStream) await new Promise<void>((r2) => logStream!.end(() => r2()));
   if (inWorker) {
@@ -214,7 +266,14 @@ async function primary(o: { host: string; port: number; workers: number; balance
   const a = acceptor.address() as net.AddressInfo;
   const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   o.onListening(url);
+  // logrotate signals the process it knows (this one): the workers write the access log, pass it on.
+  const forwardHup = () => {
+    reopenEventLog();
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', forwardHup);
   await stopSignal();
+  process.off('SIGHUP', forwardHup);
   stopping = true;
   acceptor.close(); // handed-over connections belong to the workers now
   for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');

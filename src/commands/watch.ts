@@ -7,6 +7,8 @@ import path from 'node:path';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { watchIncoming } from '../hooks/watcher.js';
 import { RcuError } from '../util/errors.js';
+import { configureEventLog, emitEvent, eventLogConfigured, reopenEventLog } from '../util/event-log.js';
+import type { Outcome } from '../util/event-log.js';
 
 export interface WatchCommandOptions {
   base: string;
@@ -16,8 +18,10 @@ export interface WatchCommandOptions {
   pollSeconds?: number;
   waitSeconds?: number;
   cwd: string;
-  log: (line: string) => void;
 }
+
+/** The event log's outcome of each watcher event. */
+const OUTCOMES: Record<string, Outcome> = { accepted: 'ok', rejected: 'refused', retry: 'retry', stop: 'ok' };
 
 export const DEFAULT_SETTLE_SECONDS = 5;
 export const DEFAULT_POLL_SECONDS = 0.5;
@@ -29,10 +33,13 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
   const poll = o.pollSeconds ?? DEFAULT_POLL_SECONDS;
   if (!(settle >= 0) || !(poll > 0)) throw new RcuError('USAGE', '--settle must be >= 0 and --poll > 0 seconds');
   const incoming = path.resolve(o.cwd, o.incoming ?? path.join(layout.base, 'incoming'));
+  // The watcher's events (and the publishes it makes) are the event log; stdout unless --log chose.
+  if (!eventLogConfigured()) configureEventLog('stdout');
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', reopenEventLog); // logrotate moved --log FILE away
   try {
     return await watchIncoming({
       layout,
@@ -41,11 +48,12 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
       settleMs: settle * 1000,
       pollMs: poll * 1000,
       waitSeconds: o.waitSeconds ?? 300,
-      log: (ev) => o.log(JSON.stringify(ev) + '\n'),
+      log: (ev) => emitEvent('watch', { ...ev, event: String(ev.event), outcome: OUTCOMES[String(ev.event)] ?? 'info' }),
       signal: ac.signal,
     });
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    process.off('SIGHUP', reopenEventLog);
   }
 }

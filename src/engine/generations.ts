@@ -24,6 +24,8 @@ export interface HistoryRecord {
   bytes: number;
   /** A few changed paths for `history`; the full change is `diff`. */
   changes?: { added: string[]; removed: string[]; replaced: string[]; truncated: boolean };
+  /** Seconds from the transaction's start to this record (all of the publish but the swap). */
+  durationSeconds?: number;
   /** Set by `verify --repair` when the record was reconstructed from the trees. */
   reconstructed?: boolean;
 }

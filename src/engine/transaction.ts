@@ -3,6 +3,7 @@
  * generation -> hard-link clone -> commit new blobs -> apply -> regenerate indexes -> verify -> make
  * durable -> rename into snapshots/ -> swap `current` -> record the supersede time -> unlock.
  */
+import { emitEvent, secondsSince } from '../util/event-log.js';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -118,6 +119,7 @@ const HISTORY_SAMPLE = 20;
 
 export async function runTransaction(opts: TransactionOptions, plan: (state: PlanState) => Promise<Change>): Promise<TransactionResult> {
   const { layout, format } = opts;
+  const t0 = performance.now();
   const repo = layout.repo(opts.repoName);
   const config = await readRepoConfig(repo);
   if (config.format !== format.name) throw new RcuError('FAILURE', `repository '${repo.name}' has format '${config.format}', not '${format.name}'`);
@@ -247,6 +249,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       files: entries.length,
       bytes: entries.reduce((s, e) => s + e.size, 0),
       changes: sample(diff),
+      durationSeconds: secondsSince(t0),
     };
     await writeHistory(repo, record);
     await fsp.rename(staging, repo.snapshotDir(gen));
@@ -264,6 +267,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-supersede');
     result.published = true;
     result.generation = gen;
+    emitEvent('publish', { event: 'publish', outcome: 'ok', repo: repo.name, generation: gen, parent, duration: secondsSince(t0), operation: opts.operation, added: record.added, removed: record.removed, replaced: record.replaced });
     try {
       warnings.push(...(await opts.afterPublish(gen, repo.snapshotDir(gen))));
     } catch (e) {

@@ -91,8 +91,25 @@ export interface VerifyContext {
   loadMeta(entry: TreeEntry): Promise<unknown>;
 }
 
+/** A package of a repository as the pages show it; fields a format does not have are left out. */
+export interface PackageRow {
+  name: string;
+  version?: string;
+  /** eopkg: the release number; deb: the Debian revision is part of version, so this stays empty. */
+  release?: string;
+  arch?: string;
+  /** e.g. 'delta' for an eopkg delta package. */
+  kind?: string;
+}
+
 export interface Format {
   readonly name: string;
+  /**
+   * The package a tree entry is, from its path alone (no I/O: runs for every entry of a generation when
+   * a repository page is built); undefined for files that are not packages. Formats without packages
+   * (files) leave it out and their pages list no packages.
+   */
+  packageOf?(entry: TreeEntry): PackageRow | undefined;
   /** Files at the tree root that the format generates; they are not pool entries. */
   readonly indexFiles: readonly string[];
   /** Decide where an incoming file goes and extract its metadata; throw RcuError('BAD_INPUT') to refuse. */

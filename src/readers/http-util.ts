@@ -1,8 +1,16 @@
 /** HTTP pieces with no state: request paths, byte ranges, conditional requests, content types. */
 import { parseGeneration } from '../engine/layout.js';
 
+/** The reserved segment of repository pages: `/REPO/@rcurepo/`. */
+export const PAGE_SEGMENT = '@rcurepo';
+
 export type ParsedPath =
-  | { ok: true; repo: string; gen: number | undefined; rel: string[] }
+  /**
+   * dirSlash: the target ended in '/' (a directory asked for as one: relative links resolve inside it).
+   * page: `/REPO/@rcurepo/...`, the repository page. A first segment starting with '@' always selects a
+   * generation, so no snapshot path is ever reachable there and the page cannot hide repository content.
+   */
+  | { ok: true; repo: string; gen: number | undefined; rel: string[]; dirSlash: boolean; page?: boolean }
   | { ok: false; status: 400 | 404; reason: string };
 
 /**
@@ -12,8 +20,12 @@ export type ParsedPath =
  */
 export function parseRequestPath(rawUrl: string): ParsedPath {
   const q = rawUrl.indexOf('?');
-  const raw = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  let raw = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  // Absolute form (RFC 9112 3.2.2, what a client talking to a proxy sends): the path after the authority.
+  const abs = /^https?:\/\/[^/]*/i.exec(raw);
+  if (abs) raw = raw.slice(abs[0].length) || '/';
   if (!raw.startsWith('/')) return { ok: false, status: 400, reason: 'request target must be an absolute path' };
+  if (raw === '/') return { ok: true, repo: '', gen: undefined, rel: [], dirSlash: true };
   const parts = raw.slice(1).split('/');
   const trailingSlash = parts.length > 1 && parts[parts.length - 1] === '';
   if (trailingSlash) parts.pop();
@@ -30,15 +42,16 @@ export function parseRequestPath(rawUrl: string): ParsedPath {
     }
     decoded.push(d);
   }
-  if (decoded.length === 0) return { ok: true, repo: '', gen: undefined, rel: [] };
+  if (decoded.length === 0) return { ok: true, repo: '', gen: undefined, rel: [], dirSlash: true };
   const [repo, ...rest] = decoded;
   let gen: number | undefined;
+  if (rest[0] === PAGE_SEGMENT) return { ok: true, repo: repo!, gen: undefined, rel: rest.slice(1), dirSlash: trailingSlash || rest.length > 1, page: true };
   if (rest[0]?.startsWith('@')) {
     gen = parseGeneration(rest[0].slice(1));
     if (gen === undefined) return { ok: false, status: 404, reason: `'${rest[0]}' is not a generation` };
     rest.shift();
   }
-  return { ok: true, repo: repo!, gen, rel: rest };
+  return { ok: true, repo: repo!, gen, rel: rest, dirSlash: trailingSlash };
 }
 
 export type RangeResult = { kind: 'none' } | { kind: 'range'; start: number; end: number } | { kind: 'unsatisfiable' };

@@ -12,17 +12,30 @@ import path from 'node:path';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { errnoCode } from '../util/errors.js';
 import { EtagCache } from './etags.js';
-import { contentType, escapeHtml, ifRangeHolds, noneMatchHit, notModifiedSince, parseRange } from './http-util.js';
+import { contentType, ifRangeHolds, noneMatchHit, notModifiedSince, parseRange } from './http-util.js';
 import { contentId, makeCached } from './serve-cache.js';
 import type { Cached, FileCache } from './serve-cache.js';
 
 const STREAM_CHUNK = 1024 * 1024;
 
 export type Opened = { fh: FileHandle; st: fs.Stats; gen: number; rel: string };
+/** undefined: absent; 'refused': a symlink on the way; 'special': neither a regular file nor a directory. */
+export type OpenResult = Opened | undefined | 'refused' | 'special';
+
+/**
+ * Errors that mean "no such file here" for a request path: missing, a file where a folder was expected,
+ * or a name longer than the filesystem allows (which no snapshot can hold, so it is absent, not a fault).
+ */
+function absent(e: unknown): boolean {
+  const c = errnoCode(e);
+  return c === 'ENOENT' || c === 'ENOTDIR' || c === 'ENAMETOOLONG';
+}
 
 /** What the access log needs, on the response itself (no closure or map entry per request). */
 export class Res extends http.ServerResponse<http.IncomingMessage> {
   t0 = 0;
+  /** The repository answered from ('' until one is known: metrics label). */
+  repo = '';
   gen = -1;
   len = -1;
   client = '';
@@ -31,14 +44,6 @@ export class Res extends http.ServerResponse<http.IncomingMessage> {
 export function text(res: Res, status: number, body: string, extra: Record<string, string> = {}): void {
   res.len = Buffer.byteLength(body);
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': res.len, ...extra });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-export function listing(res: Res, title: string, names: string[], base: string): void {
-  const items = names.map((n) => `<li><a href="${escapeHtml(base + encodeURIComponent(n).replace(/%2F/g, '/'))}">${escapeHtml(n)}</a></li>`).join('\n');
-  const body = `<!doctype html>\n<title>${escapeHtml(title)}</title>\n<h1>${escapeHtml(title)}</h1>\n<ul>\n${items}\n</ul>\n`;
-  res.len = Buffer.byteLength(body);
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': res.len });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -78,9 +83,9 @@ async function readWhole(f: Opened): Promise<Buffer | undefined> {
 
 export interface FileSender {
   /** Open `rel` inside snapshots/GEN refusing symlinks on every component; undefined when absent. */
-  openIn(repoName: string, gen: number, rel: string[]): Promise<Opened | undefined | 'refused'>;
+  openIn(repoName: string, gen: number, rel: string[]): Promise<OpenResult>;
   /** The opened file or directory as the response; the caller closes the descriptor afterwards. */
-  send(req: http.IncomingMessage, res: Res, repo: RepoLayout, f: Opened, url: string): Promise<void>;
+  send(req: http.IncomingMessage, res: Res, repo: RepoLayout, f: Opened): Promise<void>;
 }
 
 /**
@@ -96,7 +101,7 @@ export function fileSender(layout: Layout, cache: FileCache): FileSender {
   /** Free STREAM_CHUNK buffers: streaming allocates (and page-faults) no fresh megabyte per chunk. */
   const chunks: Buffer[] = [];
 
-  async function openIn(repoName: string, gen: number, rel: string[]): Promise<Opened | undefined | 'refused'> {
+  async function openIn(repoName: string, gen: number, rel: string[]): Promise<OpenResult> {
     const root = layout.repo(repoName).snapshotDir(gen);
     for (let i = 1; i < rel.length; i++) {
       const dir = path.join(root, ...rel.slice(0, i));
@@ -105,24 +110,41 @@ export function fileSender(layout: Layout, cache: FileCache): FileSender {
       try {
         st = await fsp.lstat(dir);
       } catch (e) {
-        if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+        if (absent(e)) return undefined;
         throw e;
       }
       if (!st.isDirectory()) return st.isSymbolicLink() ? 'refused' : undefined;
       if (safeDirs.size > 100_000) safeDirs.clear();
       safeDirs.add(dir);
     }
+    // Only regular files and directories are ever opened. A FIFO (or device) planted in a snapshot would
+    // block open() in the thread pool until a writer appears, and a few such requests would take every
+    // pool thread and freeze the server: lstat first, and open without blocking in case it was swapped.
+    const full = path.join(root, ...rel);
+    let pre: fs.Stats;
+    try {
+      pre = await fsp.lstat(full);
+    } catch (e) {
+      if (absent(e)) return undefined;
+      throw e;
+    }
+    if (pre.isSymbolicLink()) return 'refused';
+    if (!pre.isFile() && !pre.isDirectory()) return 'special';
     let fh: FileHandle;
     try {
-      fh = await fsp.open(path.join(root, ...rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      fh = await fsp.open(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     } catch (e) {
-      const c = errnoCode(e);
-      if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
-      if (c === 'ELOOP') return 'refused';
+      if (absent(e)) return undefined;
+      if (errnoCode(e) === 'ELOOP') return 'refused';
       throw e;
     }
     try {
-      return { fh, st: await fh.stat(), gen, rel: rel.join('/') };
+      const st = await fh.stat();
+      if (!st.isFile() && !st.isDirectory()) {
+        await fh.close();
+        return 'special';
+      }
+      return { fh, st, gen, rel: rel.join('/') };
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;
@@ -148,19 +170,8 @@ export function fileSender(layout: Layout, cache: FileCache): FileSender {
     return c;
   }
 
-  async function send(req: http.IncomingMessage, res: Res, repo: RepoLayout, f: Opened, url: string): Promise<void> {
+  async function send(req: http.IncomingMessage, res: Res, repo: RepoLayout, f: Opened): Promise<void> {
     const genHeader = { 'X-Rcurepo-Generation': String(f.gen) };
-    if (f.st.isDirectory()) {
-      const u = url.split('?')[0]!;
-      if (!u.endsWith('/')) {
-        res.len = 0;
-        res.writeHead(301, { Location: `${u}/`, 'Content-Length': 0, ...genHeader });
-        return void res.end();
-      }
-      const ents = await fsp.readdir(path.join(repo.snapshotDir(f.gen), f.rel), { withFileTypes: true });
-      res.setHeader('X-Rcurepo-Generation', String(f.gen));
-      return listing(res, `${repo.name}/${f.rel}`, ents.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort(), '');
-    }
     if (!f.st.isFile()) return text(res, 403, 'not a regular file\n', genHeader);
     if (cache.fits(f.st.size)) {
       const c = await load(repo, f);

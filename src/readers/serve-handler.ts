@@ -7,11 +7,17 @@
 import type http from 'node:http';
 import type { Layout } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
-import { listRepoNames } from '../engine/repo.js';
-import { parseRequestPath } from './http-util.js';
+import path from 'node:path';
+import { PAGE_SEGMENT, parseRequestPath } from './http-util.js';
+import { repoPageData } from './repo-page-data.js';
+import { repoPageHtml, reposIndexHtml } from './repo-page-html.js';
+import { reposIndex, redirectToSlash, sendPage } from './serve-pages.js';
+import { sendListing } from './serve-listing.js';
+import type { ServeMetrics } from './serve-metrics.js';
+import { wantsJson } from './serve-page-style.js';
 import type { ParsedPath } from './http-util.js';
 import type { FileCache } from './serve-cache.js';
-import { listing, sendCached, text } from './serve-files.js';
+import { sendCached, text } from './serve-files.js';
 import type { FileSender, Res } from './serve-files.js';
 import type { ServeState } from './serve-state.js';
 import type { ServerLeases } from './server-leases.js';
@@ -45,9 +51,11 @@ export interface HandlerParts {
   leases: ServerLeases;
   cache: FileCache;
   files: FileSender;
+  /** Answers GET /metrics when set. */
+  metrics?: ServeMetrics;
 }
 
-export function requestHandler({ layout, state, leases, cache, files }: HandlerParts): RequestHandler {
+export function requestHandler({ layout, state, leases, cache, files, metrics }: HandlerParts): RequestHandler {
   const { openIn, send } = files;
   /** Parsed request targets (a pure function of the string). */
   const targets = new Map<string, Parsed>();
@@ -86,6 +94,7 @@ export function requestHandler({ layout, state, leases, cache, files }: HandlerP
     if (!c || !leases.tryAcquire(name, gen)) return false;
     try {
       res.gen = gen;
+      res.repo = name;
       if (p.gen === undefined) state.served(info, client, rel, gen);
       if (conditional(req)) sendCached(req, res, c);
       else {
@@ -101,13 +110,23 @@ export function requestHandler({ layout, state, leases, cache, files }: HandlerP
 
   async function handle(req: http.IncomingMessage, res: Res, client: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
-    const parsed = target(req.url ?? '/');
+    const url = req.url ?? '/';
+    const parsed = target(url);
     if (!parsed.ok) return text(res, parsed.status, `${parsed.reason}\n`);
-    if (parsed.repo === '') return listing(res, 'repositories', await listRepoNames(layout), '/');
+    if (parsed.repo === 'metrics' && parsed.rel.length === 0 && !parsed.dirSlash && parsed.gen === undefined && !parsed.page && metrics) {
+      const body = await metrics.render();
+      res.len = Buffer.byteLength(body);
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': res.len, 'Cache-Control': 'no-store' });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
+    }
+    if (parsed.repo === '') return sendPage(req, res, await reposIndex(layout), reposIndexHtml);
     const info = await state.repo(parsed.repo);
     if (!info) return text(res, 404, `no repository named '${parsed.repo}'\n`);
     const name = info.repo.name;
+    res.repo = name;
     const relKey = parsed.relKey!;
+    // A folder asked for without its slash: relative links of its listing would resolve one level up.
+    if (parsed.rel.length === 0 && !parsed.dirSlash) return redirectToSlash(res, url);
 
     // Lease a generation (reader protocol: lease, then validate; on failure resolve again).
     let gen: number | undefined;
@@ -124,6 +143,12 @@ export function requestHandler({ layout, state, leases, cache, files }: HandlerP
     const held: number[] = [gen];
     const releaseAll = () => held.splice(0).forEach((g) => leases.release(name, g));
     try {
+      if (parsed.page) {
+        if (parsed.rel.length > 0) return text(res, 404, `no such page: the repository page is /${name}/@rcurepo/\n`);
+        res.gen = gen;
+        const data = await repoPageData(layout, name, gen, new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '').get('q') ?? '');
+        return sendPage(req, res, data, repoPageHtml, { 'X-Rcurepo-Generation': String(gen) });
+      }
       const hit = cache.get(name, gen, relKey);
       if (hit) {
         res.gen = gen;
@@ -147,11 +172,17 @@ export function requestHandler({ layout, state, leases, cache, files }: HandlerP
         }
       }
       if (opened === 'refused') return text(res, 403, 'refusing to follow a symbolic link\n');
+      if (opened === 'special') return text(res, 403, 'not a regular file or folder\n');
       if (opened === undefined) return text(res, 404, `not found in generation ${gen} of '${name}': /${relKey}\n`, { 'X-Rcurepo-Generation': String(gen) });
       res.gen = opened.gen;
       if (parsed.gen === undefined && opened.st.isFile()) state.served(info, client, opened.rel, opened.gen);
       try {
-        await send(req, res, info.repo, opened, parsed.rel.length === 0 ? `/${name}/` : req.url ?? '/');
+        if (!opened.st.isDirectory()) await send(req, res, info.repo, opened);
+        else if (!parsed.dirSlash) redirectToSlash(res, url, { 'X-Rcurepo-Generation': String(opened.gen) });
+        else {
+          const dir = path.join(info.repo.snapshotDir(opened.gen), ...parsed.rel);
+          await sendListing(res, { repo: name, gen: opened.gen, rel: opened.rel, dir, json: wantsJson(req.headers.accept, url), pageHref: `/${name}/${PAGE_SEGMENT}/` });
+        }
       } finally {
         await opened.fh.close().catch(() => undefined);
       }

@@ -10,6 +10,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
+import { emitEvent } from '../util/event-log.js';
+import { ServeMetrics } from './serve-metrics.js';
+import { clientResolver } from './trust-proxy.js';
 import type { Layout } from '../engine/layout.js';
 import { FileCache } from './serve-cache.js';
 import { Res, fileSender, text } from './serve-files.js';
@@ -37,6 +40,8 @@ export interface ServeOptions {
    * primary process that accepts them).
    */
   noListen?: boolean;
+  /** `--trust-proxy`: the proxies whose Forwarded / X-Forwarded-For name the client. */
+  trustProxy?: net.BlockList;
 }
 
 export interface Server {
@@ -73,29 +78,32 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const state = new ServeState(o.layout, leases);
   const cacheBytes = o.cacheBytes ?? CACHE_BYTES;
   const cache = new FileCache(cacheBytes, Math.min(CACHE_MAX_FILE, cacheBytes));
-  const { fast, handle } = requestHandler({ layout: o.layout, state, leases, cache, files: fileSender(o.layout, cache) });
+  const metrics = new ServeMetrics(o.layout);
+  const { fast, handle } = requestHandler({ layout: o.layout, state, leases, cache, files: fileSender(o.layout, cache), metrics });
+  const clientOf = clientResolver(o.trustProxy);
   let draining = false;
   let requests = 0;
   /** Connections handed over by a primary process (noListen). */
   const handed = new Set<net.Socket>();
   const log = o.log;
 
-  function logFinish(this: Res): void {
+  function onFinish(this: Res): void {
     const req = this.req;
     const ms = performance.now() - this.t0;
+    metrics.record(this.repo, this.statusCode, req.method === 'HEAD' ? 0 : this.len, ms / 1000);
+    if (!log) return;
     const len = req.method === 'HEAD' ? 0 : this.len < 0 ? '-' : this.len;
-    log!(`${this.client || '-'} - - [${isoNow()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${this.statusCode} ${len} "${rawHeader(req, 'referer') ?? '-'}" "${rawHeader(req, 'user-agent') ?? '-'}" gen=${this.gen < 0 ? '-' : this.gen} ${ms.toFixed(1)}ms\n`);
+    log(`${this.client || '-'} - - [${isoNow()}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${this.statusCode} ${len} "${rawHeader(req, 'referer') ?? '-'}" "${rawHeader(req, 'user-agent') ?? '-'}" gen=${this.gen < 0 ? '-' : this.gen} ${ms.toFixed(1)}ms\n`);
   }
 
   const server = http.createServer({ keepAlive: true, ServerResponse: Res }, (req, res0) => {
     const res = res0 as Res;
     requests++;
-    if (log) {
-      res.t0 = performance.now();
-      res.on('finish', logFinish);
-    }
+    res.t0 = performance.now();
+    res.on('finish', onFinish);
     if (draining) res.shouldKeepAlive = false;
-    const client = (res.client = req.socket.remoteAddress ?? '');
+    const peer = req.socket.remoteAddress ?? '';
+    const client = (res.client = o.trustProxy ? clientOf(peer, (h) => rawHeader(req, h)) : peer);
     try {
       if (fast(req, res, client)) return;
     } catch (e) {
@@ -103,7 +111,9 @@ export async function startServer(o: ServeOptions): Promise<Server> {
       if (res.headersSent) return void res.destroy(e as Error);
     }
     handle(req, res, client).catch((e: unknown) => {
-      if (!res.headersSent) text(res, 500, `internal error: ${(e as Error).message}\n`);
+      // The message may name server paths: it goes to the operator's event log, never to the client.
+      emitEvent('serve', { event: 'request-error', outcome: 'failed', repo: res.repo || undefined, generation: res.gen < 0 ? undefined : res.gen, client, method: req.method, url: req.url, error: (e as Error)?.message ?? String(e) });
+      if (!res.headersSent) text(res, 500, 'internal error (logged on the server)\n');
       else res.destroy();
     });
   });

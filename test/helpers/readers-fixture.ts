@@ -69,7 +69,8 @@ export interface Served {
 /** `rcurepo serve` on a free loopback port; resolves once it says where it listens. */
 export function startServe(base: string, extra: string[] = []): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', '127.0.0.1:0', '--access-log', 'off', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = extra.includes('--access-log') ? [] : ['--access-log', 'off'];
+    const proc = spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', '127.0.0.1:0', ...log, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 10_000);
     proc.stderr!.on('data', (d) => {

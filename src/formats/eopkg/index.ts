@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobHashes, Format, IncomingFile, IndexContext, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
+import type { BlobHashes, Format, IncomingFile, IndexContext, PackageRow, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
 import { RcuError, errnoCode } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
@@ -17,6 +17,7 @@ import { describePackage, labelFor, safeBasename, type EopkgMeta } from './packa
 import { writeIndexStreaming } from './writer.js';
 import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
 import { INDEX_XZ_ASC, checkIndexSignature, signIndex } from './signature.js';
+import { parseFileName } from './filename.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
@@ -201,6 +202,13 @@ export const eopkgFormat: Format = {
   name: 'eopkg',
   // The signature is generated too (when the repository signs), so it is never taken for a package.
   indexFiles: [...INDEX_FILES, INDEX_XZ_ASC],
+
+  packageOf(entry: TreeEntry): PackageRow | undefined {
+    const fn = parseFileName(entry.path.slice(entry.path.lastIndexOf('/') + 1));
+    if (!fn) return undefined;
+    if (fn.kind === 'delta') return { name: fn.name, version: `${fn.fromRelease} -> ${fn.toRelease}`, release: fn.toRelease, arch: fn.arch, kind: 'delta' };
+    return { name: fn.name, version: fn.version, release: fn.release, arch: fn.arch };
+  },
 
   async place(file: IncomingFile, opts: PlaceOptions): Promise<Placement> {
     const label = labelFor(file.source, file.relPath);
