@@ -4,7 +4,8 @@ import { eopkgCommands } from './eopkg.js';
 import { readersCommands } from './readers.js';
 import { hooksCommands } from './hooks.js';
 import { lifecycleCommands } from './lifecycle.js';
+import { mirrorCommands } from './mirror.js';
 
 export function extraCommands(): CommandDef[] {
-  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands];
+  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...mirrorCommands];
 }
