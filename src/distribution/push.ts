@@ -22,7 +22,7 @@ import { errnoCode, isRcuError, RcuError } from '../util/errors.js';
 import type { MirrorConfig } from './mirror-config.js';
 import { describeTarget, mirrorLockTarget, mirrorsMetaDir, mirrorUploadFile, parseTarget } from './mirror-config.js';
 import { updateMirrorState } from './mirror-state.js';
-import { acquireRemoteLock } from './remote-lock.js';
+import { beginPush } from './remote-lock.js';
 import { explainFailure, makeTransport, parseRsyncStats, runChild } from './transport.js';
 import type { RsyncStats, Transport } from './transport.js';
 
@@ -168,7 +168,8 @@ export async function pushMirror(layout: Layout, repoName: string, mirror: Mirro
       renew.unref();
       try {
         gen = lease.record.generation;
-        const outcome = await pushLeased(makeTransport(mirror, repoName), lease.path, gen, mirror, opts, mirrorUploadFile(repo, mirror.name));
+        const transport = makeTransport(mirror, repoName);
+        const outcome = await pushLeased(transport, lease.path, gen, mirror, opts, mirrorUploadFile(repo, mirror.name)).finally(() => transport.close());
         outcome.durationMs = Date.now() - started;
         await updateMirrorState(repo, mirror.name, (s) => ({
           ...s,
@@ -201,20 +202,17 @@ export async function pushMirror(layout: Layout, repoName: string, mirror: Mirro
 
 async function pushLeased(t: Transport, snapshotDir: string, gen: number, mirror: MirrorConfig, opts: PushOptions, uploadFile: string): Promise<PushOutcome> {
   const base = { mirror: mirror.name, to: mirror.to, durationMs: 0 };
-  const first = parseHello(await t.verb(['hello', t.repo]));
-  const refuseBackwards = (v: MirrorView) => {
-    if (v.served !== undefined && v.served > gen) {
-      throw new RcuError('USAGE', `mirror ${t.label} serves generation ${v.served}, newer than ${gen}: a mirror never moves backwards (roll back the repository instead: 'rcurepo rollback')`);
+  const begun = await beginPush(t, gen, { waitSeconds: opts.waitSeconds, onWait: (who) => opts.onWait?.(`mirror lock held by ${who}`) });
+  const view = parseHello(begun.lines);
+  if (!begun.lock) {
+    if (view.served !== undefined && view.served > gen) {
+      throw new RcuError('USAGE', `mirror ${t.label} serves generation ${view.served}, newer than ${gen}: a mirror never moves backwards (roll back the repository instead: 'rcurepo rollback')`);
     }
-  };
-  refuseBackwards(first);
-  if (first.served === gen) return { ...base, status: 'up-to-date', generation: gen, previous: gen };
-  const lock = await acquireRemoteLock(t, { waitSeconds: opts.waitSeconds, onWait: (who) => opts.onWait?.(`mirror lock held by ${who}`) });
+    return { ...base, status: 'up-to-date', generation: gen, previous: gen };
+  }
+  const lock = begun.lock;
+  let finished = false;
   try {
-    // Another pusher may have moved the mirror while we waited.
-    const view = parseHello(await t.verb(['hello', t.repo]));
-    refuseBackwards(view);
-    if (view.served === gen) return { ...base, status: 'up-to-date', generation: gen, previous: gen };
     let stats: RsyncStats | undefined;
     let links: string[] = [];
     // snapshots/GEN exists only after a complete, synced upload was renamed: activate it as it is.
@@ -222,12 +220,13 @@ async function pushLeased(t: Transport, snapshotDir: string, gen: number, mirror
       links = linkSources(view, gen);
       stats = await upload(t, uploadFile, snapshotDir, gen, links);
     }
-    await t.verb(['activate', String(gen), lock.token]);
-    const pruned = (await t.verb(['prune', String(mirror.keep), String(mirror.graceSeconds), lock.token]))
-      .filter((l) => l.startsWith('pruned '))
-      .map((l) => Number(l.slice(7)));
+    lock.stopHeartbeat();
+    // activate + prune + unlock in one round trip.
+    const out = await t.verb(['finish', String(gen), String(mirror.keep), String(mirror.graceSeconds), lock.token]);
+    finished = true;
+    const pruned = out.filter((l) => l.startsWith('pruned ')).map((l) => Number(l.slice(7)));
     return { ...base, status: 'pushed', generation: gen, previous: view.served, stats, linkedFrom: links, pruned };
   } finally {
-    await lock.release().catch(() => undefined); // an unreleased lock is recovered: its holder's pid is gone soon
+    if (!finished) await lock.release().catch(() => undefined); // an unreleased lock is recovered: its holder's pid is gone soon
   }
 }

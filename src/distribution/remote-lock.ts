@@ -39,7 +39,16 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface RemoteLock {
   token: string;
+  /** Stop the heartbeat (the lock itself is released by `finish`, or by `release`). */
+  stopHeartbeat(): void;
   release(): Promise<void>;
+}
+
+export interface Begun {
+  /** The mirror's facts (format, current, snapshots, partials) as of the moment the lock was taken. */
+  lines: string[];
+  /** Absent when the mirror already serves the generation (or a newer one): nothing to do, nothing locked. */
+  lock?: RemoteLock;
 }
 
 function isStale(h: RemoteHolder | undefined, holderlessSinceMs: number | undefined): boolean {
@@ -48,13 +57,19 @@ function isStale(h: RemoteHolder | undefined, holderlessSinceMs: number | undefi
   return h.ageSeconds > STALE_SECONDS;
 }
 
-export async function acquireRemoteLock(t: Transport, opts: { waitSeconds: number; onWait?: (who: string) => void }): Promise<RemoteLock> {
+/**
+ * Start a push of `gen`: one round trip (`begin`) checks the mirror, and takes its lock unless the mirror
+ * is already there. A busy lock is waited for (bounded), a stale one broken.
+ */
+export async function beginPush(t: Transport, gen: number, opts: { waitSeconds: number; onWait?: (who: string) => void }): Promise<Begun> {
   const token = randomBytes(8).toString('hex');
   const deadline = Date.now() + opts.waitSeconds * 1000;
   let told = false;
   let holderless: number | undefined;
+  let lines: string[];
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    const lines = await t.verb(['lock', token, hostName(), String(process.pid)]);
+    lines = await t.verb(['begin', t.repo, String(gen), token, hostName(), String(process.pid)]);
+    if (lines.includes('uptodate')) return { lines };
     if (lines.includes('locked')) break;
     const line = lines.find((l) => l.startsWith('lock '));
     if (!line) {
@@ -82,10 +97,14 @@ export async function acquireRemoteLock(t: Transport, opts: { waitSeconds: numbe
   }, HEARTBEAT_MS);
   beat.unref();
   return {
-    token,
-    async release() {
-      clearInterval(beat);
-      await t.verb(['unlock', token]);
+    lines,
+    lock: {
+      token,
+      stopHeartbeat: () => clearInterval(beat),
+      async release() {
+        clearInterval(beat);
+        await t.verb(['unlock', token]);
+      },
     },
   };
 }

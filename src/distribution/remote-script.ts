@@ -23,8 +23,9 @@ export const MIRROR_FORMAT = 1;
 export const REMOTE_SCRIPT = `#!/bin/sh
 # rcurepo mirror helper (mirror format ${MIRROR_FORMAT}). Installed as a forced command:
 #   command="sh /path/to/this/script /srv/mirror/REPO",restrict ssh-ed25519 AAAA...
-# or sent over ssh by the pusher. Verbs: hello REPO | lock TOKEN HOST PID | refresh TOKEN |
-# unlock TOKEN | breaklock TOKEN | activate GEN TOKEN | prune KEEP GRACE TOKEN
+# or sent over ssh by the pusher. Verbs: hello REPO | begin REPO GEN TOKEN HOST PID | lock TOKEN HOST PID |
+# refresh TOKEN | unlock TOKEN | breaklock TOKEN | activate GEN TOKEN | prune KEEP GRACE TOKEN |
+# finish GEN KEEP GRACE TOKEN
 set -u
 umask 022
 FORMAT=${MIRROR_FORMAT}
@@ -94,6 +95,25 @@ hello() {
   done
   show_lock
   return 0
+}
+begin() {
+  # One round trip to start a push: hello, then (unless the mirror already serves GEN or newer) the lock.
+  [ $# -eq 5 ] && is_gen "$2" || die usage "begin REPO GEN TOKEN HOST PID"
+  h=$(hello "$1") || { echo "$h"; exit 3; }
+  c=$(served)
+  if [ -n "$c" ] && [ "$c" -ge "$2" ]; then
+    echo "$h"; echo uptodate; return 0
+  fi
+  out=$(lock "$3" "$4" "$5") || { echo "$out"; exit 3; }
+  h=$(hello "$1") || { echo "$h"; exit 3; }
+  echo "$h" | grep -v '^lock '
+  echo "$out"
+}
+finish() {
+  [ $# -eq 4 ] || die usage "finish GEN KEEP GRACE TOKEN"
+  activate "$1" "$4"
+  prune "$2" "$3" "$4"
+  unlock "$4"
 }
 lock() {
   [ $# -eq 3 ] || die usage "lock TOKEN HOST PID"
@@ -183,7 +203,7 @@ prune() {
   return 0
 }
 case $verb in
-  hello|lock|refresh|unlock|breaklock|activate|prune) "$verb" "$@" ;;
+  hello|begin|finish|lock|refresh|unlock|breaklock|activate|prune) "$verb" "$@" ;;
   *) die usage "unknown command '$verb'" ;;
 esac
 `;

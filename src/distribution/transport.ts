@@ -4,6 +4,10 @@
  * says what went wrong in the operator's terms (unreachable, key refused, not writable, ...).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { MirrorConfig, MirrorTarget } from './mirror-config.js';
 import { describeTarget, parseTarget } from './mirror-config.js';
 import { REMOTE_SCRIPT } from './remote-script.js';
@@ -20,6 +24,8 @@ export interface Transport {
   rsyncArgs(snapshotDir: string, gen: number, links: string[]): string[];
   /** Describe the mirror in messages. */
   readonly label: string;
+  /** End the shared ssh connection (no-op for local paths). */
+  close(): Promise<void>;
 }
 
 export interface ChildResult {
@@ -59,8 +65,20 @@ export function runChild(cmd: string, args: string[], opts: { input?: string; de
 /** Single-quote for the remote shell (values are already restricted to safe characters; this is belt and braces). */
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function sshArgs(m: MirrorConfig, t: Extract<MirrorTarget, { kind: 'ssh' }>): string[] {
+/**
+ * One ssh connection per push, shared by its verbs and its rsync (ControlMaster): a push is then one
+ * handshake, not five. The socket is private to this process; ControlPersist bounds how long a master
+ * outlives a pusher killed before it could close it.
+ */
+function controlPath(): string {
+  const dir = path.join(os.tmpdir(), `rcurepo-ssh-${process.getuid?.() ?? 'u'}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function sshArgs(m: MirrorConfig, t: Extract<MirrorTarget, { kind: 'ssh' }>, control: string): string[] {
   const args = ['-p', String(t.port), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
+  args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=15');
   if (m.identity) args.push('-i', m.identity, '-o', 'IdentitiesOnly=yes');
   for (const o of m.sshOptions ?? []) args.push('-o', o);
   return args;
@@ -114,12 +132,14 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       async verb(args) {
         return interpret(await runChild('sh', ['-s', '--', root, ...args], { input: REMOTE_SCRIPT, timeoutMs: 600_000 }), args[0]!);
       },
+      async close() {},
       rsyncArgs(snapshotDir, gen, links) {
         return ['-aH', '--delete', '--numeric-ids', '--stats', ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
       },
     };
   }
-  const ssh = sshArgs(mirror, target);
+  const control = controlPath();
+  const ssh = sshArgs(mirror, target, control);
   const dest = `${target.user}@${target.host.replace(/^\[|\]$/g, '')}`;
   return {
     mirror,
@@ -130,6 +150,10 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       // Restricted keys: the forced command runs the installed script and reads the verb from SSH_ORIGINAL_COMMAND.
       const remote = mirror.restricted ? args.join(' ') : `sh -s -- ${[root, ...args].map(q).join(' ')}`;
       return interpret(await runChild('ssh', [...ssh, dest, remote], { input: mirror.restricted ? '' : REMOTE_SCRIPT, timeoutMs: 600_000 }), args[0]!);
+    },
+    async close() {
+      if (!fs.existsSync(control)) return;
+      await runChild('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', dest], { timeoutMs: 10_000 }).catch(() => undefined);
     },
     rsyncArgs(snapshotDir, gen, links) {
       // rsync splits -e on spaces and honours quotes.
