@@ -19,6 +19,7 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { acquireLease, maxTtl, releaseLease, renewLease } from '../readers/leases.js';
 import { errnoCode, isRcuError, RcuError } from '../util/errors.js';
+import { trace } from '../util/trace.js';
 import type { MirrorConfig } from './mirror-config.js';
 import { describeTarget, mirrorLockTarget, mirrorsMetaDir, mirrorUploadFile, parseTarget } from './mirror-config.js';
 import { updateMirrorState } from './mirror-state.js';
@@ -202,7 +203,9 @@ export async function pushMirror(layout: Layout, repoName: string, mirror: Mirro
 
 async function pushLeased(t: Transport, snapshotDir: string, gen: number, mirror: MirrorConfig, opts: PushOptions, uploadFile: string): Promise<PushOutcome> {
   const base = { mirror: mirror.name, to: mirror.to, durationMs: 0 };
+  trace('mirror: leased');
   const begun = await beginPush(t, gen, { waitSeconds: opts.waitSeconds, onWait: (who) => opts.onWait?.(`mirror lock held by ${who}`) });
+  trace('mirror: begun');
   const view = parseHello(begun.lines);
   if (!begun.lock) {
     if (view.served !== undefined && view.served > gen) {
@@ -219,11 +222,13 @@ async function pushLeased(t: Transport, snapshotDir: string, gen: number, mirror
     if (!view.snapshots.includes(gen)) {
       links = linkSources(view, gen);
       stats = await upload(t, uploadFile, snapshotDir, gen, links);
+      trace('mirror: uploaded');
     }
     lock.stopHeartbeat();
     // activate + prune + unlock in one round trip.
     const out = await t.verb(['finish', String(gen), String(mirror.keep), String(mirror.graceSeconds), lock.token]);
     finished = true;
+    trace('mirror: activated');
     const pruned = out.filter((l) => l.startsWith('pruned ')).map((l) => Number(l.slice(7)));
     return { ...base, status: 'pushed', generation: gen, previous: view.served, stats, linkedFrom: links, pruned };
   } finally {
