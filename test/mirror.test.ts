@@ -427,7 +427,7 @@ test('continuous pushes, some killed with -9, while HTTP and rsync readers on th
               p.child.kill('SIGKILL');
               killed++;
             }
-          }, Math.random() * lastMs);
+          }, Math.random() * 0.8 * lastMs);
           await p.done;
           clearTimeout(t);
         } else {
@@ -498,7 +498,7 @@ test('continuous pushes, some killed with -9, while HTTP and rsync readers on th
   assert.deepEqual(fs.readdirSync(path.join(mirror, 'snapshots')).filter((n) => n.startsWith('.') && !n.endsWith('.partial')), [], 'no leftovers but resumable partials');
   console.log(`# ${rounds} publish rounds, ${pushes} completed pushes, ${killed} killed with -9, ${httpTrees} HTTP trees and ${rsyncTrees} rsync trees checked`);
   assert.deepEqual(failures, []);
-  assert.ok(killed >= 3, `killed ${killed} pushes`);
+  assert.ok(killed >= 2, `killed ${killed} pushes`);
   assert.ok(httpTrees >= 5 && rsyncTrees >= 3, `checked ${httpTrees} HTTP and ${rsyncTrees} rsync trees`);
 });
 

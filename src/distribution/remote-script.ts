@@ -105,9 +105,33 @@ begin() {
     echo "$h"; echo uptodate; return 0
   fi
   out=$(lock "$3" "$4" "$5") || { echo "$out"; exit 3; }
+  [ "$out" = locked ] && prepare "$2" "$3"
   h=$(hello "$1") || { echo "$h"; exit 3; }
   echo "$h" | grep -v '^lock '
   echo "$out"
+}
+prepare() {
+  # Start the upload as a hard-link copy of the snapshot served (or the newest older one): rsync then only
+  # checks unchanged files, which costs far less than letting it link each one through --link-dest. rsync
+  # replaces a changed file by a new inode (temp name + rename); it would change a shared inode in place
+  # only for a path that kept its size and mtime but changed mode or owner, which snapshots never do
+  # (an unchanged path is the same pool file; a changed one is a new file with a new mtime).
+  g=$1
+  [ -e "$S/.$g.partial" ] || [ -e "$S/$g" ] && return 0
+  p=$(served)
+  if [ -z "$p" ] || [ ! -d "$S/$p" ]; then
+    p=$(for d in "$S"/*; do x=\${d##*/}; is_gen "$x" && [ -d "$d" ] && [ "$x" -lt "$g" ] && echo "$x"; done | sort -n | tail -n 1)
+  fi
+  [ -n "$p" ] || return 0
+  t=$S/.$g.prep.$$
+  # A pusher killed mid-copy leaves its shell running here: it must not install its copy once the lock
+  # has been broken and taken by the next pusher (token check, and never over an existing upload).
+  if cp -al "$S/$p" "$t" 2>/dev/null && holds "$2" && [ ! -e "$S/.$g.partial" ] && mv "$t" "$S/.$g.partial"; then
+    echo "prepared $p"
+  else
+    rm -rf "$t" # no cp -al here (or superseded): rsync's --link-dest does the linking
+  fi
+  return 0
 }
 finish() {
   [ $# -eq 4 ] || die usage "finish GEN KEEP GRACE TOKEN"
@@ -199,7 +223,7 @@ prune() {
     x=\${d##*/}; g=\${x#.}; g=\${g%.partial}
     is_gen "$g" && [ -n "$cur" ] && [ "$g" -lt "$cur" ] && rm -rf "$d" && echo "dropped $g"
   done
-  for d in "$S"/.trash-*; do [ -e "$d" ] && rm -rf "$d"; done
+  for d in "$S"/.trash-* "$S"/.*.prep.*; do [ -e "$d" ] && rm -rf "$d"; done
   return 0
 }
 case $verb in
