@@ -85,6 +85,7 @@ export const mirrorCommands: CommandDef[] = [
             gen: optInt(opts.gen, '--gen'),
             waitSeconds: background && opts.wait === undefined ? 3600 : ctx.waitSeconds(opts),
             retrySeconds: opts.retry !== undefined ? intArg(opts.retry, '--retry') : background ? 3600 : undefined,
+            background,
             onWait: background ? undefined : (name, what) => ctx.io.stderr(`mirror '${name}': waiting: ${what}\n`),
           });
           if (!background) {

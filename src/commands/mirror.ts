@@ -107,9 +107,9 @@ export async function listMirrors(o: { base: string; repo?: string }): Promise<{
   return { mirrors: out };
 }
 
-export async function pushMirrors(o: { base: string; repo: string; names?: string[]; gen?: number; waitSeconds: number; retrySeconds?: number; onWait?: (mirror: string, what: string) => void }): Promise<{ repo: string; outcomes: PushOutcome[] }> {
+export async function pushMirrors(o: { base: string; repo: string; names?: string[]; gen?: number; waitSeconds: number; retrySeconds?: number; background?: boolean; onWait?: (mirror: string, what: string) => void }): Promise<{ repo: string; outcomes: PushOutcome[] }> {
   const layout = await openBase(o.base);
-  return pushRepo(layout, o.repo, { names: o.names, gen: o.gen, waitSeconds: o.waitSeconds, retrySeconds: o.retrySeconds, onWait: o.onWait });
+  return pushRepo(layout, o.repo, { names: o.names, gen: o.gen, waitSeconds: o.waitSeconds, retrySeconds: o.retrySeconds, background: o.background, onWait: o.onWait });
 }
 
 export interface MirrorStatus {

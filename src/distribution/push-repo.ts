@@ -5,12 +5,16 @@
  * push, and retries a failing mirror with backoff (5 s doubling to 5 min, for up to `retrySeconds`),
  * holding no lock while it sleeps. Mirrors are pushed side by side: one that is down never delays another.
  */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import type { Layout } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
+import { acquireWriterLock } from '../engine/lock.js';
+import { claimPending } from '../publish/pending.js';
 import { readRepoConfig } from '../engine/repo.js';
 import { isRcuError, RcuError } from '../util/errors.js';
 import type { MirrorConfig } from './mirror-config.js';
-import { findMirror, parseMirrors } from './mirror-config.js';
+import { findMirror, mirrorsMetaDir, parseMirrors } from './mirror-config.js';
 import { pushMirror } from './push.js';
 import type { PushOutcome } from './push.js';
 
@@ -23,7 +27,12 @@ export interface PushRepoOptions {
   retrySeconds?: number;
   /** Backoff of the first retry (ms); doubles up to 5 min. */
   firstBackoffMs?: number;
+  /** Run as the after-publish reaction: one such run per repository, claiming its pending marker. */
+  background?: boolean;
 }
+
+/** The after-publish reaction's name (publish/reactions.ts): its pending marker is claimed here. */
+export const MIRROR_PUSH_REACTION = 'mirror-push';
 
 export const DEFAULT_BACKGROUND_RETRY_SECONDS = 3600;
 const MAX_BACKOFF_MS = 300_000;
@@ -40,16 +49,29 @@ function failed(m: MirrorConfig, e: unknown, started: number): PushOutcome {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function pushWithRetries(layout: Layout, repoName: string, m: MirrorConfig, o: PushRepoOptions): Promise<PushOutcome> {
+interface Settling {
+  /** Mirrors whose loop has not ended yet. */
+  running: number;
+}
+
+async function pushWithRetries(layout: Layout, repoName: string, m: MirrorConfig, o: PushRepoOptions, settling: Settling): Promise<PushOutcome> {
   const deadline = Date.now() + (o.retrySeconds ?? 0) * 1000;
   let backoff = o.firstBackoffMs ?? 5000;
+  const follow = !!o.retrySeconds && o.gen === undefined;
   for (;;) {
     const started = Date.now();
     try {
       const r = await pushMirror(layout, repoName, m, { gen: o.gen, waitSeconds: o.waitSeconds, onWait: (w) => o.onWait?.(m.name, w) });
-      // Following `current`: a publish during the push is pushed now rather than by a later run.
-      if (o.retrySeconds && o.gen === undefined && (await readCurrent(layout.repo(repoName))) !== r.generation) continue;
-      return r;
+      // Following `current`: a publish during the push is pushed now rather than by a later run; and while
+      // another mirror is still being retried (this run keeps the repository's background turn), newer
+      // publishes are pushed here too.
+      while (follow) {
+        if ((await readCurrent(layout.repo(repoName))) !== r.generation) break;
+        if (settling.running <= 1) return r;
+        await sleep(2000);
+      }
+      if (!follow) return r;
+      continue;
     } catch (e) {
       if (!o.retrySeconds || permanent(e) || Date.now() + backoff > deadline) return failed(m, e, started);
       await sleep(backoff);
@@ -63,6 +85,26 @@ export async function pushRepo(layout: Layout, repoName: string, o: PushRepoOpti
   const all = parseMirrors(cfg.settings);
   const chosen = o.names?.length ? o.names.map((n) => findMirror(all, repoName, n)) : all;
   if (chosen.length === 0) throw new RcuError('NOT_FOUND', `repository '${repoName}' has no mirrors (add one with 'rcurepo mirror add ${repoName} NAME --to ...')`);
-  const outcomes = await Promise.all(chosen.map((m) => pushWithRetries(layout, repoName, m, o)));
-  return { repo: repoName, outcomes };
+  const run = async () => {
+    const settling: Settling = { running: chosen.length };
+    return Promise.all(
+      chosen.map((m) =>
+        pushWithRetries(layout, repoName, m, o, settling).finally(() => {
+          settling.running--;
+        }),
+      ),
+    );
+  };
+  if (!o.background) return { repo: repoName, outcomes: await run() };
+  // One background run per repository at a time; it claims the pending marker only once it has its turn,
+  // so a burst of publishes leaves at most one more child waiting (publish/pending.ts).
+  const repo = layout.repo(repoName);
+  await fsp.mkdir(mirrorsMetaDir(repo), { recursive: true });
+  const turn = await acquireWriterLock(path.join(mirrorsMetaDir(repo), 'background'), { operation: 'mirror push --background', waitSeconds: (o.retrySeconds ?? 0) + 600 });
+  try {
+    await claimPending(repo, MIRROR_PUSH_REACTION);
+    return { repo: repoName, outcomes: await run() };
+  } finally {
+    await turn.release();
+  }
 }
