@@ -134,7 +134,7 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       },
       async close() {},
       rsyncArgs(snapshotDir, gen, links) {
-        return ['-aH', '--delete', '--numeric-ids', '--stats', ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
+        return ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats', ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
       },
     };
   }
@@ -156,12 +156,13 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       await runChild('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', dest], { timeoutMs: 10_000 }).catch(() => undefined);
     },
     rsyncArgs(snapshotDir, gen, links) {
+      // --no-inc-recursive: the whole file list first, so -H sees every link and --stats reports the list's size.
       // rsync splits -e on spaces and honours quotes.
       const e = ['ssh', ...ssh].map((a) => (/^[A-Za-z0-9._/=:@,+-]+$/.test(a) ? a : `"${a.replace(/"/g, '\\"')}"`)).join(' ');
       // rrsync anchors paths at ROOT/snapshots and accepts --link-dest only in that absolute form.
       const linkArgs = links.map((l) => (mirror.restricted ? `--link-dest=/${l}` : `--link-dest=../${l}`));
       const to = mirror.restricted ? `${dest}:.${gen}.partial/` : `${dest}:${snapshots}/.${gen}.partial/`;
-      return ['-aH', '--delete', '--numeric-ids', '--stats', '-e', e, ...linkArgs, `${snapshotDir}/`, to];
+      return ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats', '-e', e, ...linkArgs, `${snapshotDir}/`, to];
     },
   };
 }

@@ -90,7 +90,12 @@ function waitPort(port: number, timeoutMs: number): Promise<void> {
   });
 }
 
-export function makeSshd(dir: string, port: number): Sshd {
+/**
+ * `hideLoginScripts`: run sshd in a private mount namespace where the login user's ~/.bashrc is empty.
+ * bash sources it for every ssh command; on a development machine it may start version managers that
+ * cost more than a push's own work (benchmarks use this; a mirror's push user has no such setup).
+ */
+export function makeSshd(dir: string, port: number, opts: { hideLoginScripts?: boolean } = {}): Sshd {
   fs.mkdirSync(dir, { recursive: true });
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = path.join(dir, 'host_ed25519');
@@ -126,7 +131,11 @@ export function makeSshd(dir: string, port: number): Sshd {
     clientOptions: ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'LogLevel=ERROR'],
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return;
-      child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const bashrc = path.join(process.env.HOME ?? '/root', '.bashrc');
+      child =
+        opts.hideLoginScripts && fs.existsSync(bashrc)
+          ? spawn('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null "$1" && exec "$2" -D -e -f "$3"`, 'sh', bashrc, SSHD, config], { stdio: ['ignore', 'ignore', 'pipe'] })
+          : spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
       const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`sshd exited (${code}): ${log}`))));
       await Promise.race([waitPort(port, 10_000), exited]);
