@@ -102,6 +102,8 @@ async function one(n: number): Promise<Row> {
   runCli(base, ['init']);
   runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
   runCli(base, ['config', 'R', 'gcAfterPublish', 'false']);
+  // The bench times `mirror push` itself: no push started by the publishes.
+  runCli(base, ['config', 'R', 'mirrorPushAfterPublish', 'false']);
   runCli(base, ['import', 'R', pkgDir]);
   // No pruning on the mirror while measuring (deletions slow the next timed command on this machine).
   const to = useSsh ? ['--to', `ssh://root@127.0.0.1:${sshd!.port}${mirror}`, '--identity', key, ...sshd!.clientOptions.flatMap((o) => ['--ssh-option', o])] : ['--to', mirror];
