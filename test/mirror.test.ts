@@ -104,6 +104,7 @@ function runAsync(base: string, args: string[]): { child: ChildProcess; done: Pr
 test('files repository over ssh: only changed bytes cross, unchanged files are hard links, current swapped, status', { skip, timeout: 60_000 }, async () => {
   const fx = makeRepo('r', { 'big/a.bin': randomFile(400_000), 'big/b.bin': randomFile(400_000), 'small.txt': 'one\n' });
   const mirror = path.join(dir, 'm-files');
+  must(fx.cli.sync(['config', 'r', 'mirrorPushAfterPublish', 'false'])); // this test pushes by hand
   must(fx.cli.sync(['mirror', 'add', 'r', 'eu1', '--to', sshTo(mirror), '--identity', pushKey.key, '--keep', '2', '--grace', '0', ...sshOpts()]));
   const first = fx.cli.json<{ outcomes: Array<{ status: string; generation: number; stats: { bytesSent: number } }> }>(['mirror', 'push', 'r']);
   assert.equal(first.outcomes[0]!.status, 'pushed');
@@ -159,6 +160,7 @@ test('eopkg repository to a local path and over ssh; a mirror bound to another r
   must(cli(['init']));
   must(cli(['create-repo', 'e', '--format', 'eopkg']));
   must(cli(['config', 'e', 'gcAfterPublish', 'false']));
+  must(cli(['config', 'e', 'mirrorPushAfterPublish', 'false']));
   const pkgs = fs.readdirSync(fixtures).filter((f) => f.endsWith('.eopkg') && !f.includes('delta'));
   must(cli(['import', 'e', ...pkgs.slice(0, 6).map((f) => path.join(fixtures, f))]));
   const local = path.join(tmp, 'local-mirror');
@@ -234,6 +236,7 @@ test('an interrupted push resumes from its .partial upload; the killed pusher\'s
 test('restricted key: the printed authorized_keys line and installed script allow a push and nothing else', { skip, timeout: 60_000 }, async () => {
   const fx = makeRepo('g', { 'a.txt': 'a\n', 'dir/b.bin': randomFile(50_000) });
   const mirror = path.join(dir, 'm-gate');
+  must(fx.cli.sync(['config', 'g', 'mirrorPushAfterPublish', 'false']));
   must(fx.cli.sync(['mirror', 'add', 'g', 'gated', '--to', sshTo(mirror), '--identity', gateKey.key, '--restricted', ...sshOpts()]));
   const keys = must(fx.cli.sync(['mirror', 'authorized-keys', 'g', 'gated', '--script-path', path.join(dir, 'gate.sh')])).stdout;
   const line = keys.split('\n').find((l) => l.startsWith('command='))!;
@@ -372,6 +375,7 @@ test('continuous pushes, some killed with -9, while HTTP and rsync readers on th
   const content = (round: number) => ({ 'fixed/a.bin': randomFile(200_000 + round), 'fixed/b.txt': `round ${round}\n`, [`add/r${round}.bin`]: randomFile(30_000) });
   const fx = makeRepo('s', content(0));
   const mirror = path.join(dir, 'm-stress');
+  must(fx.cli.sync(['config', 's', 'mirrorPushAfterPublish', 'false'])); // the pushes below are the ones killed
   must(fx.cli.sync(['mirror', 'add', 's', 'live', '--to', sshTo(mirror), '--identity', pushKey.key, '--keep', '1', '--grace', '4', ...sshOpts()]));
   must(fx.cli.sync(['mirror', 'push', 's']));
 
