@@ -6,7 +6,8 @@ import { hooksCommands } from './hooks.js';
 import { lifecycleCommands } from './lifecycle.js';
 import { signingCommands } from './signing.js';
 import { syncCommands } from './sync.js';
+import { mirrorCommands } from './mirror.js';
 
 export function extraCommands(): CommandDef[] {
-  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...signingCommands, ...syncCommands];
+  return [...eopkgCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...signingCommands, ...syncCommands, ...mirrorCommands];
 }

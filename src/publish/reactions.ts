@@ -52,6 +52,13 @@ export const REACTIONS: readonly Reaction[] = [
     enabled: (s) => Array.isArray(s.postPublish) && s.postPublish.length > 0,
     background: (repo) => ['hooks', 'run', repo, '--background'],
   },
+  {
+    // Push `current` to the repository's mirrors (distribution/push-repo.ts): one push at a time per
+    // mirror, following `current`, retrying a mirror that is down with backoff. Never waited for.
+    name: 'mirror-push',
+    enabled: (s) => typeof s.mirrors === 'object' && s.mirrors !== null && Object.keys(s.mirrors).length > 0 && flag(s, 'mirrorPushAfterPublish', true),
+    background: (repo) => ['mirror', 'push', repo, '--background'],
+  },
 ];
 
 export function reactionNamed(name: string): Reaction | undefined {

@@ -23,6 +23,8 @@ export interface ReaderSettings {
   spareClone: boolean;
   /** eopkg: publish the uncompressed eopkg-index.xml and its checksums beside the .xz (clients fetch only the .xz). */
   plainIndex: boolean;
+  /** Push to the repository's mirrors in the background after each publish (when it has mirrors). */
+  mirrorPushAfterPublish: boolean;
 }
 
 export const DEFAULT_SETTINGS: ReaderSettings = {
@@ -34,6 +36,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   indexXzPreset: 6,
   spareClone: true,
   plainIndex: true,
+  mirrorPushAfterPublish: true,
 };
 
 /** Operator lease TTL when none is given (renewable). */
@@ -49,6 +52,7 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   indexXzPreset: 'int',
   spareClone: 'bool',
   plainIndex: 'bool',
+  mirrorPushAfterPublish: 'bool',
 };
 
 /** Parse an operator-supplied value; undefined when it does not fit the setting. */
