@@ -10,9 +10,10 @@ export interface ConfigResult {
   repo: string;
   settings: ReaderSettings;
   changed?: { key: string; value: unknown };
+  dryRun?: boolean;
 }
 
-export async function config(o: { base: string; repo: string; key?: string; value?: string; unset?: boolean; waitSeconds?: number; onWait?: (h: LockHolder | undefined) => void }): Promise<ConfigResult> {
+export async function config(o: { base: string; repo: string; key?: string; value?: string; unset?: boolean; dryRun?: boolean; waitSeconds?: number; onWait?: (h: LockHolder | undefined) => void }): Promise<ConfigResult> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
   const cfg = await readRepoConfig(repo);
@@ -25,6 +26,12 @@ export async function config(o: { base: string; repo: string; key?: string; valu
     value = parseSetting(key, o.value);
     if (value === undefined) throw new RcuError('USAGE', `'${o.value}' is not a valid ${SETTING_KINDS[key]} for ${key} (default ${String(DEFAULT_SETTINGS[key])})`);
     if (key === 'keep' && (value as number) < 1) throw new RcuError('USAGE', 'keep must be at least 1');
+  }
+  if (o.dryRun) {
+    const next = { ...cfg.settings };
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+    return { repo: o.repo, settings: settingsFrom(next), changed: { key, value: value ?? null }, dryRun: true };
   }
   const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {

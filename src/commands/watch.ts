@@ -17,6 +17,8 @@ export interface WatchCommandOptions {
   waitSeconds?: number;
   cwd: string;
   log: (line: string) => void;
+  /** One look, reporting what would be imported or rejected; nothing is imported or moved. */
+  dryRun?: boolean;
 }
 
 export const DEFAULT_SETTLE_SECONDS = 5;
@@ -29,6 +31,12 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
   const poll = o.pollSeconds ?? DEFAULT_POLL_SECONDS;
   if (!(settle >= 0) || !(poll > 0)) throw new RcuError('USAGE', '--settle must be >= 0 and --poll > 0 seconds');
   const incoming = path.resolve(o.cwd, o.incoming ?? path.join(layout.base, 'incoming'));
+  if (o.dryRun) {
+    const { previewIncoming } = await import('./watch-preview.js');
+    const events = await previewIncoming({ layout, incoming, repo: o.repo });
+    for (const ev of events) o.log(JSON.stringify({ time: new Date().toISOString(), ...ev, dryRun: true }) + '\n');
+    return { accepted: 0, rejected: 0 };
+  }
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Layout } from './layout.js';
 import type { BlobHashes } from '../formats/format.js';
 import { errnoCode, fsError, RcuError } from '../util/errors.js';
-import { syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { syncFilesystem, tmpName } from '../util/fsx.js';
 import { chunked } from '../util/chunked.js';
 
 /** ext4's limit; warn well before it. */
@@ -135,12 +135,24 @@ export class Pool {
    */
   async discard(staged: readonly StagedBlob[]): Promise<void> {
     const left = staged.filter((s) => !s.committed);
+    const metaDirs = new Set<string>();
     await chunked(left, (s) => {
       fs.rmSync(s.tmpPath, { force: true });
       if (s.metaKinds?.length && !fs.existsSync(this.blobPath(s.sha256))) {
         for (const kind of s.metaKinds) fs.rmSync(this.layout.blobMetaPath(s.sha256, kind), { force: true });
+        metaDirs.add(path.dirname(this.layout.blobMetaPath(s.sha256, HASHES_META)));
       }
     });
+    // "Nothing changes" includes the meta/<xx> folders caching made: an empty one goes again (a
+    // concurrent writer into it makes it anew, see writeMetaSync).
+    for (const dir of metaDirs) {
+      try {
+        fs.rmdirSync(dir);
+      } catch (e) {
+        const c = errnoCode(e);
+        if (c !== 'ENOTEMPTY' && c !== 'EEXIST' && c !== 'ENOENT') throw e;
+      }
+    }
   }
 
   hasMetaSync(sha256: string, kind: string): boolean {
@@ -283,9 +295,7 @@ export class Pool {
 
   /** Caches are not data: written atomically but without directory fsync (rebuildable). */
   async writeMeta(sha256: string, kind: string, value: unknown): Promise<void> {
-    const p = this.layout.blobMetaPath(sha256, kind);
-    await fsp.mkdir(path.dirname(p), { recursive: true });
-    await writeFileAtomic(p, JSON.stringify(value), { syncDir: false, syncData: false });
+    this.writeMetaSync(sha256, kind, value);
   }
 
   writeMetaSync(sha256: string, kind: string, value: unknown): void {
@@ -293,12 +303,15 @@ export class Pool {
     const tmp = tmpName(this.layout.poolTmpDir, 'meta');
     try {
       fs.writeFileSync(tmp, JSON.stringify(value), { flag: 'wx' });
-      try {
-        fs.renameSync(tmp, p);
-      } catch (e) {
-        if (errnoCode(e) !== 'ENOENT') throw e;
-        fs.mkdirSync(path.dirname(p), { recursive: true });
-        fs.renameSync(tmp, p);
+      // The folder may be missing, or removed again by a discard that found it empty: make it and retry.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.renameSync(tmp, p);
+          break;
+        } catch (e) {
+          if (errnoCode(e) !== 'ENOENT' || attempt === 5) throw e;
+          fs.mkdirSync(path.dirname(p), { recursive: true });
+        }
       }
     } catch (e) {
       fs.rmSync(tmp, { force: true }); // a full disk can fail the write after the create
