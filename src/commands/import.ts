@@ -19,6 +19,7 @@ import { getFormat } from '../formats/registry.js';
 import { collectInputs } from './inputs.js';
 import { prepareThreadsFor } from './prepare-threads.js';
 import { RcuError } from '../util/errors.js';
+import { checkTreePath } from '../util/paths.js';
 import { progress } from '../util/progress.js';
 import { trace } from '../util/trace.js';
 import { afterPublishFor } from './after-publish.js';
@@ -52,6 +53,8 @@ export interface ImportResult extends TransactionResult {
 
 export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   if (opts.paths.length === 0) throw new RcuError('USAGE', 'import needs at least one PATH');
+  // Checked once, before any file is staged (each placement checks it again with the file's name).
+  if (opts.prefix !== undefined) checkTreePath(opts.prefix, `--prefix ${opts.prefix}`);
   const layout = await openBase(opts.base);
   const manifests = opts.paths.filter((p) => p.endsWith('.tram'));
   if (manifests.length) {
@@ -82,7 +85,10 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   if (!opts.dryRun && prepared.length <= GROUP_COMMIT_MAX_FILES) {
     // A re-delivery of files the current snapshot already holds is answered without the lock (the
     // answer names that generation; a frozen repository still goes the long way, to say so).
-    const known = config.frozen ? undefined : await alreadyCurrent(layout, repo, prepared);
+    const known = config.frozen ? undefined : await alreadyCurrent(layout, repo, prepared).catch(async (e: unknown) => {
+      await discardAll();
+      throw e;
+    });
     if (known) {
       await discardAll();
       return { ...known, inputs: inputs.length };

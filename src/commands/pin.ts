@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { listSnapshots } from '../engine/generations.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { pathExists, writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, pathExists, writeFileAtomic } from '../util/fsx.js';
 
 export interface PinResult {
   repo: string;
@@ -34,7 +34,7 @@ export async function pin(o: { base: string; repo: string; generation: number; p
   }
   // A pin taken after the reaper condemned the generation may lose the race; the snapshot check after
   // writing the marker tells the operator.
-  await fsp.mkdir(repo.pinsDir, { recursive: true });
+  await mkdirp(repo.pinsDir);
   const existed = await fsp.access(file).then(() => true, (e) => {
     if (errnoCode(e) === 'ENOENT') return false;
     throw e;

@@ -42,6 +42,24 @@ function stageError(e: unknown, source: string): unknown {
   return fsError(e, source, 'copying into the pool');
 }
 
+/**
+ * Reading the user's file failed: whatever the errno (EIO from /proc/self/mem, EINVAL or ENXIO from
+ * special files posing as regular ones), that input cannot be imported, so it is refused as bad input.
+ */
+async function readInput<T>(source: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    throw inputError(e, source);
+  }
+}
+
+function inputError(e: unknown, source: string): unknown {
+  const c = errnoCode(e);
+  if (c === undefined) return e;
+  return new RcuError('BAD_INPUT', `${source}: cannot be read (${c}: ${(e as Error).message.replace(/^[A-Z]+: /, '')})`, { cause: e });
+}
+
 export function isSha256(s: string): boolean {
   return /^[0-9a-f]{64}$/.test(s);
 }
@@ -70,7 +88,12 @@ export class Pool {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
       if (st.size > SMALL_FILE) return undefined;
-      const buf = fs.readFileSync(fd);
+      let buf: Buffer;
+      try {
+        buf = fs.readFileSync(fd);
+      } catch (e) {
+        throw inputError(e, source);
+      }
       tmp = tmpName(this.layout.poolTmpDir);
       fs.writeFileSync(tmp, buf, { flag: 'wx', mode: 0o444 });
       return {
@@ -101,7 +124,7 @@ export class Pool {
       if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
       out = await fsp.open(tmp, 'wx', 0o444);
       if (st.size <= SMALL_FILE) {
-        const buf = await src.readFile();
+        const buf = await readInput(source, () => src.readFile());
         h256.update(buf);
         h1.update(buf);
         size = buf.length;
@@ -109,7 +132,7 @@ export class Pool {
       } else {
         const buf = Buffer.allocUnsafe(1 << 20);
         for (;;) {
-          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          const { bytesRead } = await readInput(source, () => src.read(buf, 0, buf.length, null));
           if (bytesRead === 0) break;
           const chunk = buf.subarray(0, bytesRead);
           h256.update(chunk);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
 import { errnoCode } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, writeFileAtomic } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 import { settingsFrom } from './settings.js';
 
@@ -46,7 +46,7 @@ export async function scheduleGcAfterPublish(layout: Layout, repoName: string): 
   child.on('error', () => undefined); // a failed background gc must never disturb the publisher
   child.unref();
   if (child.pid === undefined) return undefined;
-  await fsp.mkdir(repo.condemnedDir, { recursive: true });
+  await mkdirp(repo.condemnedDir);
   await writeFileAtomic(pendingMarker(repo), `${child.pid}\n`, { syncDir: false });
   return child.pid;
 }

@@ -13,7 +13,7 @@ import { parseGeneration } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
 import { listRepoNames } from '../engine/repo.js';
 import { RcuError, errnoCode } from '../util/errors.js';
-import { tmpName, writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, tmpName, writeFileAtomic } from '../util/fsx.js';
 import { BIN } from './gc-spawn.js';
 import { createLeaseFile, generationUsable, leaseFile, newRecord } from './leases.js';
 import { readReaderSettings } from './settings.js';
@@ -52,7 +52,7 @@ export function renderFragment(layout: Layout, repoName: string, gen: number): s
  */
 export async function writeRsyncFragment(layout: Layout, repoName: string, gen: number): Promise<string> {
   const dir = fragmentsDir(layout);
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const target = fragmentFile(layout, repoName);
   const tmp = tmpName(dir, 'fragment');
   await fsp.writeFile(tmp, renderFragment(layout, repoName, gen), { flag: 'wx', mode: 0o644 });
