@@ -17,6 +17,7 @@ import type { BlobHashes } from '../formats/format.js';
 import { errnoCode, fsError, RcuError } from '../util/errors.js';
 import { syncFilesystem, tmpName } from '../util/fsx.js';
 import { chunked } from '../util/chunked.js';
+import { crashPoint } from '../util/crash.js';
 
 /** ext4's limit; warn well before it. */
 export const LINK_WARN_THRESHOLD = 60_000;
@@ -222,6 +223,7 @@ export class Pool {
           throw new RcuError('INTEGRITY', `pool blob ${final} has size ${st.size}, expected ${s.size}: run 'rcurepo verify --deep'`);
         }
       }
+      crashPoint('in-pool-commit');
       fs.unlinkSync(s.tmpPath);
       s.committed = true;
       // Usually cached already at import (cacheStagedMetaSync), outside the lock.
@@ -295,6 +297,8 @@ export class Pool {
       if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return 'absent';
       throw e;
     }
+    // A folder is no file: the add goes on to the path-collision check, which names it as a folder.
+    if (st.isDirectory()) return 'absent';
     return this.identitiesSync(sha256).some((i) => i.ino === st.ino && i.dev === st.dev) ? 'same' : 'different';
   }
 

@@ -18,6 +18,7 @@ import type { HistoryRecord } from './generations.js';
 import { Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { enterPool } from './pool-guard.js';
+import { assertNoPathConflicts, shapeFromDisk, shapeFromEntries } from './path-conflicts.js';
 import { applyChange, nextEntries, verifyStaging } from './apply.js';
 import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
@@ -146,6 +147,8 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
     if (change.adds.length === 0 && change.removes.length === 0) return noWork();
+    // File/folder collisions are refused now, while the refusal still changes nothing.
+    await assertNoPathConflicts(change, entriesLoaded() ? shapeFromEntries(await byPathOnce()) : shapeFromDisk(parentDir, byPathOnce));
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
