@@ -19,6 +19,7 @@ import { Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { enterPool } from './pool-guard.js';
 import { assertNoPathConflicts, shapeFromDisk, shapeFromEntries } from './path-conflicts.js';
+import { findBuildClashes, settleBuildClashes } from './build-identity.js';
 import { applyChange, nextEntries, verifyStaging } from './apply.js';
 import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
@@ -40,6 +41,8 @@ export interface AddChange {
 export interface Change {
   adds: AddChange[];
   removes: string[];
+  /** Builds of the format's identity (eopkg: name and release) already in the tree at other paths are replaced by the adds (import --replace). */
+  replaceBuilds?: boolean;
 }
 
 export interface PlanState {
@@ -147,7 +150,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
     if (change.adds.length === 0 && change.removes.length === 0) return noWork();
-    // File/folder collisions are refused now, while the refusal still changes nothing.
+    // One build per identity (eopkg: name and release), and no file/folder collisions: refused now,
+    // while the refusal still changes nothing.
+    if (format.buildIdentity && change.adds.length) settleBuildClashes(change, findBuildClashes(change, await byPathOnce(), (p) => format.buildIdentity!(p)), repo.name, parent);
     await assertNoPathConflicts(change, entriesLoaded() ? shapeFromEntries(await byPathOnce()) : shapeFromDisk(parentDir, byPathOnce));
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.

@@ -14,6 +14,7 @@ import { sourceFolder } from './placement.js';
 import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { writeIndexStreaming } from './writer.js';
+import { buildIdentity } from './tips.js';
 import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
@@ -21,6 +22,7 @@ export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
 export type { EopkgMeta } from './package.js';
 export type { BuildStats } from './index-builder.js';
 export { parseFileName } from './filename.js';
+export { buildIdentity, newerBuild } from './tips.js';
 export { sourceFolder, treePathFor } from './placement.js';
 
 export const INDEX_XML = 'eopkg-index.xml';
@@ -178,6 +180,7 @@ const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo)
 export const eopkgFormat: Format = {
   name: 'eopkg',
   indexFiles: INDEX_FILES,
+  buildIdentity,
 
   async place(file: IncomingFile, opts: PlaceOptions): Promise<Placement> {
     const label = labelFor(file.source, file.relPath);
