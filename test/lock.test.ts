@@ -1,4 +1,5 @@
 import { afterEach, test } from 'node:test';
+import { track } from './helpers/children.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -33,7 +34,7 @@ afterEach(() => {
 });
 
 function startChild(args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
   running.add(proc);
   const queue: Record<string, unknown>[] = [];
   const waiters: Array<{ event: string | undefined; resolve: (o: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];

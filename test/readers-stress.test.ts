@@ -4,6 +4,7 @@
  * pull whole trees through an rsync daemon configured by `rcurepo rsyncd-conf`. Zero failures, zero
  * mixed snapshots.
  */
+import { missingTool, track } from './helpers/children.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -26,7 +27,7 @@ function generationFiles(round: number): Record<string, Buffer | string> {
 
 function sh(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -51,7 +52,7 @@ function getFrom(url: string, localAddress: string): Promise<{ status: number; h
   });
 }
 
-test('HTTP and rsync readers never fail or mix generations while publishing and reaping', { timeout: 80_000 }, async () => {
+test('HTTP and rsync readers never fail or mix generations while publishing and reaping', { timeout: 80_000, skip: missingTool('rsync', 'rsync') }, async () => {
   const fx = makeRepo('r');
   must(fx.cli.sync(['config', 'r', 'graceSeconds', '1']));
   must(fx.cli.sync(['config', 'r', 'keep', '2']));
@@ -61,7 +62,11 @@ test('HTTP and rsync readers never fail or mix generations while publishing and 
   must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'false'])); // this test runs gc itself, continuously
   fx.publish(generationFiles(0));
   const served = await startServe(fx.base);
-  const rsyncd = await startRsyncd(fx.base, fx.dir);
+  // Stopped whatever happens next (the exit hook of helpers/children.ts kills it even on a crash).
+  const rsyncd = await startRsyncd(fx.base, fx.dir).catch(async (e: unknown) => {
+    await served.stop();
+    throw e;
+  });
   const stopAt = Date.now() + RUN_MS;
   const failures: string[] = [];
   let httpRounds = 0;
