@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cliIn, tempDir } from './helpers/cli.js';
+import { BIN, cliIn, tempDir } from './helpers/cli.js';
+import { missingTool } from './helpers/children.js';
+import { spawnSync } from 'node:child_process';
 import { loopRefusal, mountExt4, mountRefusal, mountTmpfs } from './helpers/mounts.js';
 
 const scratch = tempDir('rcurepo-full-');
@@ -96,6 +98,40 @@ test('gc on a completely full ext4 leaves no empty lock directory or marker behi
     if (r.code === 9) assert.match(r.stderr, /no space left on device/);
     const leftovers = fs.readdirSync(path.join(base, 'repos')).filter((n) => n !== 'main');
     assert.deepEqual(leftovers, [], 'no lock or temporary names left beside the repository');
+    assert.deepEqual(fs.readdirSync(path.join(base, 'pool/guard')), []);
+  } finally {
+    m.unmount();
+  }
+});
+
+test('gc as a non-root user on an ext4 full for it leaves no empty lock directory behind', { skip: loopRefused || missingTool('setpriv', 'util-linux') }, () => {
+  const m = mountExt4(scratch, 32);
+  assert.ok(typeof m !== 'string', String(m));
+  try {
+    fs.chmodSync(scratch, 0o755); // the user must reach the mount point
+    fs.chownSync(m.dir, 65534, 65534);
+    const as = (cmd: string, args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args], { encoding: 'utf8', cwd: m.dir });
+    const base = path.join(m.dir, 'base');
+    const cli = (...args: string[]) => as(process.execPath, [BIN, '--base', base, ...args]);
+    for (const args of [['init'], ['create-repo', 'main'], ['config', 'main', 'gcAfterPublish', 'false'], ['config', 'main', 'graceSeconds', '0'], ['config', 'main', 'keep', '1']]) {
+      const r = cli(...args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const f = path.join(m.dir, 'nb.bin');
+    fs.writeFileSync(f, Buffer.alloc(2 * 1024 * 1024, 9));
+    fs.chmodSync(f, 0o644);
+    assert.equal(cli('import', 'main', f).status, 0);
+    fs.rmSync(f);
+    assert.equal(cli('remove', 'main', 'nb.bin').status, 0);
+    // Fill what the user may write (root's reserved blocks stay free, as on a real server).
+    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler')}`, 'bs=64k']);
+    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler2')}`, 'bs=1k']);
+    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler3')}`, 'bs=1']);
+    const r = cli('gc');
+    assert.ok(r.status === 0 || r.status === 9, `exit ${r.status}: ${r.stderr}`);
+    if (r.status === 9) assert.match(r.stderr, /no space left on device/);
+    assert.deepEqual(fs.readdirSync(path.join(base, 'repos')).filter((n) => n !== 'main'), [], 'no lock or temporary names left beside the repository');
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/guard')), []);
   } finally {
     m.unmount();
