@@ -49,10 +49,14 @@ test('a test process that dies of an uncaught error takes its serve child with i
   assert.notEqual(code, 0);
   const pid = Number(/serve-pid (\d+)/.exec(out)?.[1]);
   assert.ok(pid > 0, out);
-  assert.ok(await waitGone(pid, 5000), `serve (pid ${pid}) outlived the failed test process`);
+  try {
+    assert.ok(await waitGone(pid, 5000), `serve (pid ${pid}) outlived the failed test process`);
+  } finally {
+    if (alive(pid)) process.kill(pid, 'SIGKILL'); // this test leaves nothing behind either
+  }
 });
 
-test('without rsync the stress test skips loudly and the run ends', { timeout: 120_000 }, () => {
+test('without rsync the stress test skips loudly and the run ends', { timeout: 120_000 }, async () => {
   // A PATH with what the run needs but no rsync.
   const bin = path.join(tempDir('rcurepo-path-'), 'bin');
   fs.mkdirSync(bin);
@@ -61,15 +65,38 @@ test('without rsync the stress test skips loudly and the run ends', { timeout: 1
     if (where) fs.symlinkSync(where, path.join(bin, tool));
   }
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-  const r = spawnSync(process.execPath, ['scripts/run-tests.mjs', 'test/readers-stress.test.ts'], {
+  // Its own process group, so that a hanging run (the defect) is killed whole, grandchildren included.
+  const run = spawn(process.execPath, ['scripts/run-tests.mjs', 'test/readers-stress.test.ts'], {
     cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 110_000,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), PATH: bin, RCUREPO_TEST_NO_INSTALL: '1' },
   });
-  assert.equal(r.error, undefined, 'the run ended by itself');
-  assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stderr, /MISSING system tools: rsync \(Debian package rsync\)/);
-  assert.match(r.stdout, /SKIPPING: rsync not installed/);
-  assert.match(r.stdout, /# skipped 1/);
+  const killGroup = () => {
+    try {
+      process.kill(-run.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('exit', killGroup);
+  let stdout = '';
+  let stderr = '';
+  run.stdout!.on('data', (d) => (stdout += d));
+  run.stderr!.on('data', (d) => (stderr += d));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const status = await new Promise<number | null | 'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), 100_000);
+      run.once('close', (code) => resolve(code));
+    });
+    assert.notEqual(status, 'hung', 'the run ended by itself');
+    assert.equal(status, 0, stdout + stderr);
+    assert.match(stderr, /MISSING system tools: rsync \(Debian package rsync\)/);
+    assert.match(stdout, /SKIPPING: rsync not installed/);
+    assert.match(stdout, /# skipped 1/);
+  } finally {
+    clearTimeout(timer);
+    killGroup();
+  }
 });
