@@ -3,7 +3,7 @@
 # repository created, packages imported, indexes written and verified, history and status shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RCUREPO_BASE="$PWD/demo-base"
+export RCUREPO_BASE="${RCUREPO_DEMO_BASE:-$PWD/demo-base}"
 rcurepo() { node bin/rcurepo.js "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -31,7 +31,13 @@ cur="$RCUREPO_BASE/repos/unstable/current"
 step "the index the eopkg client fetches: checksum companions and xz agree"
 [ "$(sha1sum < "$cur/eopkg-index.xml.xz" | cut -c1-40)" = "$(head -c40 "$cur/eopkg-index.xml.xz.sha1sum")" ] && echo "eopkg-index.xml.xz.sha1sum matches"
 xz -t "$cur/eopkg-index.xml.xz" && echo "eopkg-index.xml.xz is a valid xz stream"
-xz -dc "$cur/eopkg-index.xml.xz" | cmp - "$cur/eopkg-index.xml" && echo "it decompresses to eopkg-index.xml ($(grep -c '<Package>' "$cur/eopkg-index.xml") packages listed)"
+# Counted, not assumed: one top-level <Package> element per listed package (the obsoletes inside
+# <Distribution> are <Package> elements too, and deltas have a <PackageURI> of their own), checked
+# against the tips `rcurepo list` names.
+listed=$(grep -c '^    <Package>$' "$cur/eopkg-index.xml")
+tips=$(rcurepo list unstable --json | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.filter((p)=>p.tip).length))')
+[ "$listed" -eq "$tips" ] || { echo "index lists $listed packages, list shows $tips tips" >&2; exit 1; }
+xz -dc "$cur/eopkg-index.xml.xz" | cmp - "$cur/eopkg-index.xml" && echo "it decompresses to eopkg-index.xml ($listed packages listed, the $tips tips)"
 
 step "promote from unstable into stable (links only), with the dependency closure"
 rcurepo create-repo stable --format eopkg
@@ -48,6 +54,7 @@ rcurepo gc --dry-run
 port=$(( 20000 + RANDOM % 20000 ))
 node bin/rcurepo.js serve --listen "127.0.0.1:$port" > "$RCUREPO_BASE/serve.log" 2>&1 &
 server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT   # never left running when a later step fails
 node -e '
   const url = process.argv[1];
   const get = (n) => fetch(url).then(async (r) => {

@@ -1,10 +1,38 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node:test + tsx. Node 20 does not expand globs and
 // `node --test dir/` finds no .ts files, so the list is built here, and an empty list is a failure.
+//
+// First it makes sure the system tools the tests use are there, as .ci/run does: run as root on a
+// machine with apt, it installs what is missing; otherwise it says loudly which tools are missing (the
+// tests needing them skip, saying so). RCUREPO_TEST_NO_INSTALL=1 turns the installing off.
 import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
+/** command -> Debian package. Keep in step with the `need` list of .ci/run. */
+const TOOLS = { rsync: 'rsync', xz: 'xz-utils', python3: 'python3', 'mkfs.ext4': 'e2fsprogs' };
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+function ensureTools() {
+  let missing = Object.entries(TOOLS).filter(([cmd]) => !has(cmd));
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+  const canInstall = process.getuid?.() === 0 && has('apt-get') && process.env.RCUREPO_TEST_NO_INSTALL !== '1';
+  if (canInstall) {
+    console.error(`run-tests: installing missing system tools: ${pkgs.join(' ')} (apt-get)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const up = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    if (up.status === 0) spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
+    missing = missing.filter(([cmd]) => !has(cmd));
+    if (missing.length === 0) return;
+  }
+  const bar = '!'.repeat(78);
+  console.error(`${bar}\nrun-tests: MISSING system tools: ${missing.map(([cmd, pkg]) => `${cmd} (Debian package ${pkg})`).join(', ')}`);
+  console.error(`run-tests: the tests that need them are SKIPPED. Install them, run as root with apt, or use .ci/run.\n${bar}`);
+}
+
+ensureTools();
 const only = process.argv.slice(2);
 const files = (only.length ? only : readdirSync('test').filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f)));
 if (files.length === 0) {

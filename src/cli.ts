@@ -49,6 +49,39 @@ function flagsLast(argv: string[], booleans: string[]): string[] {
   return [...head.filter((a) => !isBool(a)), ...head.filter(isBool), ...tail];
 }
 
+/**
+ * mri (sade's parser) reads any word starting with '-' as an option, so `config main keep -1` would
+ * report an unknown option `-1` and `--wait -1` would lose its value. Negative numbers are shielded with
+ * a prefix no option starts with, and restored after parsing: commands then refuse them by value.
+ */
+const NEGATIVE = /^-\d+(\.\d+)?$/;
+const SHIELD = '\u0001';
+const shieldNegatives = (argv: string[]) => {
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => ((end < 0 || i < end) && NEGATIVE.test(a) ? SHIELD + a : a));
+};
+const unshield = (v: unknown): unknown => (typeof v === 'string' && v.startsWith(SHIELD) ? v.slice(1) : Array.isArray(v) ? v.map(unshield) : v);
+
+/** Every option that takes a value is parsed as a string (mri would turn `0x10` into 16): commands parse numbers strictly. */
+function valueOptions(defs: CommandDef[], booleans: string[]): string[] {
+  const names = new Set(['base', 'wait']);
+  for (const d of defs) for (const [flag] of d.options ?? []) names.add(flag.replace(/^--/, '').split(/[ ,=]/)[0]!);
+  return [...names].filter((n) => !booleans.includes(n));
+}
+
+/**
+ * A usage ending in `<name...>` takes one or more words there: sade checks the first is present, and
+ * the command receives them all in `opts._` (what `ctx.rest` reads).
+ */
+function collectVariadic(def: CommandDef, positional: string[], opts: GlobalOptions): string[] {
+  const words = def.usage.split(/\s+/).filter((w) => /^[<[]/.test(w));
+  const last = words[words.length - 1];
+  if (!last || !last.endsWith('...>')) return positional;
+  const at = words.length - 1;
+  opts._ = [...positional.slice(at), ...(opts._ ?? []).map(String)];
+  return positional.slice(0, at);
+}
+
 /** Parse and run one command line. Returns normally on success; throws RcuError (or others) on failure. */
 export async function runCli(argv: string[], io: Io): Promise<void> {
   const defs = allCommands();
@@ -67,10 +100,10 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
     process.exit = ((code?: number) => {
       throw new RcuError('USAGE', captured.trim().replace(/^ERROR\s*/m, '') || `usage error (${code ?? ''})`);
     }) as typeof process.exit;
-    parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(argv, booleans)], {
+    parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(shieldNegatives(argv), booleans)], {
       lazy: true,
       boolean: booleans,
-      string: ['base', 'log', 'trust-proxy', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit'],
+      string: [...new Set([...valueOptions(defs, booleans), 'base', 'log', 'trust-proxy', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit'])],
       unknown: (flag: string) => `unknown option ${flag}`,
     });
   } finally {
@@ -83,8 +116,9 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
   const def = defs.find((d) => d.usage.split(/\s+/).filter((w) => !/^[<[]/.test(w)).join(' ') === name);
   if (!def) throw new RcuError('USAGE', `unknown command '${name}'`);
   const opts = parsed.args[parsed.args.length - 1] as GlobalOptions;
-  if (opts['dry-run'] && !def.dryRun) throw new RcuError('USAGE', `${name} has no --dry-run: it is either read-only or a small settings change; run it without the flag`);
-  const positional = parsed.args.slice(0, -1).filter((a) => a !== undefined).map(String);
+  for (const k of Object.keys(opts)) opts[k] = unshield(opts[k]);
+  if (opts['dry-run'] && !def.dryRun) throw new RcuError('USAGE', `${name} changes nothing: it has no --dry-run; run it without the flag`);
+  const positional = collectVariadic(def, parsed.args.slice(0, -1).filter((a) => a !== undefined).map((a) => String(unshield(a))), opts);
   if (opts.log !== undefined) configureEventLog(String(opts.log), { force: true });
   await def.run(new CliContext(io), positional, opts);
 }

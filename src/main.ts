@@ -2,7 +2,7 @@
  * Process entry: runs the CLI and maps errors to exit codes. The only place that ends the process.
  */
 import { runCli } from './cli.js';
-import { EXIT_CODES, RcuError } from './util/errors.js';
+import { EXIT_CODES, RcuError, errnoToRcuError } from './util/errors.js';
 import { trace } from './util/trace.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,7 +15,8 @@ export async function main(argv: string[]): Promise<number> {
       cwd: process.cwd(),
     });
     return 0;
-  } catch (e) {
+  } catch (caught) {
+    const e = errnoToRcuError(caught) ?? caught;
     if (e instanceof RcuError) {
       if (!(e.code === 'INTEGRITY' && e.data?.reported)) {
         process.stderr.write(`rcurepo: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);

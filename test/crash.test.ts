@@ -3,6 +3,7 @@
  * then check that `current` is a complete snapshot, acknowledged imports survive, and the next command
  * cleans up so that `verify` passes.
  */
+import { track } from './helpers/children.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -83,7 +84,7 @@ test('SIGKILL at random instants across many transactions', async () => {
     const batch = path.join(src, `b${i}`);
     fs.mkdirSync(batch);
     for (let k = 0; k < 5; k++) fs.writeFileSync(path.join(batch, `f${i}-${k}.bin`), `${i}/${k}/${rand()}`);
-    const child = spawn(process.execPath, [BIN, '--base', base, 'import', 'main', batch, '--prefix', `b${i}`], { stdio: 'ignore' });
+    const child = track(spawn(process.execPath, [BIN, '--base', base, 'import', 'main', batch, '--prefix', `b${i}`], { stdio: 'ignore' }));
     const delay = Math.floor(rand() * 400);
     const timer = setTimeout(() => child.kill('SIGKILL'), delay);
     const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((res) => child.on('close', (c, s) => res({ code: c, signal: s })));

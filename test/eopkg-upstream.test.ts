@@ -10,9 +10,13 @@ import { Layout } from '../src/engine/layout.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { eopkgFormat, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
 
-const SAMPLES = '/work/shared/upstream-samples';
+import { ROOT } from './helpers/cli.js';
+
+// Reference data kept beside the repository (never copied into it): ../shared/upstream-samples.
+const SAMPLES = path.resolve(ROOT, '../shared/upstream-samples');
 const present = fs.existsSync(path.join(SAMPLES, 'eopkg'));
-const skip = present ? false : `upstream samples not found at ${SAMPLES} (read-only reference data; nothing to test against)`;
+const skip = present ? false : `upstream samples not found at ${SAMPLES} (read-only reference data beside the repository; nothing to test against)`;
+if (skip) console.log(`# SKIPPING the upstream sample tests: ${skip}`);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eopkg-upstream-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));

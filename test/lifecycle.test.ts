@@ -1,4 +1,5 @@
 /** clone, pull, promote, copy/remove-source, trims and freeze through the real CLI. */
+import { track } from './helpers/children.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -182,7 +183,7 @@ test('clone: tips by default, every build with --full; a files repository clones
 test('a kill -9 in the middle of a pull leaves the target as it was', async () => {
   const { base, cli } = setup();
   for (const point of ['after-clone', 'after-index', 'after-rename']) {
-    const child = spawn(process.execPath, [BIN, '--base', base, 'pull', 'unstable', 'stable'], { env: { ...process.env, RCUREPO_CRASH_AT: point }, stdio: 'ignore' });
+    const child = track(spawn(process.execPath, [BIN, '--base', base, 'pull', 'unstable', 'stable'], { env: { ...process.env, RCUREPO_CRASH_AT: point }, stdio: 'ignore' }));
     const signal = await new Promise((res) => child.on('close', (_c, s) => res(s)));
     assert.equal(signal, 'SIGKILL');
     assert.equal(fs.readlinkSync(path.join(base, 'repos/stable/current')), 'snapshots/1', `stable unchanged after a crash at ${point}`);

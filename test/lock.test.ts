@@ -1,4 +1,5 @@
 import { afterEach, test } from 'node:test';
+import { track } from './helpers/children.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -33,7 +34,7 @@ afterEach(() => {
 });
 
 function startChild(args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
   running.add(proc);
   const queue: Record<string, unknown>[] = [];
   const waiters: Array<{ event: string | undefined; resolve: (o: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
@@ -106,7 +107,7 @@ test('acquire, release, busy with holder details, waiter gets the lock after rel
 
     // A child holds it; we are refused at once, with its details.
     const child = startChild(['hold', target]);
-    const held = await withTimeout(child.next('held'), 10_000, 'child held');
+    const held = await withTimeout(child.next('held'), 60_000, 'child held');
     const h = held['holder'] as LockHolder;
     assert.equal(typeof h.pid, 'number');
     assert.equal(h.pid, child.proc.pid);
@@ -154,7 +155,7 @@ test('a holder killed with SIGKILL is recovered at once (well under staleMs)', a
   const { dir, target } = await tempTarget();
   try {
     const child = startChild(['hold', target]); // default staleMs 30 s
-    const held = await withTimeout(child.next('held'), 10_000, 'child held');
+    const held = await withTimeout(child.next('held'), 60_000, 'child held');
     assert.equal((held['holder'] as LockHolder).pid, child.proc.pid);
     await assert.rejects(acquireWriterLock(target, { operation: 'gc', waitSeconds: 0 }), (e: unknown) => isRcuError(e, 'BUSY'));
     child.proc.kill('SIGKILL');
@@ -237,7 +238,8 @@ test('race: 10 processes taking over stale locks repeatedly never overlap', asyn
   try {
     fs.writeFileSync(log, '');
     const children = Array.from({ length: N }, () => startChild(['race', target, log, String(ITER), '3000']));
-    await withTimeout(Promise.all(children.map((c) => c.next('ready'))), 15_000, 'children ready');
+    // Generous: ten tsx processes starting on a loaded 2-CPU machine; the race itself is what is tested.
+    await withTimeout(Promise.all(children.map((c) => c.next('ready'))), 60_000, 'children ready');
     // Start from a stale lock (foreign host, old mtime), so the first acquisition is a takeover race.
     await fsp.mkdir(lockDirOf(target));
     await fsp.writeFile(
@@ -247,7 +249,7 @@ test('race: 10 processes taking over stale locks repeatedly never overlap', asyn
     const old = new Date(Date.now() - 3_600_000);
     await fsp.utimes(lockDirOf(target), old, old);
     for (const c of children) c.send('go');
-    const results = await withTimeout(Promise.all(children.map((c) => c.next('done'))), 30_000, 'race done');
+    const results = await withTimeout(Promise.all(children.map((c) => c.next('done'))), 90_000, 'race done');
     const exits = await Promise.all(children.map((c) => c.exit));
     for (const [i, e] of exits.entries()) assert.equal(e.code, 0, children[i]!.stderr());
 
@@ -285,7 +287,7 @@ test('a holder whose event loop is blocked past staleMs is taken over, then know
   const { dir, target } = await tempTarget();
   try {
     const child = startChild(['block', target, '1000', '3000']);
-    const held = await withTimeout(child.next('held'), 10_000, 'child held');
+    const held = await withTimeout(child.next('held'), 60_000, 'child held');
     const theirs = held['holder'] as LockHolder;
     const t0 = Date.now();
     const lock = await acquireWriterLock(target, { operation: 'gc', waitSeconds: 10, staleMs: 1000 });
@@ -317,7 +319,7 @@ test('a compromised lock is reported, never thrown from a timer (the holder surv
   try {
     // Case 1: the lock directory disappears under the holder.
     const c1 = startChild(['compromise', target, '400']);
-    await withTimeout(c1.next('held'), 10_000, 'held');
+    await withTimeout(c1.next('held'), 60_000, 'held');
     await fsp.rename(lockDirOf(target), path.join(dir, 'gone'));
     c1.send('go');
     const r1 = await withTimeout(c1.next('result'), 10_000, 'result');
@@ -328,7 +330,7 @@ test('a compromised lock is reported, never thrown from a timer (the holder surv
 
     // Case 2: replaced by another owner's lock; the old holder's refreshes and release leave it alone.
     const c2 = startChild(['compromise', target, '400']);
-    await withTimeout(c2.next('held'), 10_000, 'held');
+    await withTimeout(c2.next('held'), 60_000, 'held');
     await fsp.rename(lockDirOf(target), path.join(dir, 'gone2'));
     const mine = await acquireWriterLock(target, { operation: 'gc', waitSeconds: 0, staleMs: 400 });
     c2.send('go');

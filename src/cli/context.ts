@@ -32,9 +32,7 @@ export class CliContext {
 
   waitSeconds(opts: GlobalOptions): number {
     if (opts.wait === undefined) return 300;
-    const n = Number(opts.wait);
-    if (!Number.isFinite(n) || n < 0) throw new RcuError('USAGE', `--wait takes a number of seconds, not '${String(opts.wait)}'`);
-    return n;
+    return secondsArg(opts.wait, '--wait');
   }
 
   /** The lock-wait notice: printed once, on stderr, naming the holder. */
@@ -58,10 +56,20 @@ export class CliContext {
   }
 }
 
+/** Plain decimal only: `0x10`, `1e3`, ` 5` or `-1` are refused rather than read as something else. */
+export const WHOLE_NUMBER = /^\d+$/;
+export const DECIMAL_NUMBER = /^\d+(\.\d+)?$/;
+
 export function intArg(value: unknown, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new RcuError('USAGE', `${name} must be a whole number, not '${String(value)}'`);
+  if (!WHOLE_NUMBER.test(String(value)) || !Number.isSafeInteger(n)) throw new RcuError('USAGE', `${name} must be a whole number, not '${String(value)}'`);
   return n;
+}
+
+/** A non-negative number of seconds, in plain decimal. */
+export function secondsArg(value: unknown, name: string): number {
+  if (!DECIMAL_NUMBER.test(String(value))) throw new RcuError('USAGE', `${name} takes a number of seconds, not '${String(value)}'`);
+  return Number(value);
 }
 
 export { bytes, table } from '../util/text.js';

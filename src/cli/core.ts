@@ -34,7 +34,7 @@ export const coreCommands: CommandDef[] = [
     usage: 'init',
     dryRun: true,
     describe: 'Create the base layout (pool, repositories) and check the filesystem supports hard links and atomic symlink swaps.',
-    examples: ['init --base /srv/rcurepo', 'RCUREPO_BASE=/srv/rcurepo rcurepo init'],
+    examples: ['init --base /srv/rcurepo', 'init --base /srv/rcurepo --dry-run'],
     async run(ctx, _args, opts) {
       const { init } = await import('../commands/init.js');
       const r = await init({ base: ctx.base(opts), dryRun: !!opts['dry-run'] });
@@ -94,7 +94,7 @@ export const coreCommands: CommandDef[] = [
     },
   },
   {
-    usage: 'import <repo>',
+    usage: 'import <repo> <path...>',
     dryRun: true,
     describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
     options: [
@@ -125,7 +125,7 @@ export const coreCommands: CommandDef[] = [
     },
   },
   {
-    usage: 'remove <repo>',
+    usage: 'remove <repo> <path...>',
     dryRun: true,
     describe: 'Remove files, folders or glob patterns (matched inside the tree) as one new generation.',
     examples: ['remove main releases/1.0', "remove main 'old/**/*.tar.gz'"],
@@ -209,6 +209,7 @@ export const coreCommands: CommandDef[] = [
   },
   {
     usage: 'verify [repo]',
+    dryRun: true,
     describe: 'Check trees, indexes, pool hashes and link counts agree; non-zero exit on any fault. --repair rebuilds every cache.',
     options: [
       ['--deep', 'Re-hash every pool blob'],
@@ -218,9 +219,10 @@ export const coreCommands: CommandDef[] = [
     examples: ['verify', 'verify main --deep', 'verify --repair'],
     async run(ctx, [repo], opts) {
       const { verify } = await import('../commands/verify.js');
-      const r = await verify({ base: ctx.base(opts), repo, deep: !!opts.deep, repair: !!opts.repair, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      const r = await verify({ base: ctx.base(opts), repo, deep: !!opts.deep, repair: !!opts.repair, dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
       ctx.emit(opts, r, () =>
         [
+          ...(r.dryRun && opts.repair ? ['dry run: nothing was repaired; --repair would clean crash leftovers and rebuild the caches behind these faults:'] : []),
           ...r.repaired.map((x) => `repaired: ${x}`),
           ...r.faults.map((x) => `FAULT: ${x}`),
           `checked ${r.repos.length} repositories, ${r.snapshots} snapshots, ${r.files} files, ${r.blobs} pool blobs: ${r.faults.length} fault(s)`,

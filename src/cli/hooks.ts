@@ -1,18 +1,14 @@
 /** Wiring of the hooks commands: the incoming watcher and post-publish hooks. (Group commit and .tram manifests go through `import`.) */
 import type { CommandDef } from './types.js';
-import { intArg, table } from './context.js';
+import { intArg, secondsArg, table } from './context.js';
 import { RcuError } from '../util/errors.js';
 
-const optNum = (v: unknown, name: string): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new RcuError('USAGE', `${name} takes a number of seconds, not '${String(v)}'`);
-  return n;
-};
+const optNum = (v: unknown, name: string): number | undefined => (v === undefined ? undefined : secondsArg(v, name));
 
 export const hooksCommands: CommandDef[] = [
   {
     usage: 'watch',
+    dryRun: true,
     describe: 'Daemon: import uploads arriving in an incoming directory (a .tram manifest is the commit signal; bare files need --repo), delete accepted ones, move refused ones into rejected/ with a reason. JSON event lines on stdout (or --log FILE); stops on SIGTERM/SIGINT.',
     options: [
       ['--incoming', 'Directory to watch (default: BASE/incoming)'],
@@ -31,11 +27,13 @@ export const hooksCommands: CommandDef[] = [
         pollSeconds: optNum(opts.poll, '--poll'),
         waitSeconds: ctx.waitSeconds(opts),
         cwd: ctx.io.cwd,
+        dryRun: !!opts['dry-run'],
       });
     },
   },
   {
     usage: 'hooks <action> <repo>',
+    dryRun: true,
     describe: 'Post-publish hooks (run after each publish with RCUREPO_REPO, RCUREPO_GENERATION, RCUREPO_SNAPSHOT, RCUREPO_BASE set): add REPO -- CMD..., list REPO, remove REPO N, run REPO (now, waiting for the result).',
     options: [
       ['--timeout', 'hooks add: seconds before the hook is killed (default 300)'],
@@ -61,15 +59,18 @@ export const hooksCommands: CommandDef[] = [
         return;
       }
       let r;
-      if (action === 'add') r = await m.addHook({ base, repo: repo!, argv: ctx.rest(opts), timeoutSeconds: optNum(opts.timeout, '--timeout'), waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
-      else if (action === 'remove') r = await m.removeHook({ base, repo: repo!, index: intArg(ctx.rest(opts)[0], 'N'), waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      const dryRun = !!opts['dry-run'];
+      if (dryRun && action === 'run') throw new RcuError('USAGE', 'hooks run has no --dry-run: it runs the hooks (hooks list shows them)');
+      if (action === 'add') r = await m.addHook({ base, repo: repo!, argv: ctx.rest(opts), timeoutSeconds: optNum(opts.timeout, '--timeout'), dryRun, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      else if (action === 'remove') r = await m.removeHook({ base, repo: repo!, index: intArg(ctx.rest(opts)[0], 'N'), dryRun, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
       else if (action === 'list') r = await m.listHooks({ base, repo: repo! });
       else throw new RcuError('USAGE', `unknown hooks action '${String(action)}': use add, list, remove or run`);
       const list = r;
       ctx.emit(opts, list, () =>
-        list.hooks.length
+        (list.dryRun ? `dry run: after ${String(action)}, the hooks would be:\n` : '') +
+        (list.hooks.length
           ? table([['N', 'TIMEOUT', 'COMMAND'], ...list.hooks.map((h) => [String(h.index), `${h.timeoutSeconds ?? 300}s`, h.argv.map((a) => (/^[\w./=:@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')])]) + `log: ${list.log}`
-          : `'${list.repo}' has no post-publish hooks`,
+          : `'${list.repo}' has no post-publish hooks`),
       );
     },
   },

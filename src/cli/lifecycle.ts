@@ -39,7 +39,7 @@ export const lifecycleCommands: CommandDef[] = [
     },
   },
   {
-    usage: 'promote <src> <dst>',
+    usage: 'promote <src> <dst> <package...>',
     dryRun: true,
     describe: "Copy the tips of the named packages from SRC to DST; --with-deps adds their runtime-dependency closure resolved in SRC.",
     options: [['--with-deps', 'Also promote the runtime dependencies DST lacks (at the same or a higher release)']],

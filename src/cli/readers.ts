@@ -1,6 +1,7 @@
 /** Wiring of the readers commands: leases, with-snapshot, gc, pins, settings, HTTP serving, rsyncd. */
 import type { CommandDef } from './types.js';
-import { bytes, intArg, table } from './context.js';
+import { bytes, intArg, secondsArg, table } from './context.js';
+import { DEFAULT_SETTINGS } from '../readers/settings.js';
 import { RcuError } from '../util/errors.js';
 
 const optInt = (v: unknown, name: string) => (v === undefined ? undefined : intArg(v, name));
@@ -9,6 +10,7 @@ const optStr = (v: unknown) => (v === undefined ? undefined : String(v));
 export const readersCommands: CommandDef[] = [
   {
     usage: 'lease <action> [target]',
+    dryRun: true,
     describe: 'Leases keep a generation from being reaped: acquire REPO (prints the id and the snapshot path), renew ID, release ID, list [REPO].',
     options: [
       ['--gen', 'lease acquire: generation (default: current)'],
@@ -24,11 +26,16 @@ export const readersCommands: CommandDef[] = [
         action: action!,
         args: target === undefined ? [] : [target],
         gen: optInt(opts.gen, '--gen'),
-        ttl: opts.ttl === undefined ? undefined : Number(opts.ttl),
+        ttl: opts.ttl === undefined ? undefined : secondsArg(opts.ttl, '--ttl'),
         holder: optStr(opts.holder),
         pid: optInt(opts.pid, '--pid'),
+        dryRun: !!opts['dry-run'],
       });
       ctx.emit(opts, r, () => {
+        if (r.dryRun) {
+          if (r.action === 'release') return r.released ? `dry run: would release ${r.id}` : `dry run: ${r.id} is not held; nothing to release`;
+          if (r.action === 'acquire' || r.action === 'renew') return `dry run: would ${r.action} a lease on generation ${r.generation} of '${r.repo}' (${r.path}) until ${r.expires}`;
+        }
         if (r.action === 'release') return r.released ? `released ${r.id}` : `${r.id} was not held (already released, expired and tidied, or reaped)`;
         if (r.action === 'list') {
           if (!r.leases.length) return 'no leases';
@@ -39,7 +46,7 @@ export const readersCommands: CommandDef[] = [
     },
   },
   {
-    usage: 'with-snapshot <repo>',
+    usage: 'with-snapshot <repo> <command...>',
     describe: 'Run a command inside a leased snapshot (cwd and $RCUREPO_SNAPSHOT), renewing the lease while it runs; passes on its exit status.',
     options: [['--gen', 'Generation (default: current)']],
     examples: ['with-snapshot main -- rsync -a ./ mirror:/srv/main/', 'with-snapshot main --gen 12 -- sha256sum -c SHA256SUMS'],
@@ -99,27 +106,30 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'pin <repo> <gen>',
+    dryRun: true,
     describe: 'Keep a generation from being reaped until unpinned.',
     options: [['--reason', 'Why (recorded in the pin)']],
     examples: ['pin main 12 --reason "release 4.2"'],
     async run(ctx, [repo, gen], opts) {
       const { pin } = await import('../commands/pin.js');
-      const r = await pin({ base: ctx.base(opts), repo: repo!, generation: intArg(gen, 'GEN'), pin: true, reason: optStr(opts.reason) });
-      ctx.emit(opts, r, () => (r.changed ? `pinned generation ${r.generation} of '${r.repo}'` : `generation ${r.generation} of '${r.repo}' was already pinned`));
+      const r = await pin({ base: ctx.base(opts), repo: repo!, generation: intArg(gen, 'GEN'), pin: true, reason: optStr(opts.reason), dryRun: !!opts['dry-run'] });
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: generation ${r.generation} of '${r.repo}' ${r.changed ? 'would be pinned' : 'is already pinned'}` : r.changed ? `pinned generation ${r.generation} of '${r.repo}'` : `generation ${r.generation} of '${r.repo}' was already pinned`));
     },
   },
   {
     usage: 'unpin <repo> <gen>',
+    dryRun: true,
     describe: 'Let the reaper consider a pinned generation again.',
     examples: ['unpin main 12'],
     async run(ctx, [repo, gen], opts) {
       const { pin } = await import('../commands/pin.js');
-      const r = await pin({ base: ctx.base(opts), repo: repo!, generation: intArg(gen, 'GEN'), pin: false });
-      ctx.emit(opts, r, () => (r.changed ? `unpinned generation ${r.generation} of '${r.repo}'` : `generation ${r.generation} of '${r.repo}' was not pinned`));
+      const r = await pin({ base: ctx.base(opts), repo: repo!, generation: intArg(gen, 'GEN'), pin: false, dryRun: !!opts['dry-run'] });
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: generation ${r.generation} of '${r.repo}' ${r.changed ? 'would be unpinned' : 'is not pinned'}` : r.changed ? `unpinned generation ${r.generation} of '${r.repo}'` : `generation ${r.generation} of '${r.repo}' was not pinned`));
     },
   },
   {
     usage: 'config <repo> [key] [value]',
+    dryRun: true,
     describe: 'Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9), spareClone, plainIndex, mirrorPushAfterPublish; signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc.',
     options: [
       ['--unset', 'Return KEY to its default'],
@@ -129,10 +139,10 @@ export const readersCommands: CommandDef[] = [
     examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset', 'config main signGnupgHome /srv/rcurepo/gnupg', 'config main signKeys 0123...CDEF,4567...89AB', 'config main signKeys --unset --disable-signing'],
     async run(ctx, [repo, key, value], opts) {
       const { config } = await import('../commands/config.js');
-      const r = await config({ base: ctx.base(opts), repo: repo!, key, value, unset: !!opts.unset, disableSigning: !!opts['disable-signing'], cwd: ctx.io.cwd, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      const r = await config({ base: ctx.base(opts), repo: repo!, key, value, unset: !!opts.unset, dryRun: !!opts['dry-run'], disableSigning: !!opts['disable-signing'], cwd: ctx.io.cwd, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
       ctx.emit(opts, r, () =>
         r.changed
-          ? `${r.repo}: ${r.changed.key} = ${r.changed.value === null ? '(default)' : String(r.changed.value)}`
+          ? `${r.dryRun ? 'dry run: would set ' : ''}${r.repo}: ${r.changed.key} = ${r.changed.value === null ? '(default)' : String(r.changed.value)}`
           : [...Object.entries(r.settings), ...Object.entries(r.signing)].map(([k, v]) => `${k} = ${String(v)}`).join('\n'),
       );
     },
@@ -168,6 +178,7 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'rsyncd-conf',
+    dryRun: true,
     describe: 'Write per-repository rsync module fragments (BASE/rsyncd.d/NAME.conf, path = the concrete current snapshot) and print or write the main rsyncd.conf that includes them.',
     options: [
       ['--out', 'Write the main config here instead of printing it'],
@@ -179,8 +190,8 @@ export const readersCommands: CommandDef[] = [
     examples: ['rsyncd-conf --out /etc/rsyncd.conf', 'rsyncd-conf --port 8873 --address 127.0.0.1'],
     async run(ctx, _args, opts) {
       const { rsyncdConfCommand } = await import('../commands/rsyncd.js');
-      const r = await rsyncdConfCommand({ base: ctx.base(opts), out: optStr(opts.out), port: optInt(opts.port, '--port'), address: optStr(opts.address), pidFile: optStr(opts['pid-file']), logFile: optStr(opts['log-file']) });
-      ctx.emit(opts, r, () => (r.out ? `wrote ${r.out}; ${r.fragments.length} module fragment(s): ${r.fragments.map((f) => `${f.repo}@${f.generation}`).join(', ')}` : r.config));
+      const r = await rsyncdConfCommand({ base: ctx.base(opts), out: optStr(opts.out), port: optInt(opts.port, '--port'), address: optStr(opts.address), pidFile: optStr(opts['pid-file']), logFile: optStr(opts['log-file']), dryRun: !!opts['dry-run'] });
+      ctx.emit(opts, r, () => (r.dryRun ? `dry run: would write ${[...(r.out ? [r.out] : []), ...r.fragments.map((f) => `${f.file} (${f.repo}@${f.generation})`)].join(', ') || 'nothing'}\n${r.config}` : r.out ? `wrote ${r.out}; ${r.fragments.length} module fragment(s): ${r.fragments.map((f) => `${f.repo}@${f.generation}`).join(', ')}` : r.config));
     },
   },
   {

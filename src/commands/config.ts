@@ -14,6 +14,7 @@ export interface ConfigResult {
   changed?: { key: string; value: unknown };
   /** The signing settings that are set (signKeys, signGnupgHome, ...); empty when the repository does not sign. */
   signing: Record<string, unknown>;
+  dryRun?: boolean;
 }
 
 export interface ConfigOptions {
@@ -28,6 +29,7 @@ export interface ConfigOptions {
   cwd?: string;
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
+  dryRun?: boolean;
 }
 
 export async function config(o: ConfigOptions): Promise<ConfigResult> {
@@ -48,6 +50,12 @@ export async function config(o: ConfigOptions): Promise<ConfigResult> {
     value = parseSetting(key, o.value);
     if (value === undefined) throw new RcuError('USAGE', `'${o.value}' is not a valid ${SETTING_KINDS[key]} for ${key} (default ${String(DEFAULT_SETTINGS[key])})`);
     if (key === 'keep' && (value as number) < 1) throw new RcuError('USAGE', 'keep must be at least 1');
+  }
+  if (o.dryRun) {
+    const next = { ...cfg.settings };
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+    return { repo: o.repo, settings: settingsFrom(next), changed: { key, value: value ?? null }, dryRun: true };
   }
   const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {

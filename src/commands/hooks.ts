@@ -18,18 +18,25 @@ export interface HooksBase {
   repo: string;
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
+  /** Show the list as it would be; change nothing. */
+  dryRun?: boolean;
 }
 
 export interface HooksList {
   repo: string;
   hooks: Array<PostPublishHook & { index: number }>;
   log: string;
+  dryRun?: boolean;
 }
 
 async function editHooks(o: HooksBase, operation: string, edit: (hooks: PostPublishHook[]) => PostPublishHook[]): Promise<HooksList> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
-  await readRepoConfig(repo); // NOT_FOUND before waiting for a lock
+  const now = await readRepoConfig(repo); // NOT_FOUND before waiting for a lock
+  if (o.dryRun) {
+    const hooks = edit(parseHooks(now.settings));
+    return { repo: o.repo, hooks: hooks.map((h, i) => ({ ...h, index: i + 1 })), log: hookLogFile(repo), dryRun: true };
+  }
   const lock = await acquireWriterLock(repo.lockTarget, { operation, waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {
     const cfg = await readRepoConfig(repo);

@@ -7,6 +7,8 @@ import { openBase } from '../engine/repo.js';
 import type { ImportResult } from '../engine/importer.js';
 import type { LockHolder } from '../engine/lock.js';
 import { runImport } from '../hooks/import-pipeline.js';
+import { RcuError } from '../util/errors.js';
+import { checkTreePath } from '../util/paths.js';
 
 export type { ImportResult } from '../engine/importer.js';
 
@@ -25,6 +27,9 @@ export interface ImportOptions {
 }
 
 export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
+  if (opts.paths.length === 0) throw new RcuError('USAGE', 'import needs at least one PATH');
+  // Checked once, before any file is staged (each placement checks it again with the file's name).
+  if (opts.prefix !== undefined) checkTreePath(opts.prefix, `--prefix ${opts.prefix}`);
   const layout = await openBase(opts.base);
   return runImport({ ...opts, layout });
 }

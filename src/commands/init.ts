@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import { Layout, LAYOUT_VERSION } from '../engine/layout.js';
 import { openBase, writeLayoutFile } from '../engine/repo.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { pathExists, tmpName } from '../util/fsx.js';
+import { mkdirp, pathExists, tmpName } from '../util/fsx.js';
 
 export interface InitOptions {
   base: string;
@@ -29,7 +29,7 @@ export async function init(opts: InitOptions): Promise<InitResult> {
   }
   if (dryRun) return { base: layout.base, created: true, layoutVersion: LAYOUT_VERSION, dryRun };
   for (const d of [layout.blobsDir, layout.poolMetaDir, layout.poolTmpDir, layout.poolGuardDir, layout.reposDir]) {
-    await fsp.mkdir(d, { recursive: true });
+    await mkdirp(d);
   }
   await probeFilesystem(layout);
   await writeLayoutFile(layout); // the completion marker, written last

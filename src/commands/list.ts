@@ -23,7 +23,7 @@ export async function listRepoContent(opts: { base: string; repo: string; genera
   const format = (await readRepoConfig(layout.repo(opts.repo))).format;
   const footer = `${r.entries.length} file(s) in generation ${r.generation} of '${r.repo}'`;
   if (format === 'eopkg') {
-    const { parseFileName } = await import('../formats/eopkg/index.js');
+    const { newerBuild, parseFileName } = await import('../formats/eopkg/index.js');
     const pkgs: EopkgListEntry[] = [];
     for (const e of r.entries) {
       const fn = parseFileName(path.posix.basename(e.path));
@@ -32,7 +32,10 @@ export async function listRepoContent(opts: { base: string; repo: string; genera
       else pkgs.push({ ...e, name: fn.name, version: fn.version, release: Number(fn.release), arch: fn.arch, delta: false, tip: false });
     }
     const tips = new Map<string, EopkgListEntry>();
-    for (const p of pkgs) if (!p.delta && (!tips.get(p.name) || p.release > tips.get(p.name)!.release)) tips.set(p.name, p);
+    for (const p of pkgs) {
+      const cur = tips.get(p.name);
+      if (!p.delta && (!cur || newerBuild(p, cur))) tips.set(p.name, p);
+    }
     for (const t of tips.values()) t.tip = true;
     const human =
       table([

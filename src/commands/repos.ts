@@ -16,7 +16,7 @@ import { getFormat } from '../formats/registry.js';
 import { runAfterPublish } from '../publish/after-publish.js';
 import { removeRsyncFragment } from '../readers/rsyncd.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { fsyncPath, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { fsyncPath, mkdirp, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
 
 export interface CreateRepoOptions {
   base: string;
@@ -58,7 +58,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const tmpDir = tmpName(layout.reposDir, `new-${name}`);
   const tmp = new RepoLayout(tmpDir, name);
   try {
-    for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await fsp.mkdir(d, { recursive: true });
+    for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await mkdirp(d);
     const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {}, ...(upstream ? { upstream } : {}) };
     await writeFileAtomic(tmp.configFile, JSON.stringify(config, null, 2) + '\n');
     const snap = tmp.snapshotDir(1);

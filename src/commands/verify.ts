@@ -12,6 +12,8 @@ export interface VerifyCommandOptions {
   repo?: string;
   deep?: boolean;
   repair?: boolean;
+  /** With repair: report what is wrong (what repair would rebuild), take no lock, change nothing. */
+  dryRun?: boolean;
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
 }
@@ -20,7 +22,8 @@ export interface VerifyCommandOptions {
  * Read-only verification takes no lock (snapshots are immutable). Repair takes the writer lock of every
  * repository it checks, so no transaction runs while caches are rewritten, and cleans crash leftovers first.
  */
-export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport> {
+export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport & { dryRun?: boolean }> {
+  if (opts.dryRun) return { ...(await verify({ ...opts, repair: false, dryRun: false })), dryRun: true };
   const layout = await openBase(opts.base);
   const names = opts.repo ? [opts.repo] : await listRepoNames(layout);
   if (opts.repo) await readRepoConfig(layout.repo(opts.repo)); // NOT_FOUND for unknown names

@@ -18,6 +18,8 @@ export interface WatchCommandOptions {
   pollSeconds?: number;
   waitSeconds?: number;
   cwd: string;
+  /** One look, reporting what would be imported or rejected; nothing is imported or moved. */
+  dryRun?: boolean;
 }
 
 /** The event log's outcome of each watcher event. */
@@ -35,6 +37,11 @@ export async function watch(o: WatchCommandOptions): Promise<{ accepted: number;
   const incoming = path.resolve(o.cwd, o.incoming ?? path.join(layout.base, 'incoming'));
   // The watcher's events (and the publishes it makes) are the event log; stdout unless --log chose.
   if (!eventLogConfigured()) configureEventLog('stdout');
+  if (o.dryRun) {
+    const { previewIncoming } = await import('./watch-preview.js');
+    for (const ev of await previewIncoming({ layout, incoming, repo: o.repo })) emitEvent('watch', { ...ev, outcome: 'info', dryRun: true });
+    return { accepted: 0, rejected: 0 };
+  }
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Layout, RepoLayout } from './layout.js';
 import { listHistory, listSnapshots, markSuperseded, readCurrent, readSuperseded } from './generations.js';
 
-import { listDir as names, removePath, tmpName, TMP_PREFIX } from '../util/fsx.js';
+import { listDir as names, mkdirp, removePath, TMP_PREFIX, tmpName } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 
 export interface CleanupReport {
@@ -46,7 +46,7 @@ export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<Cle
   if (current !== undefined) {
     for (const gen of await listSnapshots(repo)) {
       if (gen <= current) continue;
-      await fsp.mkdir(repo.trashDir, { recursive: true });
+      await mkdirp(repo.trashDir);
       const trash = tmpName(repo.trashDir, `gen-${gen}`);
       await fsp.rename(repo.snapshotDir(gen), trash);
       await removePath(trash);

@@ -8,7 +8,7 @@ import type { RepoLayout } from './layout.js';
 import { parseGeneration } from './layout.js';
 import type { TreeEntry } from '../formats/format.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { fsyncPath, listDir, readJsonIfExists, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { fsyncPath, listDir, mkdirp, readJsonIfExists, tmpName, writeFileAtomic } from '../util/fsx.js';
 
 export interface HistoryRecord {
   generation: number;
@@ -86,7 +86,7 @@ export async function readHistory(repo: RepoLayout, gen: number): Promise<Histor
 }
 
 export async function writeHistory(repo: RepoLayout, rec: HistoryRecord): Promise<void> {
-  await fsp.mkdir(repo.historyDir, { recursive: true });
+  await mkdirp(repo.historyDir);
   await writeFileAtomic(repo.historyFile(rec.generation), JSON.stringify(rec, null, 1) + '\n', { syncDir: false, syncData: false });
 }
 
@@ -128,13 +128,13 @@ export async function readManifest(repo: RepoLayout, gen: number): Promise<TreeE
 }
 
 export async function writeManifest(repo: RepoLayout, gen: number, entries: readonly TreeEntry[]): Promise<void> {
-  await fsp.mkdir(repo.manifestsDir, { recursive: true });
+  await mkdirp(repo.manifestsDir);
   await writeFileAtomic(repo.manifestFile(gen), serializeManifest(entries), { syncDir: false, syncData: false });
 }
 
 /** Record when `gen` stopped being current: its grace period starts now. */
 export async function markSuperseded(repo: RepoLayout, gen: number, when = new Date()): Promise<void> {
-  await fsp.mkdir(repo.supersededDir, { recursive: true });
+  await mkdirp(repo.supersededDir);
   await writeFileAtomic(repo.supersededFile(gen), when.toISOString() + '\n');
 }
 

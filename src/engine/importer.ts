@@ -223,5 +223,5 @@ export async function planImport(state: PlanState, prepared: readonly PreparedFi
     });
     throw new RcuError('CONFLICT', `${conflicts.length} file(s) already exist with different content; nothing was imported (use --replace to publish the new bytes)`, { details: lines });
   }
-  return { change: { adds, removes: [] }, unchanged };
+  return { change: { adds, removes: [], replaceBuilds: !!opts.replace }, unchanged };
 }

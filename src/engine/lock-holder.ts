@@ -162,3 +162,63 @@ export function holderLiveness(r: { pid: number; host: string; bootId?: string; 
   }
   return 'alive';
 }
+
+/**
+ * The record as directory entry names, one `field=value` per field (value URI-encoded, so never a '/').
+ * A lock must be takeable on a full disk (gc is what frees space): on tmpfs and ext4 an empty file costs
+ * an inode and a directory entry but no data block, where a holder.json with content needs one.
+ */
+const RECORD_FIELDS = ['pid', 'user', 'host', 'operation', 'since', 'token', 'startTime', 'bootId', 'staleMs'] as const;
+
+export function recordToNames(r: HolderRecord): string[] {
+  const out: string[] = [];
+  for (const k of RECORD_FIELDS) {
+    const v = r[k];
+    if (v !== undefined) out.push(`${k}=${encodeURIComponent(String(v)).slice(0, 200)}`);
+  }
+  return out;
+}
+
+/** The record the names of a lock directory carry, undefined when they do not make a well-formed one. */
+export function recordFromNames(names: readonly string[]): HolderRecord | undefined {
+  const fields: Record<string, unknown> = {};
+  for (const n of names) {
+    const eq = n.indexOf('=');
+    const k = n.slice(0, eq);
+    if (eq < 0 || !(RECORD_FIELDS as readonly string[]).includes(k)) continue;
+    let v: string;
+    try {
+      v = decodeURIComponent(n.slice(eq + 1));
+    } catch {
+      return undefined;
+    }
+    fields[k] = k === 'pid' || k === 'staleMs' ? Number(v) : v;
+  }
+  return parseHolderRecord(JSON.stringify(fields));
+}
+
+/**
+ * A short liveness record (pid, start time, boot id, host) as a symbolic link's target: the takeover
+ * mutex is a symlink, created atomically and without a data block while it stays under 128 bytes (tmpfs
+ * keeps such targets in the inode; ext4 up to 59 bytes).
+ */
+export function recordToLink(r: HolderRecord): string {
+  return [r.pid, r.startTime ?? '', (r.bootId ?? '').replace(/-/g, ''), encodeURIComponent(r.host)].join(':');
+}
+
+export function recordFromLink(target: string): HolderRecord | undefined {
+  const [pid, startTime, boot, host] = target.split(':');
+  if (host === undefined || !/^\d+$/.test(pid ?? '')) return undefined;
+  const bootHex = boot ?? '';
+  const bootId = bootHex.length === 32 ? `${bootHex.slice(0, 8)}-${bootHex.slice(8, 12)}-${bootHex.slice(12, 16)}-${bootHex.slice(16, 20)}-${bootHex.slice(20)}` : undefined;
+  let h: string;
+  try {
+    h = decodeURIComponent(host);
+  } catch {
+    return undefined;
+  }
+  const rec: HolderRecord = { pid: Number(pid), user: '', host: h, operation: 'takeover', since: '', token: '' };
+  if (startTime) rec.startTime = startTime;
+  if (bootId) rec.bootId = bootId;
+  return rec;
+}

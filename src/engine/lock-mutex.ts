@@ -1,6 +1,7 @@
 /**
- * The takeover mutex of the writer lock: the file `<target>.lock.takeover`, created with link(2) so that it
- * appears with its content, held for milliseconds while a taker re-checks and replaces a stale lock (and
+ * The takeover mutex of the writer lock: the symbolic link `<target>.lock.takeover`, whose target is the
+ * holder's liveness record (symlink(2) creates it atomically, and a short target needs no data block, so
+ * a lock can be released on a full disk), held for milliseconds while a taker re-checks and replaces a stale lock (and
  * by a late refresh or a release). Recoverable itself: stale when its holder is dead on this host or it is
  * older than TAKEOVER_STALE_MS; breaking it renames it away and verifies what was moved. See lock.ts.
  */
@@ -8,7 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../util/errors.js';
 import { tmpName } from '../util/fsx.js';
-import { holderLiveness, ownRecord } from './lock-holder.js';
+import { holderLiveness, ownRecord, recordToLink } from './lock-holder.js';
 import { lstatBig, observeFile, type Observed } from './lock-observe.js';
 
 /** The takeover mutex is held for milliseconds; older than this it is abandoned. */
@@ -56,18 +57,13 @@ async function breakMutex(p: string, stale: Observed): Promise<void> {
 }
 
 async function tryMutex(p: string): Promise<MutexHandle | undefined> {
-  const dir = path.dirname(p);
   for (let attempt = 0; attempt < 2; attempt++) {
-    const tmp = tmpName(dir, HINT_MUTEX_NEW);
-    await fsp.writeFile(tmp, JSON.stringify(ownRecord('takeover', TAKEOVER_STALE_MS)), { flag: 'wx' });
     try {
-      await fsp.link(tmp, p);
-      const st = await fsp.lstat(tmp, { bigint: true });
+      await fsp.symlink(recordToLink(ownRecord('takeover', TAKEOVER_STALE_MS)), p);
+      const st = await fsp.lstat(p, { bigint: true });
       return { path: p, dev: st.dev, ino: st.ino };
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw e;
-    } finally {
-      await fsp.rm(tmp, { force: true });
     }
     const held = await observeFile(p);
     if (!held) continue; // released meanwhile: try again at once

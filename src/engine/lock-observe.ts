@@ -6,8 +6,9 @@ import fsp from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../util/errors.js';
-import { type HolderRecord, holderLiveness, parseHolderRecord } from './lock-holder.js';
+import { type HolderRecord, holderLiveness, parseHolderRecord, recordFromLink, recordFromNames } from './lock-holder.js';
 
+/** The holder record file of older versions (a lock they hold is still understood). */
 export const HOLDER_FILE = 'holder.json';
 
 
@@ -30,20 +31,23 @@ export async function lstatBig(p: string): Promise<BigIntStats | undefined> {
 
 /**
  * What is at `p` now, undefined when absent: its identity and the holder record it carries (the lock
- * directory's holder.json, or the mutex file's own content). A record that vanished between lstat and
- * read, or is missing, leaves `record` undefined: such an entry is judged by its age.
+ * directory's entry names, or the mutex symlink's target; older versions' holder.json and mutex file
+ * content too). A record that vanished between lstat and read, or is missing, leaves `record`
+ * undefined: such an entry is judged by its age.
  */
 async function observeAt(p: string, kind: 'dir' | 'file'): Promise<Observed | undefined> {
   const st = await lstatBig(p);
   if (!st) return undefined;
   let record: HolderRecord | undefined;
-  if (kind === 'dir' ? st.isDirectory() : st.isFile()) {
-    try {
-      record = parseHolderRecord(await fsp.readFile(kind === 'dir' ? path.join(p, HOLDER_FILE) : p, 'utf8'));
-    } catch (e) {
-      const c = errnoCode(e);
-      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR') throw e;
-    }
+  try {
+    if (kind === 'dir' && st.isDirectory()) {
+      const names = await fsp.readdir(p);
+      record = names.includes(HOLDER_FILE) ? parseHolderRecord(await fsp.readFile(path.join(p, HOLDER_FILE), 'utf8')) : recordFromNames(names);
+    } else if (kind === 'file' && st.isSymbolicLink()) record = recordFromLink(await fsp.readlink(p));
+    else if (kind === 'file' && st.isFile()) record = parseHolderRecord(await fsp.readFile(p, 'utf8'));
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'EISDIR' && c !== 'EINVAL') throw e;
   }
   return { dev: st.dev, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), record };
 }

@@ -4,8 +4,10 @@
  * Mechanism (same idea as proper-lockfile, written out here because its stale handling and its
  * `onCompromised` default are unsafe for us, see below; proper-lockfile itself is not used):
  *
- * - The lock is the directory `<target>.lock/`, containing `holder.json` (pid, user, host, operation, since,
- *   a random token, plus boot id, process start time and the holder's staleMs). It is built complete under a
+ * - The lock is the directory `<target>.lock/`, whose entries name the holder (pid, user, host, operation,
+ *   since, a random token, plus boot id, process start time and the holder's staleMs), one empty file
+ *   `field=value` each, so that no data block is needed and gc can lock a full disk (a `holder.json` of
+ *   an older version is still read). It is built complete under a
  *   temporary name next to the target and put in place with rename(2), which fails when `<target>.lock`
  *   exists (a lock directory is never empty), so "the directory exists" always means "a readable holder".
  * - The holder refreshes the directory's mtime every `updateMs`. Before each refresh it checks the lock is
@@ -17,8 +19,8 @@
  * - A lock is stale when its holder is provably dead (same host and: other boot id, no such pid, or the
  *   pid's start time differs, i.e. reused) — recovered at once — or when its mtime is older than the
  *   holder's staleMs (holder on another host, frozen, or record unreadable).
- * - Takeovers are serialized by a short-lived mutex (lock-mutex.ts), the file `<target>.lock.takeover` (created with link(2),
- *   so it appears with its content). Under it the taker re-reads the lock and goes on only if the identity
+ * - Takeovers are serialized by a short-lived mutex (lock-mutex.ts), the symbolic link `<target>.lock.takeover`
+ *   (created atomically, its target the holder's pid and liveness evidence). Under it the taker re-reads the lock and goes on only if the identity
  *   (dev, ino, mtime, token) is exactly the one it judged stale; it then renames the stale directory to a
  *   unique trash name (atomic: the name never points at a half-deleted tree), checks that what it moved is
  *   that stale directory (else it puts it back), and installs its own by rename. The mutex is itself
@@ -46,8 +48,9 @@ import {
   hostName,
   ownRecord,
   publicHolder,
+  recordToNames,
 } from './lock-holder.js';
-import { HOLDER_FILE, observe, sameIdentity, staleReason, type Observed } from './lock-observe.js';
+import { observe, sameIdentity, staleReason, type Observed } from './lock-observe.js';
 import { HINT_MUTEX_NEW, HINT_MUTEX_TRASH, TAKEOVER_STALE_MS, withMutex } from './lock-mutex.js';
 
 export type { LockHolder } from './lock-holder.js';
@@ -110,7 +113,8 @@ interface Identity {
 class Candidate {
   readonly dir: string;
   private made = false;
-  private seq = 0;
+  /** The record's entry names now in `dir` (see recordToNames). */
+  private names: string[] = [];
   constructor(
     readonly lockDir: string,
     readonly record: HolderRecord,
@@ -123,11 +127,15 @@ class Candidate {
     if (!this.made) {
       await fsp.mkdir(this.dir, { mode: 0o755 });
       this.made = true;
+      this.names = [];
     }
     this.record.since = new Date().toISOString();
-    const tmp = path.join(this.dir, `${HOLDER_FILE}.${this.seq++}`);
-    await fsp.writeFile(tmp, JSON.stringify(this.record, null, 2) + '\n', { flag: 'wx' });
-    await fsp.rename(tmp, path.join(this.dir, HOLDER_FILE));
+    // The record is the set of names (empty files) in the directory: no data block needed, so gc can
+    // take the lock on a full disk. Only the names that changed since the last attempt are redone.
+    const want = recordToNames(this.record);
+    for (const n of this.names) if (!want.includes(n)) await fsp.rm(path.join(this.dir, n), { force: true });
+    for (const n of want) if (!this.names.includes(n)) await (await fsp.open(path.join(this.dir, n), 'wx', 0o644)).close();
+    this.names = want;
     const now = new Date();
     await fsp.utimes(this.dir, now, now);
     const st = await fsp.lstat(this.dir, { bigint: true });

@@ -22,24 +22,42 @@ const USER_PREFIX = 'user-';
 interface Marker {
   pid: number;
   host: string;
-  since: string;
 }
 
-function markerBody(): string {
-  const m: Marker = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-  return JSON.stringify(m);
+/**
+ * A marker is a symbolic link whose target names its process ("pid:host"): created atomically and, being
+ * short, without a data block, so the sweep that frees space can mark itself on a full disk. (A marker
+ * file with JSON content, of older versions, is still read.)
+ */
+async function createMarker(file: string): Promise<void> {
+  await fsp.symlink(`${process.pid}:${encodeURIComponent(os.hostname())}`, file);
+}
+
+async function readMarker(file: string): Promise<Marker | 'unreadable'> {
+  const st = await fsp.lstat(file);
+  if (st.isSymbolicLink()) {
+    const [pid, host] = (await fsp.readlink(file)).split(':');
+    if (!/^\d+$/.test(pid ?? '') || host === undefined) return 'unreadable';
+    return { pid: Number(pid), host: decodeURIComponent(host) };
+  }
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as Marker;
+  } catch (e) {
+    if (e instanceof SyntaxError) return 'unreadable';
+    throw e;
+  }
 }
 
 async function markerIsLive(file: string): Promise<boolean> {
-  let m: Marker;
+  let m: Marker | 'unreadable';
   try {
-    m = JSON.parse(await fsp.readFile(file, 'utf8')) as Marker;
+    m = await readMarker(file);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return false;
-    // A marker being written (empty/partial) belongs to a live process that just created it.
-    if (e instanceof SyntaxError) return true;
     throw e;
   }
+  // An older version's marker being written (empty/partial) belongs to a live process that just created it.
+  if (m === 'unreadable') return true;
   if (m.host !== os.hostname()) return true; // cannot check another host: assume alive
   if (isProcessAlive(m.pid)) return true;
   await fsp.rm(file, { force: true });
@@ -58,7 +76,7 @@ export async function enterPool(layout: Layout, waitMs = 120_000): Promise<PoolU
   const mine = path.join(dir, `${USER_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    await fsp.writeFile(mine, markerBody(), { flag: 'wx' });
+    await createMarker(mine);
     if (!(await markerIsLive(path.join(dir, SWEEP_MARKER)))) {
       return { leave: () => fsp.rm(mine, { force: true }) };
     }
@@ -78,7 +96,7 @@ export async function withPoolExclusive<T>(layout: Layout, fn: () => Promise<T>,
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      await fsp.writeFile(marker, markerBody(), { flag: 'wx' });
+      await createMarker(marker);
       break;
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw e;

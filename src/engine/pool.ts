@@ -16,8 +16,9 @@ import { createHash } from 'node:crypto';
 import type { Layout } from './layout.js';
 import type { BlobHashes } from '../formats/format.js';
 import { errnoCode, fsError, RcuError } from '../util/errors.js';
-import { syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
+import { syncFilesystem, tmpName } from '../util/fsx.js';
 import { chunked } from '../util/chunked.js';
+import { crashPoint } from '../util/crash.js';
 
 /** ext4's limit; warn well before it. */
 export const LINK_WARN_THRESHOLD = 60_000;
@@ -51,6 +52,23 @@ function stageError(e: unknown, source: string): unknown {
 
 /** A staged blob that certainly has its private copy (what stage() and stageSync() return). */
 export type StagedCopy = StagedBlob & { tmpPath: string };
+/**
+ * Reading the user's file failed: whatever the errno (EIO from /proc/self/mem, EINVAL or ENXIO from
+ * special files posing as regular ones), that input cannot be imported, so it is refused as bad input.
+ */
+async function readInput<T>(source: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    throw inputError(e, source);
+  }
+}
+
+function inputError(e: unknown, source: string): unknown {
+  const c = errnoCode(e);
+  if (c === undefined) return e;
+  return new RcuError('BAD_INPUT', `${source}: cannot be read (${c}: ${(e as Error).message.replace(/^[A-Z]+: /, '')})`, { cause: e });
+}
 
 export function isSha256(s: string): boolean {
   return /^[0-9a-f]{64}$/.test(s);
@@ -89,7 +107,12 @@ export class Pool {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
       if (st.size > SMALL_FILE) return undefined;
-      const buf = fs.readFileSync(fd);
+      let buf: Buffer;
+      try {
+        buf = fs.readFileSync(fd);
+      } catch (e) {
+        throw inputError(e, source);
+      }
       const hashes = { sha256: createHash('sha256').update(buf).digest('hex'), sha1: createHash('sha1').update(buf).digest('hex'), size: buf.length };
       if (!wantCopy(hashes.sha256)) return { bytes: buf, tmpPath: undefined, source, ...hashes };
       tmp = tmpName(this.layout.poolTmpDir);
@@ -139,7 +162,7 @@ export class Pool {
       if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
       out = await fsp.open(tmp, 'wx', 0o444);
       if (st.size <= SMALL_FILE) {
-        const buf = await src.readFile();
+        const buf = await readInput(source, () => src.readFile());
         h256.update(buf);
         h1.update(buf);
         size = buf.length;
@@ -147,7 +170,7 @@ export class Pool {
       } else {
         const buf = Buffer.allocUnsafe(1 << 20);
         for (;;) {
-          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          const { bytesRead } = await readInput(source, () => src.read(buf, 0, buf.length, null));
           if (bytesRead === 0) break;
           const chunk = buf.subarray(0, bytesRead);
           h256.update(chunk);
@@ -173,12 +196,24 @@ export class Pool {
    */
   async discard(staged: readonly StagedBlob[]): Promise<void> {
     const left = staged.filter((s) => !s.committed);
+    const metaDirs = new Set<string>();
     await chunked(left, (s) => {
       if (s.tmpPath !== undefined) fs.rmSync(s.tmpPath, { force: true });
       if (s.metaKinds?.length && !fs.existsSync(this.blobPath(s.sha256))) {
         for (const kind of s.metaKinds) fs.rmSync(this.layout.blobMetaPath(s.sha256, kind), { force: true });
+        metaDirs.add(path.dirname(this.layout.blobMetaPath(s.sha256, HASHES_META)));
       }
     });
+    // "Nothing changes" includes the meta/<xx> folders caching made: an empty one goes again (a
+    // concurrent writer into it makes it anew, see writeMetaSync).
+    for (const dir of metaDirs) {
+      try {
+        fs.rmdirSync(dir);
+      } catch (e) {
+        const c = errnoCode(e);
+        if (c !== 'ENOTEMPTY' && c !== 'EEXIST' && c !== 'ENOENT') throw e;
+      }
+    }
   }
 
   hasMetaSync(sha256: string, kind: string): boolean {
@@ -230,6 +265,7 @@ export class Pool {
           throw new RcuError('INTEGRITY', `pool blob ${final} has size ${st.size}, expected ${s.size}: run 'rcurepo verify --deep'`);
         }
       }
+      crashPoint('in-pool-commit');
       fs.unlinkSync(s.tmpPath);
       s.committed = true;
       // Usually cached already at import (cacheStagedMetaSync), outside the lock.
@@ -320,6 +356,8 @@ export class Pool {
       if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return 'absent';
       throw e;
     }
+    // A folder is no file: the add goes on to the path-collision check, which names it as a folder.
+    if (st.isDirectory()) return 'absent';
     return this.identitiesSync(sha256).some((i) => i.ino === st.ino && i.dev === st.dev) ? 'same' : 'different';
   }
 
@@ -343,9 +381,7 @@ export class Pool {
 
   /** Caches are not data: written atomically but without directory fsync (rebuildable). */
   async writeMeta(sha256: string, kind: string, value: unknown): Promise<void> {
-    const p = this.layout.blobMetaPath(sha256, kind);
-    await fsp.mkdir(path.dirname(p), { recursive: true });
-    await writeFileAtomic(p, JSON.stringify(value), { syncDir: false, syncData: false });
+    this.writeMetaSync(sha256, kind, value);
   }
 
   writeMetaSync(sha256: string, kind: string, value: unknown): void {
@@ -353,12 +389,15 @@ export class Pool {
     const tmp = tmpName(this.layout.poolTmpDir, 'meta');
     try {
       fs.writeFileSync(tmp, JSON.stringify(value), { flag: 'wx' });
-      try {
-        fs.renameSync(tmp, p);
-      } catch (e) {
-        if (errnoCode(e) !== 'ENOENT') throw e;
-        fs.mkdirSync(path.dirname(p), { recursive: true });
-        fs.renameSync(tmp, p);
+      // The folder may be missing, or removed again by a discard that found it empty: make it and retry.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.renameSync(tmp, p);
+          break;
+        } catch (e) {
+          if (errnoCode(e) !== 'ENOENT' || attempt === 5) throw e;
+          fs.mkdirSync(path.dirname(p), { recursive: true });
+        }
       }
     } catch (e) {
       fs.rmSync(tmp, { force: true }); // a full disk can fail the write after the create

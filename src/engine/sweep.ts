@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Layout } from './layout.js';
 import { isSha256 } from './pool.js';
 import { withPoolExclusive } from './pool-guard.js';
+import { cleanupPoolTemp } from './cleanup.js';
 
 import { chunked } from '../util/chunked.js';
 import { listDirSync as listDir } from '../util/fsx.js';
@@ -36,6 +37,9 @@ export interface SweepResult {
 export async function sweepPool(layout: Layout, opts: { dryRun?: boolean; waitMs?: number } = {}): Promise<SweepResult> {
   const run = async (): Promise<SweepResult> => {
     const res: SweepResult = { ran: true, examined: 0, removed: 0, bytesFreed: 0, removedBlobs: [] };
+    // A writer killed inside the pool commit leaves its temporary name as a second link to a blob: gone
+    // first, so the blob's link count is its reference count again (and nothing else would remove it).
+    if (!opts.dryRun) await cleanupPoolTemp(layout);
     // Synchronous stat/unlink in slices: a thread-pool round trip per blob would cost ~10x more.
     for (const prefix of listDir(layout.blobsDir).sort()) {
       const dir = path.join(layout.blobsDir, prefix);

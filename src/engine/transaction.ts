@@ -19,13 +19,15 @@ import type { HistoryRecord } from './generations.js';
 import { Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { enterPool } from './pool-guard.js';
+import { assertNoPathConflicts, shapeFromDisk, shapeFromEntries } from './path-conflicts.js';
+import { findBuildClashes, settleBuildClashes } from './build-identity.js';
 import { applyChange, nextEntries, verifyStaging } from './apply.js';
 import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
 import type { CloneReply } from './clone-worker.js';
 import { lastCloneMs, recordCloneMs, takeSpare } from './spare.js';
 import { RcuError } from '../util/errors.js';
-import { fsyncPath, removePath, syncFilesystem } from '../util/fsx.js';
+import { fsyncPath, mkdirp, removePath, syncFilesystem } from '../util/fsx.js';
 import { crashPoint } from '../util/crash.js';
 import { trace } from '../util/trace.js';
 
@@ -42,6 +44,8 @@ export interface AddChange {
 export interface Change {
   adds: AddChange[];
   removes: string[];
+  /** Builds of the format's identity (eopkg: name and release) already in the tree at other paths are replaced by the adds (import --replace). */
+  replaceBuilds?: boolean;
 }
 
 export interface PlanState {
@@ -172,6 +176,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
     if (change.adds.length === 0 && change.removes.length === 0 && !opts.force) return noWork();
+    // One build per identity (eopkg: name and release), and no file/folder collisions: refused now,
+    // while the refusal still changes nothing.
+    if (format.buildIdentity && change.adds.length) settleBuildClashes(change, findBuildClashes(change, await byPathOnce(), (p) => format.buildIdentity!(p)), repo.name, parent);
+    await assertNoPathConflicts(change, entriesLoaded() ? shapeFromEntries(await byPathOnce()) : shapeFromDisk(parentDir, byPathOnce));
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
@@ -197,7 +205,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const gen = await allocateGeneration(repo);
     crashPoint('after-allocate');
     trace('after-allocate');
-    await fsp.mkdir(repo.stagingDir, { recursive: true });
+    await mkdirp(repo.stagingDir);
     staging = path.join(repo.stagingDir, String(gen));
     // (Building the indexes while the clone runs was measured no faster on 2 cores, also with a one-thread
     // clone: pulls of 1,000 into 50,000 packages, alternating, 6.4 / 7.7 / 8.0 s overlapped against

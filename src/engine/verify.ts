@@ -4,6 +4,7 @@
  * Trees and blobs themselves are never modified, only reported (except restoring a blob's 0444 mode).
  */
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 import type { Layout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
 import { listHistory, listSnapshots, readCurrent, readHistory, readManifest, readSuperseded, markSuperseded, writeHistory, writeManifest, serializeManifest } from './generations.js';
@@ -14,7 +15,7 @@ import { hashFile, makeMetaLoader, poolInodeMap } from './snapshot-state.js';
 import type { InodeMap } from './snapshot-state.js';
 import { walkTree } from './tree.js';
 import { spareTreesSync, waitForMakers } from './spare.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { listDir, writeFileAtomic } from '../util/fsx.js';
 import { errnoCode, isRcuError } from '../util/errors.js';
 import { compareBytewise } from '../util/paths.js';
 import type { BlobHashes } from '../formats/format.js';
@@ -164,6 +165,13 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
 }
 
 async function verifyPool(pool: Pool, refs: Map<string, number>, allRepos: boolean, report: VerifyReport, opts: VerifyOptions): Promise<void> {
+  // Names in pool/tmp are links too: a live writer's blob between link and unlink, or what a killed one
+  // left there (the next transaction or gc removes those). Neither is a wrong reference count.
+  const inFlight = new Map<string, number>();
+  for (const name of await listDir(pool.layout.poolTmpDir)) {
+    const st = await fsp.lstat(path.join(pool.layout.poolTmpDir, name)).catch(() => undefined);
+    if (st?.isFile()) inFlight.set(`${st.dev}:${st.ino}`, (inFlight.get(`${st.dev}:${st.ino}`) ?? 0) + 1);
+  }
   for await (const b of pool.walk()) {
     report.blobs++;
     const st = await fsp.stat(b.path);
@@ -174,7 +182,7 @@ async function verifyPool(pool: Pool, refs: Map<string, number>, allRepos: boole
         report.repaired.push(`pool: ${b.name} made read-only`);
       } else report.faults.push(`pool: ${b.name} is writable (mode ${(st.mode & 0o777).toString(8)})`);
     }
-    const counted = refs.get(key) ?? 0;
+    const counted = (refs.get(key) ?? 0) + (inFlight.get(key) ?? 0);
     if (allRepos ? st.nlink - 1 !== counted : st.nlink - 1 < counted) {
       report.faults.push(`pool: ${b.name} has ${st.nlink - 1} references by link count but ${counted} in the trees`);
     }

@@ -120,4 +120,9 @@ export interface Format {
   writeIndexes(ctx: IndexContext): Promise<string[]>;
   /** Check the index files of a snapshot against its entries; returns human-readable faults (empty = fine). */
   verifyIndexes(ctx: VerifyContext): Promise<string[]>;
+  /**
+   * The identity of the build at a tree path, when the format has one beyond the path (eopkg: name and
+   * release). A tree holds one build per identity: the engine refuses a change that would hold two.
+   */
+  buildIdentity?(treePath: string): string | undefined;
 }

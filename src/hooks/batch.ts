@@ -4,6 +4,7 @@
  * transaction for all, and writes each request's outcome before the lock is released. A request that
  * conflicts is refused on its own; the others proceed.
  */
+import { findBuildClashes, settleBuildClashes } from '../engine/build-identity.js';
 import fsp from 'node:fs/promises';
 import type { Layout } from '../engine/layout.js';
 import type { Format } from '../formats/format.js';
@@ -72,6 +73,8 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
 
     const plan = async (state: PlanState) => {
       const batch = new Map<string, { sha256: string; cmp: Cmp; source: string }>();
+      const removes: string[] = [];
+      const batchAdds = () => [...batch].map(([p, b]) => ({ path: p, sha256: b.sha256, size: 0 }));
       for (const req of live) {
         const p: Planned = { req, brings: [], unchanged: [] };
         const conflicts: string[] = [];
@@ -100,6 +103,21 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           refuse(req, 'CONFLICT', `${conflicts.length} file(s) already exist with different content; nothing was imported (use --replace to publish the new bytes)`, conflicts);
           continue;
         }
+        // One build per identity (eopkg name and release), judged per request so one caller's clash
+        // never fails another's (the transaction checks the whole change again).
+        if (format.buildIdentity && p.brings.length) {
+          const mine = p.brings.map(({ f }) => ({ path: f.treePath, sha256: f.sha256, size: f.size }));
+          const change = { adds: [...batchAdds(), ...mine], removes: [...removes], replaceBuilds: !!req.replace };
+          const clashes = findBuildClashes(change, await state.entriesByPath(), (x) => format.buildIdentity!(x)).filter((c) => mine.some((m) => m.path === c.path));
+          try {
+            settleBuildClashes(change, clashes, opts.repoName, state.parent);
+          } catch (e) {
+            if (!(e instanceof RcuError)) throw e;
+            refuse(req, e.code, e.message, e.details);
+            continue;
+          }
+          for (const r of change.removes) if (!removes.includes(r)) removes.push(r);
+        }
         for (const x of p.brings) if (!batch.has(x.f.treePath)) batch.set(x.f.treePath, { sha256: x.f.sha256, cmp: x.cmp, source: x.f.source });
         planned.push(p);
       }
@@ -112,7 +130,7 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           adds.push({ path: f.treePath, sha256: f.sha256, size: f.size, staged: adopted.get(f)!, meta: f.meta });
         }
       }
-      return { adds, removes: [] };
+      return { adds, removes, replaceBuilds: removes.length > 0 };
     };
 
     const actors = [...new Set(requests.map((r) => r.actor).filter((a): a is string => !!a))];

@@ -11,7 +11,7 @@ import type { Layout } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
 import { Pool } from '../engine/pool.js';
 import { errnoCode } from '../util/errors.js';
-import { readJsonIfExists, writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, readJsonIfExists, writeFileAtomic } from '../util/fsx.js';
 
 export interface DeliveredRecord {
   generation: number;
@@ -26,7 +26,7 @@ function deliveredFile(repo: RepoLayout, key: string): string {
 
 export async function recordDelivered(repo: RepoLayout, key: string, rec: DeliveredRecord): Promise<void> {
   const p = deliveredFile(repo, key);
-  await fsp.mkdir(path.dirname(p), { recursive: true });
+  await mkdirp(path.dirname(p));
   // Only written when the manifest was really imported (a re-delivery still served never gets here).
   await writeFileAtomic(p, JSON.stringify({ ...rec, time: new Date().toISOString() }) + '\n', { syncDir: false });
 }

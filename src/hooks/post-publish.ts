@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
 import { RcuError } from '../util/errors.js';
+import { mkdirp } from '../util/fsx.js';
 
 export const POST_PUBLISH_SETTING = 'postPublish';
 export const DEFAULT_HOOK_TIMEOUT_SECONDS = 300;
@@ -100,7 +101,7 @@ export async function runPostPublishHooks(layout: Layout, repoName: string, gen:
   const hooks = parseHooks((await readRepoConfig(repo)).settings);
   if (hooks.length === 0) return [];
   const job: HookJob = { base: layout.base, repo: repoName, generation: gen, snapshot: snapshotDir, hooks, logFile: hookLogFile(repo), lockTarget: repo.postPublishLockTarget, always: opts.always };
-  await fsp.mkdir(repo.metaDir, { recursive: true });
+  await mkdirp(repo.metaDir);
   const child = spawn(process.execPath, [...runnerCommand(), JSON.stringify(job)], {
     detached: !opts.wait,
     stdio: ['ignore', opts.wait ? 'pipe' : 'ignore', 'pipe'],

@@ -17,7 +17,7 @@ import type { RepoLayout } from '../engine/layout.js';
 import type { ImportResult } from '../engine/importer.js';
 import type { ErrorCode } from '../util/errors.js';
 import { errnoCode } from '../util/errors.js';
-import { TMP_PREFIX, tmpName, listDir } from '../util/fsx.js';
+import { listDir, mkdirp, TMP_PREFIX, tmpName } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 
 export interface QueuedFile {
@@ -85,7 +85,7 @@ async function readJson<T>(p: string): Promise<T | undefined> {
 
 export async function writeRequest(repo: RepoLayout, req: QueueRequest): Promise<void> {
   const dir = queueDir(repo);
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   await writeJsonQuick(reqPath(dir, req.id), req);
 }
 

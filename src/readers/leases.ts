@@ -14,7 +14,7 @@ import { parseGeneration } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
 import { listRepoNames, readRepoConfig } from '../engine/repo.js';
 import { errnoCode, RcuError } from '../util/errors.js';
-import { pathExists, writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, pathExists, writeFileAtomic } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 import { DEFAULT_LEASE_TTL, readReaderSettings } from './settings.js';
 
@@ -90,7 +90,7 @@ export async function createLeaseFile(repo: RepoLayout, rec: LeaseRecord): Promi
     } catch (e) {
       // The reaper removes a reaped generation's lease directory; make it again and retry once.
       if (errnoCode(e) === 'ENOENT' && i === 0) {
-        await fsp.mkdir(repo.leaseDir(rec.generation), { recursive: true });
+        await mkdirp(repo.leaseDir(rec.generation));
         continue;
       }
       if (errnoCode(e) === 'EEXIST') throw new RcuError('EXISTS', `lease ${rec.id} already exists`);

@@ -16,7 +16,7 @@ import type { LockHolder } from '../engine/lock.js';
 import { listRepoNames, readRepoConfig } from '../engine/repo.js';
 import { sweepPool } from '../engine/sweep.js';
 import { errnoCode } from '../util/errors.js';
-import { listDir, pathExists, tmpName } from '../util/fsx.js';
+import { listDir, mkdirp, pathExists, tmpName } from '../util/fsx.js';
 import { deleteTree } from './delete-tree.js';
 import { hasLiveLease, leasesOf } from './leases.js';
 import { settingsFrom } from './settings.js';
@@ -62,7 +62,7 @@ async function exists(p: string): Promise<boolean> {
 /** Create the condemned marker; false (and a problem noted) when the disk cannot take even that. */
 async function condemn(repo: RepoLayout, gen: number, problems: string[]): Promise<boolean> {
   try {
-    await fsp.mkdir(repo.condemnedDir, { recursive: true });
+    await mkdirp(repo.condemnedDir);
     await fsp.writeFile(repo.condemnedMarker(gen), '', { flag: 'w' });
     return true;
   } catch (e) {
@@ -155,7 +155,7 @@ async function unnameOne(repo: RepoLayout, gen: number, d: GenDecision, problems
   }
   const snap = repo.snapshotDir(gen);
   try {
-    await fsp.mkdir(repo.trashDir, { recursive: true });
+    await mkdirp(repo.trashDir);
     const victim = tmpName(repo.trashDir, `gen-${gen}`);
     await fsp.rename(snap, victim);
     return { gen, tree: victim };

@@ -43,16 +43,16 @@ export function renderMainConfig(o: RsyncdConfOptions): string {
 }
 
 /** (Re)write every repository's fragment from `current`, and the main config if asked. */
-export async function rsyncdConf(o: RsyncdConfOptions & { out?: string }): Promise<{ config: string; out?: string; fragments: Array<{ repo: string; generation: number; file: string }> }> {
+export async function rsyncdConf(o: RsyncdConfOptions & { out?: string; dryRun?: boolean }): Promise<{ config: string; out?: string; fragments: Array<{ repo: string; generation: number; file: string }>; dryRun?: boolean }> {
   const fragments: Array<{ repo: string; generation: number; file: string }> = [];
   for (const name of await listRepoNames(o.layout)) {
     const gen = await readCurrent(o.layout.repo(name));
     if (gen === undefined) continue;
-    fragments.push({ repo: name, generation: gen, file: await writeRsyncFragment(o.layout, name, gen) });
+    fragments.push({ repo: name, generation: gen, file: o.dryRun ? fragmentFile(o.layout, name) : await writeRsyncFragment(o.layout, name, gen) });
   }
   const config = renderMainConfig(o);
-  if (o.out) await writeFileAtomic(path.resolve(o.out), config);
-  return { config, out: o.out ? path.resolve(o.out) : undefined, fragments };
+  if (o.out && !o.dryRun) await writeFileAtomic(path.resolve(o.out), config);
+  return { config, out: o.out ? path.resolve(o.out) : undefined, fragments, ...(o.dryRun ? { dryRun: true } : {}) };
 }
 
 function hookContext(layout: Layout, env: NodeJS.ProcessEnv): { repoName: string; gen: number; pid: number } {

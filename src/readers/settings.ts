@@ -5,6 +5,7 @@
  */
 import type { RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
+import { DEFAULT_XZ_PRESET } from '../formats/eopkg/xz-blocks.js';
 
 export interface ReaderSettings {
   /** Newest generations never reaped (current included). */
@@ -33,7 +34,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   leaseMaxTtlSeconds: 86400,
   gcAfterPublish: true,
   serveWindowSeconds: 30,
-  indexXzPreset: 6,
+  indexXzPreset: DEFAULT_XZ_PRESET, // the format's own default: what is written when nothing is set
   spareClone: true,
   plainIndex: true,
   mirrorPushAfterPublish: true,
@@ -63,7 +64,8 @@ export function parseSetting(key: keyof ReaderSettings, raw: unknown): number | 
     if (raw === false || raw === 'false' || raw === 'no' || raw === '0' || raw === 0) return false;
     return undefined;
   }
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  // Plain decimal only: `0x10` or `1e3` typed by an operator is a mistake, not 16 or 1000.
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < 0) return undefined;
   if (kind === 'int' && !Number.isInteger(n)) return undefined;
   if (key === 'indexXzPreset' && n > 9) return undefined;

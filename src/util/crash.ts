@@ -5,6 +5,7 @@
  */
 export const CRASH_POINTS = [
   'after-lock',
+  'in-pool-commit', // a blob linked to its pool name, its temporary name not yet removed
   'after-pool-commit',
   'after-allocate',
   'after-clone',

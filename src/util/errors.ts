@@ -78,6 +78,30 @@ export function fsError(e: unknown, file: string, doing: string): RcuError | unk
   }
 }
 
+const SYSCALL_DOING: Record<string, string> = {
+  open: 'opening',
+  write: 'writing',
+  mkdir: 'creating a folder',
+  link: 'linking',
+  symlink: 'creating a symbolic link',
+  rename: 'renaming',
+  copyfile: 'copying',
+  utime: 'touching',
+};
+
+/**
+ * The one place a system error that reached the top without a handler gets its documented code: the
+ * filesystem limits (ENOSPC, EDQUOT, EMLINK, EXDEV, EROFS) mean exit 9 wherever they happen; any other
+ * errno stays an internal failure. Callers that know better (input files, user-supplied names) translate
+ * earlier, where the meaning is known (see fsError and the pool's stageError).
+ */
+export function errnoToRcuError(e: unknown): RcuError | undefined {
+  if (isRcuError(e) || errnoCode(e) === undefined) return undefined;
+  const err = e as NodeJS.ErrnoException;
+  const mapped = fsError(e, err.path ?? 'filesystem', SYSCALL_DOING[err.syscall ?? ''] ?? (err.syscall ? `${err.syscall}()` : 'working'));
+  return isRcuError(mapped) ? mapped : undefined;
+}
+
 /** An error as it crosses a thread boundary: structured cloning keeps neither the class nor `code`. */
 export interface WireError {
   message: string;

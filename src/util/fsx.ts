@@ -77,6 +77,20 @@ export async function readJsonIfExists<T>(p: string): Promise<T | undefined> {
 }
 
 /** Exists test that only treats ENOENT as "no". */
+/**
+ * `mkdir -p`. Node 20's promise-based recursive mkdir reports ENOENT when the real failure is ENOSPC
+ * (no inode left); the synchronous one reports the true code, so a failure is asked again that way
+ * (which also succeeds if the missing parent was made meanwhile).
+ */
+export async function mkdirp(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+    fs.mkdirSync(dir, { recursive: true });
+  }
+}
+
 export async function pathExists(p: string): Promise<boolean> {
   try {
     await fsp.lstat(p);

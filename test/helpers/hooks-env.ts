@@ -1,4 +1,5 @@
 /** Shared set-up of the hooks tests: a base with one `files` repository, uploads, manifests, a watcher child. */
+import { track } from './children.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -48,7 +49,7 @@ export interface WatcherChild {
 }
 
 export function startWatcher(base: string, args: string[]): WatcherChild {
-  const proc = spawn(process.execPath, [BIN, '--base', base, 'watch', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = track(spawn(process.execPath, [BIN, '--base', base, 'watch', ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
   const events: Array<Record<string, unknown>> = [];
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,4 +1,5 @@
 /** Fixtures for the readers tests: a base with a published repository, servers as child processes. */
+import { track } from './children.js';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -70,9 +71,13 @@ export interface Served {
 export function startServe(base: string, extra: string[] = []): Promise<Served> {
   return new Promise((resolve, reject) => {
     const log = extra.includes('--access-log') ? [] : ['--access-log', 'off'];
-    const proc = spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', '127.0.0.1:0', ...log, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = track(spawn(process.execPath, [BIN, '--base', base, 'serve', '--listen', '127.0.0.1:0', ...log, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] }));
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 10_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`serve did not start: ${err}`));
+    }, 10_000);
+    proc.once('error', (e) => reject(e));
     proc.stderr!.on('data', (d) => {
       err += d;
       const m = /serving on (http:\/\/\S+)/.exec(err);
@@ -101,9 +106,12 @@ export async function startRsyncd(base: string, dir: string): Promise<{ url: str
   const port = await freePort();
   const conf = path.join(dir, 'rsyncd.conf');
   must(cliIn(base).sync(['rsyncd-conf', '--port', String(port), '--address', '127.0.0.1', '--out', conf]));
-  const proc = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--log-file=${path.join(dir, 'rsyncd.log')}`], { stdio: 'ignore' });
+  const proc = track(spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--log-file=${path.join(dir, 'rsyncd.log')}`], { stdio: 'ignore' }));
+  let spawnError: Error | undefined;
+  proc.once('error', (e) => (spawnError = e));
   const deadline = Date.now() + 10_000;
   for (;;) {
+    if (spawnError) throw new Error(`rsyncd did not start: ${spawnError.message}`);
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -112,7 +120,10 @@ export async function startRsyncd(base: string, dir: string): Promise<{ url: str
       s.once('error', () => r(false));
     });
     if (ok) break;
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('rsyncd did not start');
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill('SIGKILL');
+      throw new Error('rsyncd did not start');
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { TreeEntry } from '../../formats/format.js';
-import { parseFileName } from '../../formats/eopkg/index.js';
+import { newerBuild, parseFileName } from '../../formats/eopkg/index.js';
 
 export interface PackageBuild {
   entry: TreeEntry;
@@ -34,13 +34,13 @@ export function eopkgBuilds(entries: readonly TreeEntry[]): PackageBuild[] {
   return out;
 }
 
-/** The tip (highest release, non-delta) of each package name. */
+/** The tip of each package name (non-delta; the format's one rule, see formats/eopkg/tips.ts). */
 export function tips(builds: readonly PackageBuild[]): Map<string, PackageBuild> {
   const t = new Map<string, PackageBuild>();
   for (const b of builds) {
     if (b.delta) continue;
     const cur = t.get(b.name);
-    if (!cur || b.release > cur.release) t.set(b.name, b);
+    if (!cur || newerBuild({ release: b.release, path: b.entry.path }, { release: cur.release, path: cur.entry.path })) t.set(b.name, b);
   }
   return t;
 }

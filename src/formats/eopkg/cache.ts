@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../../util/errors.js';
-import { tmpName } from '../../util/fsx.js';
+import { mkdirp, tmpName } from '../../util/fsx.js';
 import { crc32 } from './crc32.js';
 import { XZ_WORK_PREFIX, type XzBlock } from './xz-blocks.js';
 
@@ -92,7 +92,7 @@ export class BlockCache {
 
   async put(key: string, chunk: CachedChunk): Promise<void> {
     const { xml, block, fragments } = chunk;
-    await fsp.mkdir(this.dir, { recursive: true });
+    await mkdirp(this.dir);
     const head = Buffer.alloc(HEADER + fragments.length * ROW);
     MAGIC.copy(head, 0);
     head.writeBigUInt64LE(BigInt(block.unpaddedSize), 8);

@@ -11,6 +11,7 @@
  * facts: (path, sha256, size) of each listed package and of its deltas; the content behind a sha256 never
  * changes. Package metadata is loaded only to render groups whose key misses the cache.
  */
+import { newerBuild } from './tips.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TreeEntry } from '../format.js';
@@ -131,7 +132,7 @@ export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, 
     if (!RELEASE_RE.test(fn.release)) throw badPath(e.path, 'release is not a number');
     const release = Number(fn.release);
     const cur = tips.get(fn.name);
-    if (!cur || release > cur.release || (release === cur.release && compareBytewise(base, cur.base) > 0)) {
+    if (!cur || newerBuild({ release, path: e.path }, { release: cur.release, path: cur.entry.path })) {
       tips.set(fn.name, { entry: e, base, name: fn.name, release, distrel: fn.distrel, arch: fn.arch });
     }
   }

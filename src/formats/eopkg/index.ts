@@ -15,6 +15,7 @@ import { sourceFolder } from './placement.js';
 import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { writeIndexStreaming } from './writer.js';
+import { buildIdentity } from './tips.js';
 import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
 import { INDEX_XZ_ASC, checkIndexSignature, signIndex } from './signature.js';
 import { parseFileName } from './filename.js';
@@ -24,6 +25,7 @@ export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
 export type { EopkgMeta } from './package.js';
 export type { BuildStats } from './index-builder.js';
 export { parseFileName } from './filename.js';
+export { buildIdentity, newerBuild } from './tips.js';
 export { sourceFolder, treePathFor } from './placement.js';
 
 export const INDEX_XML = 'eopkg-index.xml';
@@ -202,6 +204,7 @@ export const eopkgFormat: Format = {
   name: 'eopkg',
   // The signature is generated too (when the repository signs), so it is never taken for a package.
   indexFiles: [...INDEX_FILES, INDEX_XZ_ASC],
+  buildIdentity,
 
   packageOf(entry: TreeEntry): PackageRow | undefined {
     const fn = parseFileName(entry.path.slice(entry.path.lastIndexOf('/') + 1));
