@@ -55,7 +55,7 @@ export async function config(o: ConfigOptions): Promise<ConfigResult> {
     const next = { ...cfg.settings };
     if (value === undefined) delete next[key];
     else next[key] = value;
-    return { repo: o.repo, settings: settingsFrom(next), changed: { key, value: value ?? null }, dryRun: true };
+    return { ...show(next), changed: { key, value: value ?? null }, dryRun: true };
   }
   const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {

@@ -6,7 +6,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { importFiles } from './import.js';
-import { isManifestName, readUploadManifest } from '../hooks/manifest.js';
+import { isManifestName, readManifest } from '../hooks/manifest-kinds.js';
 import { checkUpload, refuseReason } from '../hooks/uploads.js';
 import { REJECTED_DIR } from '../hooks/watch-journal.js';
 import type { Layout } from '../engine/layout.js';
@@ -40,11 +40,13 @@ export async function previewIncoming(o: { layout: Layout; incoming: string; rep
   };
   for (const name of names.filter(isManifestName)) {
     try {
-      const m = await readUploadManifest(path.join(o.incoming, name));
+      const m = await readManifest(path.join(o.incoming, name));
       for (const f of m.files) claimed.add(f.path.split('/')[0]!);
-      await readRepoConfig(o.layout.repo(m.target));
+      const target = m.target ?? o.repo;
+      if (target === undefined) throw new RcuError('USAGE', `${name}: the manifest names no target repository and no --repo is set`);
+      await readRepoConfig(o.layout.repo(target));
       for (const f of m.files) await checkUpload(m.dir, f.path, name);
-      out.push({ event: 'would-import', name, kind: 'manifest', repo: m.target, files: m.files.map((f) => f.path) });
+      out.push({ event: 'would-import', name, kind: 'manifest', repo: target, files: m.files.map((f) => f.path) });
     } catch (e) {
       out.push(refusal(name, e));
     }
