@@ -101,7 +101,7 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'config <repo> [key] [value]',
-    describe: 'Show or set reader settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default 6).',
+    describe: 'Show or set reader settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default 6), deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false).',
     options: [['--unset', 'Return KEY to its default']],
     booleans: ['unset'],
     examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset'],

@@ -19,6 +19,8 @@ export interface ReaderSettings {
   serveWindowSeconds: number;
   /** eopkg: xz level (0-9) of index blocks; read by the format, kept here so `config` can set it. */
   indexXzPreset: number;
+  /** eopkg: after a publish that brought new tips, make the missing delta packages in the background. */
+  deltasAfterPublish: boolean;
 }
 
 export const DEFAULT_SETTINGS: ReaderSettings = {
@@ -28,6 +30,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   gcAfterPublish: true,
   serveWindowSeconds: 30,
   indexXzPreset: 6,
+  deltasAfterPublish: false,
 };
 
 /** Operator lease TTL when none is given (renewable). */
@@ -41,6 +44,7 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   gcAfterPublish: 'bool',
   serveWindowSeconds: 'number',
   indexXzPreset: 'int',
+  deltasAfterPublish: 'bool',
 };
 
 /** Parse an operator-supplied value; undefined when it does not fit the setting. */
