@@ -60,9 +60,10 @@ if (!process.argv.includes('--skip-big')) {
     console.log(`# pair: ${files} files, ${(payload / 2 ** 20).toFixed(1)} MiB payload, ${changed.length} changed (${(fs.statSync(changedTar).size / 2 ** 20).toFixed(1)} MiB as tar); packages ${(pair.old.bytes.length / 2 ** 20).toFixed(1)} / ${(pair.new.bytes.length / 2 ** 20).toFixed(1)} MiB; generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const base = path.join(work, 'base');
     cli(base, ['init']);
-    console.log('run\txz6_changed_s\tdeltas_s\tratio\tdeltas_RSS_MB\tdelta_bytes');
+    console.log('run\txz6_changed_s\tmake_s\tmake/xz6\tcommand_s\tcommand/xz6\tcommand_RSS_MB\tdelta_bytes');
     const xs: number[] = [];
     const ds: number[] = [];
+    const ms: number[] = [];
     const rss: number[] = [];
     for (let i = 0; i < runs; i++) {
       const repo = `r${i}`;
@@ -72,14 +73,17 @@ if (!process.argv.includes('--skip-big')) {
       execFileSync('sync');
       const x = timeIt(() => execFileSync('sh', ['-c', `xz -6 -T1 -c '${changedTar}' > /dev/null`]));
       const d = runCli(base, ['--json', 'deltas', repo]);
-      const out = JSON.parse(d.stdout) as { counts: { made: number }; deltas: Array<{ size?: number }> };
+      const out = JSON.parse(d.stdout) as { counts: { made: number }; deltas: Array<{ size?: number }>; seconds: { make: number } };
       if (out.counts.made !== 1) throw new Error(`expected one delta made: ${d.stdout}`);
       xs.push(x);
+      ms.push(out.seconds.make);
       ds.push(d.seconds);
       rss.push(d.maxRssMb);
-      console.log(`${i + 1}\t${x.toFixed(2)}\t${d.seconds.toFixed(2)}\t${(d.seconds / x).toFixed(2)}\t${d.maxRssMb.toFixed(0)}\t${out.deltas[0]!.size}`);
+      const m = out.seconds.make;
+      console.log(`${i + 1}\t${x.toFixed(2)}\t${m.toFixed(2)}\t${(m / x).toFixed(2)}\t${d.seconds.toFixed(2)}\t${(d.seconds / x).toFixed(2)}\t${d.maxRssMb.toFixed(0)}\t${out.deltas[0]!.size}`);
     }
-    console.log(`median\t${median(xs).toFixed(2)}\t${median(ds).toFixed(2)}\t${(median(ds) / median(xs)).toFixed(2)}\t${Math.max(...rss).toFixed(0)} (max)`);
+    const [mx, mm, md] = [median(xs), median(ms), median(ds)];
+    console.log(`median\t${mx.toFixed(2)}\t${mm.toFixed(2)}\t${(mm / mx).toFixed(2)}\t${md.toFixed(2)}\t${(md / mx).toFixed(2)}\t${Math.max(...rss).toFixed(0)} (max)`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -110,7 +114,7 @@ if (!process.argv.includes('--skip-repo')) {
     cli(base, ['import', 'src', oldDir]);
     cli(base, ['import', 'src', newDir]);
     console.log(`# repository: ${repoSize} packages, ${u} updated (main packages carry ~${payloadKiB} KiB of incompressible payload each; -devel and -dbginfo change every file, so no delta)`);
-    console.log('run\tdeltas_s\tper_update_ms\tRSS_MB\tmade\tpointless');
+    console.log('run\tcommand_s\tmake_s\tper_update_ms\tRSS_MB\tmade\tpointless');
     const ds: number[] = [];
     for (let i = 0; i < runs; i++) {
       const repo = `c${i}`;
@@ -118,9 +122,9 @@ if (!process.argv.includes('--skip-repo')) {
       clearPairCache(base);
       execFileSync('sync');
       const d = runCli(base, ['--json', 'deltas', repo]);
-      const out = JSON.parse(d.stdout) as { counts: { made: number; pointless: number } };
+      const out = JSON.parse(d.stdout) as { counts: { made: number; pointless: number }; seconds: { make: number } };
       ds.push(d.seconds);
-      console.log(`${i + 1}\t${d.seconds.toFixed(2)}\t${((d.seconds * 1000) / u).toFixed(1)}\t${d.maxRssMb.toFixed(0)}\t${out.counts.made}\t${out.counts.pointless}`);
+      console.log(`${i + 1}\t${d.seconds.toFixed(2)}\t${out.seconds.make.toFixed(2)}\t${((d.seconds * 1000) / u).toFixed(1)}\t${d.maxRssMb.toFixed(0)}\t${out.counts.made}\t${out.counts.pointless}`);
     }
     console.log(`median\t${median(ds).toFixed(2)}`);
   } finally {

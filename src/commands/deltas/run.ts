@@ -47,6 +47,8 @@ export interface DeltasResult extends TransactionResult {
   source: number;
   counts: { pairs: number; present: number; made: number; reused: number; pointless: number; skipped: number };
   deltas: DeltaReport[];
+  /** Wall seconds spent making (or finding) the deltas, and publishing them. */
+  seconds: { make: number; publish: number };
 }
 
 const JOBS = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
@@ -62,7 +64,7 @@ export async function makeDeltas(opts: DeltasOptions): Promise<DeltasResult> {
   const pairs = planPairs(src.entries, { names: opts.names, from, repo: opts.repo });
   const reports = new Map<DeltaPair, DeltaReport>(pairs.map((p) => [p, { path: p.path, name: p.name, fromRelease: p.old.release, toRelease: p.tip.release, status: p.present ? 'present' : 'pending' }]));
   const todo = pairs.filter((p) => !p.present);
-  const base: Omit<DeltasResult, 'counts' | 'deltas'> = { repo: opts.repo, published: false, dryRun: !!opts.dryRun, parent: src.generation, generation: src.generation, added: [], removed: [], replaced: [], warnings: [], source: src.generation };
+  const base: Omit<DeltasResult, 'counts' | 'deltas'> = { seconds: { make: 0, publish: 0 }, repo: opts.repo, published: false, dryRun: !!opts.dryRun, parent: src.generation, generation: src.generation, added: [], removed: [], replaced: [], warnings: [], source: src.generation };
   if (opts.dryRun) return finish(base, reports, todo.map((p) => p.path));
 
   const pool = new Pool(layout);
@@ -70,6 +72,7 @@ export async function makeDeltas(opts: DeltasOptions): Promise<DeltasResult> {
   const outcomes = new Map<DeltaPair, PairOutcome>();
   const bar = progress(`deltas ${opts.repo}`, todo.length, opts.progressStream ?? process.stderr, 1);
   const staged: StagedBlob[] = [];
+  const t0 = performance.now();
   try {
     let next = 0;
     const worker = async () => {
@@ -83,12 +86,14 @@ export async function makeDeltas(opts: DeltasOptions): Promise<DeltasResult> {
     };
     await Promise.all(Array.from({ length: Math.min(JOBS, todo.length) }, worker));
     bar.done();
+    base.seconds.make = (performance.now() - t0) / 1000;
     for (const [pair, o] of outcomes) Object.assign(reports.get(pair)!, describeOutcome(o));
     const ready = todo.filter((p) => { const o = outcomes.get(p); return o?.status === 'made' || o?.status === 'reused'; });
     if (ready.length === 0) return finish(base, reports, []);
     const r = await publishInto(layout, opts.repo, 'deltas', [opts.repo, ...(opts.names ?? []), `--from=${from}`], opts, async (_state, parent) => {
       return { adds: stillWanted(ready, parent).map((p) => toAdd(p, outcomes.get(p)!)), removes: [] };
     });
+    base.seconds.publish = (performance.now() - t0) / 1000 - base.seconds.make;
     // The pair cache learns of a delta once its blob is in the pool (a publish that lost a race keeps nothing).
     for (const p of ready) {
       const o = outcomes.get(p)!;
