@@ -156,11 +156,20 @@ test('a pair is made once: another repository reuses the pooled delta; pull and 
   assert.ok(fs.existsSync(path.join(current('d'), d)), 'clone --full carries the delta too');
 });
 
-test('bad old builds (corrupt pool blob, broken files.xml) skip their pair with a message; the others are made', () => {
+/** The pool blob a snapshot file links to, made writable (to damage it on purpose). */
+function poolBlobOf(base: string, file: string): string {
+  const st = fs.statSync(file);
+  const blob = fs.readdirSync(path.join(base, 'pool/blobs'), { recursive: true }).map((f) => path.join(base, 'pool/blobs', String(f))).find((f) => fs.statSync(f).ino === st.ino)!;
+  fs.chmodSync(blob, 0o644);
+  return blob;
+}
+
+test('bad builds (corrupt old blob, broken files.xml, corrupt tip payload) skip their pair with a message; the others are made', () => {
   const dir = tempDir();
   const good = generatePair({ seed: 'good', name: 'goodpkg', out: path.join(dir, 'pkgs') });
   const corrupt = generatePair({ seed: 'corrupt', name: 'corruptpkg', out: path.join(dir, 'pkgs') });
   const broken = generatePair({ seed: 'broken', name: 'brokenpkg', out: path.join(dir, 'pkgs') });
+  const rotnew = generatePair({ seed: 'rotnew', name: 'rotnewpkg', files: 30, out: path.join(dir, 'pkgs') });
   // An old build whose files.xml is not XML (import reads only metadata.xml, so it gets in).
   const members = zipMembers(broken.old.file!);
   const xzBytes = execFileSync('python3', ['-c', 'import zipfile,sys; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("install.tar.xz"))', broken.old.file!]);
@@ -170,24 +179,22 @@ test('bad old builds (corrupt pool blob, broken files.xml) skip their pair with 
     { name: 'install.tar.xz', data: xzBytes, deflate: false },
   ], new Date('2024-04-01T00:00:00Z')));
   const { cli, base, current } = repoWith(dir, ['u']);
-  assert.equal(cli.sync(['import', 'u', ...[good, corrupt, broken].flatMap((p) => [p.old.file!, p.new.file!])]).code, 0);
-  // Corrupt the old corruptpkg blob in the pool (bit rot): its bytes no longer hash to its name.
-  const blob = fs.realpathSync(path.join(current('u'), 'c/corruptpkg', corrupt.old.basename));
-  const st = fs.statSync(path.join(current('u'), 'c/corruptpkg', corrupt.old.basename));
-  const pool = fs.readdirSync(path.join(base, 'pool/blobs'), { recursive: true }).map((f) => path.join(base, 'pool/blobs', String(f))).find((f) => fs.statSync(f).ino === st.ino)!;
-  assert.ok(blob && pool);
-  fs.chmodSync(pool, 0o644);
-  const fd = fs.openSync(pool, 'r+');
-  fs.writeSync(fd, Buffer.from('rot'), 0, 3, 40);
-  fs.closeSync(fd);
+  assert.equal(cli.sync(['import', 'u', ...[good, corrupt, broken, rotnew].flatMap((p) => [p.old.file!, p.new.file!])]).code, 0);
+  // Bit rot in the pool: the old corruptpkg build, and the middle of the rotnewpkg tip's payload.
+  for (const [file, at] of [[path.join(current('u'), 'c/corruptpkg', corrupt.old.basename), 40], [path.join(current('u'), 'r/rotnewpkg', rotnew.new.basename), Math.floor(rotnew.new.bytes.length / 2)]] as const) {
+    const fd = fs.openSync(poolBlobOf(base, file), 'r+');
+    fs.writeSync(fd, Buffer.from('rot'), 0, 3, at);
+    fs.closeSync(fd);
+  }
   const res = cli.sync(['--json', 'deltas', 'u']);
   assert.equal(res.code, 0, res.stderr);
   const r = JSON.parse(res.stdout) as DeltasJson;
-  assert.deepEqual([r.counts.made, r.counts.skipped], [1, 2]);
+  assert.deepEqual([r.counts.made, r.counts.skipped], [1, 3]);
   const msg = (n: string) => r.deltas.find((d) => d.path.includes(n))!;
   assert.equal(msg('goodpkg').status, 'made');
   assert.match(msg('corruptpkg').message!, /corruptpkg-[^ ]+\.eopkg: its bytes hash to [0-9a-f]{64}, not/);
   assert.match(msg('brokenpkg').message!, /brokenpkg-[^ ]+\.eopkg: files\.xml/);
+  assert.ok(msg('rotnewpkg').message!.startsWith(`r/rotnewpkg/${rotnew.new.basename}: `), msg('rotnewpkg').message);
   assert.ok(fs.existsSync(path.join(current('u'), msg('goodpkg').path)));
 });
 
@@ -209,10 +216,7 @@ test('trim-packages drops deltas whose source build is gone; verify checks liste
   for (const p of left) assert.ok(fs.existsSync(path.join(current('u'), p)));
   assert.equal(cli.sync(['verify', 'u']).code, 0);
   // Damage one listed delta's pool blob: verify names it.
-  const st = fs.statSync(path.join(current('u'), left[0]!));
-  const blob = fs.readdirSync(path.join(base, 'pool/blobs'), { recursive: true }).map((f) => path.join(base, 'pool/blobs', String(f))).find((f) => fs.statSync(f).ino === st.ino)!;
-  fs.chmodSync(blob, 0o644);
-  fs.appendFileSync(blob, 'x');
+  fs.appendFileSync(poolBlobOf(base, path.join(current('u'), left[0]!)), 'x');
   const v = cli.sync(['verify', 'u']);
   assert.equal(v.code, 8);
   assert.match(v.stdout + v.stderr, new RegExp(`listed delta ${left[0]!.replace(/[.]/g, '\\.')}: the index says \\d+ bytes, the file has \\d+`));

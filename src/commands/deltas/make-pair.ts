@@ -68,31 +68,37 @@ export async function makePair(pool: Pool, checks: BlobChecks, pair: DeltaPair):
       fs.rmSync(held, { force: true });
     }
   }
-  const side = async (sha: string, label: string): Promise<string | undefined> => {
-    const why = await checks.check(sha);
-    return why && `${label}: ${why}`;
-  };
-  // The old blob is re-hashed: only its files.xml is read, so nothing else would notice bit rot. The new
-  // blob is read whole anyway, and every byte used is checked on the way (zip CRC-32 of the copied members,
-  // xz's CRC-64 of the payload, files.xml's sha1 of each carried file): hashing it too would cost a second read.
-  const bad = await side(oldSha, pair.old.entry.path);
-  if (bad) return { status: 'skipped', message: bad };
+  // The old blob is re-hashed: only its files.xml is read, so nothing else would notice bit rot. It runs
+  // beside the making (a mismatch discards the result). The new blob is read whole anyway, and every byte
+  // used is checked on the way (zip CRC-32 of the copied members, xz's CRC-64 of the payload, files.xml's
+  // sha1 of each carried file): hashing it too would cost a second read.
+  const oldCheck = checks.check(oldSha).then((why) => why && `${pair.old.entry.path}: ${why}`);
+  oldCheck.catch(() => undefined); // awaited below, whatever the making does
   const tmp = tmpName(pool.layout.poolTmpDir, 'delta');
+  let outcome: PairOutcome;
   try {
     const out = await writeDelta(await checks.oldFiles(oldSha), pool.blobPath(newSha), tmp);
-    if (out.kind === 'pointless') {
-      await writePair(pool, oldSha, newSha, { v: 1, outcome: 'pointless', total: out.total });
-      return { status: 'pointless', cached: false, total: out.total };
+    if (out.kind === 'pointless') outcome = { status: 'pointless', cached: false, total: out.total };
+    else {
+      const base = path.posix.basename(pair.path);
+      const meta = await describePackage(tmp, base, pair.path, { sha1: out.sha1, size: out.size });
+      outcome = { status: 'made', staged: { tmpPath: tmp, sha256: out.sha256, sha1: out.sha1, size: out.size }, meta, carried: out.carried, total: out.total };
     }
-    const base = path.posix.basename(pair.path);
-    const meta = await describePackage(tmp, base, pair.path, { sha1: out.sha1, size: out.size });
-    return { status: 'made', staged: { tmpPath: tmp, sha256: out.sha256, sha1: out.sha1, size: out.size }, meta, carried: out.carried, total: out.total };
   } catch (e) {
     fs.rmSync(tmp, { force: true });
+    const bad = await oldCheck;
+    if (bad) return { status: 'skipped', message: bad };
     if (e instanceof DeltaInputError) return { status: 'skipped', message: `${e.side === 'old' ? pair.old.entry.path : pair.tip.entry.path}: ${e.message}` };
     if (isRcuError(e, 'BAD_INPUT')) return { status: 'skipped', message: `the delta made from ${pair.old.entry.path} is not a valid package: ${e.message}` };
     throw e;
   }
+  const bad = await oldCheck;
+  if (bad) {
+    fs.rmSync(tmp, { force: true });
+    return { status: 'skipped', message: bad };
+  }
+  if (outcome.status === 'pointless') await writePair(pool, oldSha, newSha, { v: 1, outcome: 'pointless', total: outcome.total });
+  return outcome;
 }
 
 /** A hard link of a pool blob in pool/tmp, or undefined when the blob is gone (swept) or cannot be linked. */
