@@ -8,7 +8,7 @@
  * The workers stay ES modules (they are started by path).
  *
  * The outputs must stay together in dist/bundle/: the CLI finds the workers next to itself
- * (new URL('./delete-worker.js', import.meta.url), likewise prepare-worker.js) and bin/rcurepo.js two levels up (gc-spawn.ts).
+ * (new URL('./delete-worker.js', import.meta.url), likewise prepare-worker.js) and bin/rcurepo.js two levels up (src/util/bin.ts).
  * Type checking is `npm run typecheck` (tsc --noEmit); esbuild only strips types.
  */
 import { build } from 'esbuild';
@@ -31,7 +31,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts', 'prepare-worker': 'src/commands/prepare-worker.ts' },
+  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts', 'prepare-worker': 'src/hooks/prepare-worker.ts' },
   outdir,
   format: 'esm',
   // Bundled CommonJS dependencies call require() for Node's own modules.

@@ -59,3 +59,18 @@ test('runPostPublishHooks returns at once; hooks run detached, in order, and a f
   // The publish stands.
   assert.equal(cli.json<{ generation: number }>(['list', 'r']).generation, 2);
 });
+
+test('after each publish the hooks run for current: a burst of publishes coalesces, the newest generation wins', async () => {
+  const { dir, base, cli } = setupBase();
+  const out = path.join(dir, 'gens.out');
+  // A slow hook: publishes made while it runs wait in ONE pending child, which then runs for current.
+  cli.sync(['hooks', 'add', 'r', '--', 'sh', '-c', `echo $RCUREPO_GENERATION >> ${out}; sleep 4`]);
+  for (const name of ['a', 'b', 'c', 'd']) assert.equal(cli.sync(['import', 'r', upload(dir, `${name}.bin`, name)]).code, 0);
+  assert.equal(cli.json<{ generation: number }>(['list', 'r']).generation, 5);
+  await until('the newest generation ran its hooks', () => fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim().split('\n').at(-1) === '5', 30_000);
+  const runs = fs.readFileSync(out, 'utf8').trim().split('\n').map(Number);
+  assert.equal(runs[0], 2, 'the first publish ran at once');
+  assert.ok(runs.length <= 3, `four publishes, coalesced into at most three runs: ${runs.join(' ')}`);
+  assert.deepEqual([...runs].sort((x, y) => x - y), runs, 'never an older generation after a newer one');
+  await until('no reaction pending', () => !fs.existsSync(path.join(base, 'repos', 'r', 'meta', 'pending', 'post-publish')), 15_000);
+});

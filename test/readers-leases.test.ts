@@ -7,7 +7,7 @@ import path from 'node:path';
 import { makeRepo, must, current, snapshots } from './helpers/readers-fixture.js';
 import { Layout } from '../src/engine/layout.js';
 import { acquireLease } from '../src/readers/leases.js';
-import { scheduleGcAfterPublish } from '../src/readers/gc-spawn.js';
+import { scheduleReaction } from '../src/publish/after-publish.js';
 
 /** A repository with generations 1..5 (1 is the empty first one), grace 0, keep 1. */
 function fiveGenerations() {
@@ -131,9 +131,9 @@ test('gc after publish runs detached, at most one pending per repository', async
   const fx = fiveGenerations();
   must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'true']));
   const layout = new Layout(fx.base);
-  const pid = await scheduleGcAfterPublish(layout, 'r');
+  const pid = await scheduleReaction(layout, 'r', 'gc');
   assert.ok(pid);
-  assert.equal(await scheduleGcAfterPublish(layout, 'r'), undefined, 'one already pending');
+  assert.equal(await scheduleReaction(layout, 'r', 'gc'), undefined, 'one already pending');
   const deadline = Date.now() + 15_000;
   while (snapshots(fx.repoDir).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(snapshots(fx.repoDir), [5]);
@@ -143,5 +143,5 @@ test('gc after publish runs detached, at most one pending per repository', async
   while (snapshots(fx.repoDir).length > 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(snapshots(fx.repoDir), [6]);
   must(fx.cli.sync(['config', 'r', 'gcAfterPublish', 'false']));
-  assert.equal(await scheduleGcAfterPublish(layout, 'r'), undefined);
+  assert.equal(await scheduleReaction(layout, 'r', 'gc'), undefined);
 });

@@ -41,11 +41,17 @@ export const hooksCommands: CommandDef[] = [
     options: [
       ['--timeout', 'hooks add: seconds before the hook is killed (default 300)'],
       ['--gen', 'hooks run: generation (default: current)'],
+      ['--background', 'hooks run: started after a publish: run for the current generation, no messages'],
     ],
+    booleans: ['background'],
     examples: ['hooks add main -- /usr/local/bin/push-mirror main', "hooks add main --timeout 30 -- sh -c 'curl -fsS -X PURGE https://cdn.example/main/'", 'hooks list main', 'hooks remove main 2', 'hooks run main'],
     async run(ctx, [action, repo], opts) {
       const m = await import('../commands/hooks.js');
       const base = ctx.base(opts);
+      if (action === 'run' && opts.background) {
+        await m.runHooksAfterPublish({ base, repo: repo! }); // outcomes are in the hooks' log
+        return;
+      }
       if (action === 'run') {
         const r = await m.runHooksNow({ base, repo: repo!, generation: opts.gen === undefined ? undefined : intArg(opts.gen, '--gen') });
         ctx.emit(opts, r, () =>

@@ -9,6 +9,7 @@ import type { LockHolder } from '../engine/lock.js';
 import { requireCurrent } from '../engine/generations.js';
 import { hookLogFile, parseHooks, POST_PUBLISH_SETTING, runPostPublishHooks } from '../hooks/post-publish.js';
 import type { HookOutcome, PostPublishHook } from '../hooks/post-publish.js';
+import { runHooksOnCurrent } from '../hooks/hook-exec.js';
 import { RcuError } from '../util/errors.js';
 import { pathExists } from '../util/fsx.js';
 
@@ -73,4 +74,10 @@ export async function runHooksNow(o: { base: string; repo: string; generation?: 
   if (!(await pathExists(repo.snapshotDir(gen)))) throw new RcuError('NOT_FOUND', `'${o.repo}' has no snapshot of generation ${gen}`);
   const outcomes = await runPostPublishHooks(layout, o.repo, gen, repo.snapshotDir(gen), { wait: true, always: true });
   return { repo: o.repo, generation: gen, outcomes, log: hookLogFile(repo) };
+}
+
+/** The 'post-publish' after-publish reaction's background child (src/publish/reactions.ts). */
+export async function runHooksAfterPublish(o: { base: string; repo: string }): Promise<{ generation?: number; outcomes: HookOutcome[] }> {
+  const layout = await openBase(o.base);
+  return runHooksOnCurrent(layout, o.repo);
 }

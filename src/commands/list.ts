@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { listEntries } from './inspect.js';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { table, bytes } from '../cli/context.js';
+import { table, bytes } from '../util/text.js';
 import type { TreeEntry } from '../formats/format.js';
 
 export interface EopkgListEntry extends TreeEntry {

@@ -1,8 +1,7 @@
 /** `rcurepo remove REPO PATH...`: unlink paths (files, folders or glob patterns inside the tree). */
 import picomatch from 'picomatch';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { afterPublishFor } from './after-publish.js';
-import { runTransaction } from '../engine/transaction.js';
+import { publishingTransaction } from '../publish/after-publish.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
 import type { TreeEntry } from '../formats/format.js';
@@ -35,8 +34,8 @@ export async function removePaths(opts: RemoveOptions): Promise<TransactionResul
   for (const p of opts.paths) if (p.includes('\0') || p.startsWith('/') || p.split('/').includes('..')) checkTreePath(p);
   const layout = await openBase(opts.base);
   const format = await getFormat((await readRepoConfig(layout.repo(opts.repo))).format);
-  return runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'remove', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+  return publishingTransaction(
+    { layout, repoName: opts.repo, format, operation: 'remove', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait },
     async (state) => {
       const entries = await state.entries();
       const removes = new Set<string>();

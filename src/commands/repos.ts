@@ -10,7 +10,7 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { sweepPool } from '../engine/sweep.js';
 import { getFormat } from '../formats/registry.js';
-import { afterPublish } from './after-publish.js';
+import { runAfterPublish } from '../publish/after-publish.js';
 import { removeRsyncFragment } from '../readers/rsyncd.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { fsyncPath, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
@@ -28,6 +28,8 @@ export interface CreateRepoResult {
   generation: number;
   path: string;
   dryRun: boolean;
+  /** After-publish steps that failed (the repository exists regardless). */
+  warnings?: string[];
 }
 
 /**
@@ -86,8 +88,9 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   } finally {
     await removePath(tmpDir);
   }
-  await afterPublish(layout, name, 1, final.snapshotDir(1));
-  return result;
+  // The first generation gets the same reactions as every publish (its rsync module, hooks).
+  const warnings = await runAfterPublish(layout, name, 1, final.snapshotDir(1));
+  return warnings.length ? { ...result, warnings } : result;
 }
 
 export interface RepoSummary {

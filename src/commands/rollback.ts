@@ -1,8 +1,7 @@
 /** `rcurepo rollback REPO GEN`: publish a NEW generation whose content is GEN's (current never moves back). */
 import fsp from 'node:fs/promises';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { afterPublishFor } from './after-publish.js';
-import { runTransaction } from '../engine/transaction.js';
+import { publishingTransaction } from '../publish/after-publish.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
 import { loadEntries } from '../engine/snapshot-state.js';
@@ -25,8 +24,8 @@ export async function rollback(opts: RollbackOptions): Promise<TransactionResult
   const repo = layout.repo(opts.repo);
   const format = await getFormat((await readRepoConfig(repo)).format);
   const pool = new Pool(layout);
-  return runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+  return publishingTransaction(
+    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait },
     async (state) => {
       if (opts.generation === state.parent) throw new RcuError('USAGE', `generation ${opts.generation} is already current`);
       try {

@@ -5,8 +5,7 @@
  */
 import fs from 'node:fs';
 import { openBase, readRepoConfig } from '../engine/repo.js';
-import { afterPublishFor } from './after-publish.js';
-import { runTransaction } from '../engine/transaction.js';
+import { publishingTransaction } from '../publish/after-publish.js';
 import type { AddChange, TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
@@ -46,8 +45,8 @@ export async function setAssets(opts: SetAssetsOptions): Promise<TransactionResu
       validateAsset(kind, text, file);
       adds.push({ path: ASSET_FILE[kind], sha256: s.sha256, size: s.size, staged: s });
     }
-    return await runTransaction(
-      { layout, repoName: opts.repo, format, operation: 'set-assets', args: kinds.map((k) => `--${k}=${opts.files[k]}`), dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+    return await publishingTransaction(
+      { layout, repoName: opts.repo, format, operation: 'set-assets', args: kinds.map((k) => `--${k}=${opts.files[k]}`), dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait },
       async () => ({ adds, removes: [] }),
     );
   } catch (e) {

@@ -3,13 +3,15 @@
  * copied), let the format place and describe them, and turn them into a Change against the parent
  * snapshot with conflict rules (same path, different bytes: refused unless replacing).
  */
+import fs from 'node:fs';
 import type { Layout } from './layout.js';
 import type { Format, PlaceOptions, Placement } from '../formats/format.js';
-import type { AddChange, Change, PlanState } from './transaction.js';
+import type { AddChange, Change, PlanState, TransactionResult } from './transaction.js';
 import { HASHES_META, Pool } from './pool.js';
 import type { StagedBlob } from './pool.js';
 import { isRcuError, RcuError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
+import { tmpName } from '../util/fsx.js';
 
 export interface SourceFile {
   /** Absolute path to read. */
@@ -24,6 +26,17 @@ export interface PreparedFile {
   placement: Placement;
 }
 
+/** What an import answers: the transaction's result, and what the import itself adds to it. */
+export interface ImportResult extends TransactionResult {
+  inputs: number;
+  /** Files already present with identical content. */
+  unchanged: string[];
+  /** Upload manifest imports: the manifest's file name. */
+  manifest?: string;
+  /** Upload manifest delivered again: the generation that first published it (nothing was imported now). */
+  alreadyPublished?: number;
+}
+
 const PLACE_CONCURRENCY = 8;
 
 export interface PrepareResult {
@@ -36,7 +49,7 @@ export interface PrepareResult {
 export type PrepareOutcome = PreparedFile | string;
 
 /**
- * Prepares many files elsewhere (worker threads: src/commands/prepare-threads.ts), calling `onOutcome`
+ * Prepares many files elsewhere (worker threads: src/hooks/prepare-threads.ts), calling `onOutcome`
  * once per file in any order; rejects with the first I/O fault after every started file has answered.
  */
 export interface ParallelPrepare {
@@ -51,11 +64,12 @@ export interface ParallelPrepare {
 export async function prepareOne(pool: Pool, format: Format, f: SourceFile, opts: PlaceOptions): Promise<PrepareOutcome> {
   let staged: StagedBlob | undefined;
   try {
-    const small = pool.stageSync(f.abs);
-    const bytes = small?.bytes;
-    const blob: StagedBlob = small ? { tmpPath: small.tmpPath, sha256: small.sha256, sha1: small.sha1, size: small.size } : await pool.stage(f.abs);
+    // De-duplicated as it is read: bytes the pool already holds get no temporary copy (see Pool).
+    const { bytes, ...blob } = await pool.stageForImport(f.abs);
     staged = blob;
-    const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath: blob.tmpPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+    // The format reads a stable copy of the bytes hashed: the private one, or the (read-only) pool blob.
+    const copyPath = blob.tmpPath ?? pool.blobPath(blob.sha256);
+    const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
     // Metadata goes to the pool's cache now, not into memory: a bulk import of 50,000 packages would
     // otherwise hold every fragment, and queued requests would carry them. Caching the hashes here too
     // keeps that file write out of the commit, which runs under the lock.
@@ -79,7 +93,9 @@ export async function prepareFiles(
 ): Promise<PrepareResult> {
   const pool = new Pool(layout);
   const results: Array<PrepareOutcome | undefined> = new Array(files.length);
+  const shareCopy = sharedCopies(layout);
   const record = (i: number, outcome: PrepareOutcome): void => {
+    if (typeof outcome !== 'string') shareCopy(outcome.staged);
     results[i] = outcome;
     opts.progress?.tick();
   };
@@ -136,6 +152,37 @@ export async function prepareFiles(
     }
   }
   return { prepared: unique, refused };
+}
+
+/**
+ * Identical bytes staged twice by one import keep one inode: the later name becomes a hard link to the
+ * first copy (66,000 identical files must not need 66,000 inodes in pool/tmp). Only an optimisation:
+ * whatever fails here (EMLINK at the link limit, say) leaves that copy as it is, and later duplicates
+ * link to it instead.
+ */
+function sharedCopies(layout: Layout): (s: StagedBlob) => void {
+  const first = new Map<string, string>();
+  return (s) => {
+    if (s.tmpPath === undefined) return;
+    const have = first.get(s.sha256);
+    if (have === undefined) {
+      first.set(s.sha256, s.tmpPath);
+      return;
+    }
+    let link: string | undefined;
+    try {
+      const a = fs.statSync(have);
+      const b = fs.statSync(s.tmpPath);
+      if (a.ino === b.ino && a.dev === b.dev) return;
+      link = tmpName(layout.poolTmpDir, 'same');
+      fs.linkSync(have, link);
+      fs.renameSync(link, s.tmpPath); // the copy's inode is freed; the name stays the caller's
+      link = undefined;
+    } catch {
+      if (link) fs.rmSync(link, { force: true });
+      first.set(s.sha256, s.tmpPath);
+    }
+  };
 }
 
 const BULK_COMPARE = 64;

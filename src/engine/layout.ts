@@ -170,9 +170,12 @@ export class RepoLayout {
   pinMarker(gen: number): string {
     return path.join(this.dir, 'pins', formatGeneration(gen));
   }
-  /** Marker naming the pid of the background gc started after a publish (at most one pending). */
-  get gcPendingMarker(): string {
-    return path.join(this.dir, 'condemned', 'gc-pending');
+  /**
+   * Marker naming the pid of the background child of after-publish reaction `name` that has not yet
+   * taken up its work (at most one pending per repository and reaction; src/publish/pending.ts).
+   */
+  reactionPendingMarker(name: string): string {
+    return path.join(this.dir, 'meta', 'pending', name);
   }
   /** Group-commit queue of import requests waiting for the next transaction. */
   get queueDir(): string {

@@ -6,7 +6,8 @@
  * Adding is two-phase so that refused input never touches the pool: stage() copies bytes into
  * pool/tmp (hashing while copying; the uploader's file is never linked), commit() makes the staged
  * copies durable with one filesystem sync and links each to its content-addressed name (EEXIST =
- * already there, deduplicated).
+ * already there, deduplicated). Imports de-duplicate earlier, as they read (stageForImport): bytes a
+ * snapshot already references in the pool get no temporary copy at all.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -25,8 +26,14 @@ export const HASHES_META = 'hashes';
 const SMALL_FILE = 4 * 1024 * 1024;
 
 export interface StagedBlob extends BlobHashes {
-  /** Private copy in pool/tmp; removed by commit() or discard(). */
-  tmpPath: string;
+  /**
+   * Private copy in pool/tmp; removed by commit() or discard(). Absent when the pool already held these
+   * bytes when they were read (stageForImport): commit() then only checks the blob is still there, and
+   * copies `source` again (checking its hash) should a sweep have removed it meanwhile.
+   */
+  tmpPath?: string;
+  /** The file the bytes were read from (set when there is no tmpPath). */
+  source?: string;
   /** Kinds of metadata this import cached for it (removed by discard() unless the blob is in the pool). */
   metaKinds?: string[];
   /** Set by commit(): the copy is now the pool blob, discard() leaves it alone. */
@@ -41,6 +48,9 @@ function stageError(e: unknown, source: string): unknown {
   if (errnoCode(e) === 'EISDIR') return new RcuError('BAD_INPUT', `${source}: is a directory`, { cause: e });
   return fsError(e, source, 'copying into the pool');
 }
+
+/** A staged blob that certainly has its private copy (what stage() and stageSync() return). */
+export type StagedCopy = StagedBlob & { tmpPath: string };
 
 export function isSha256(s: string): boolean {
   return /^[0-9a-f]{64}$/.test(s);
@@ -58,7 +68,16 @@ export class Pool {
    * Synchronous copy for files up to SMALL_FILE bytes (callers slice their loops with `chunked`);
    * larger files go through the streaming `stage`. Same checks, same result.
    */
-  stageSync(source: string): (StagedBlob & { bytes: Buffer }) | undefined {
+  stageSync(source: string): (StagedCopy & { bytes: Buffer }) | undefined {
+    // (Always copied: the copy-less branch is never taken.)
+    return this.readSmallSync(source, () => true) as (StagedCopy & { bytes: Buffer }) | undefined;
+  }
+
+  /**
+   * Read a small file whole and hash it; write the private copy only if `wantCopy(sha256)` says so.
+   * Undefined for files above SMALL_FILE (stream them).
+   */
+  private readSmallSync(source: string, wantCopy: (sha256: string) => boolean): (StagedCopy & { bytes: Buffer }) | (StagedBlob & { bytes: Buffer; tmpPath: undefined }) | undefined {
     let fd: number;
     try {
       fd = fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -71,15 +90,11 @@ export class Pool {
       if (!st.isFile()) throw new RcuError('BAD_INPUT', `${source}: not a regular file`);
       if (st.size > SMALL_FILE) return undefined;
       const buf = fs.readFileSync(fd);
+      const hashes = { sha256: createHash('sha256').update(buf).digest('hex'), sha1: createHash('sha1').update(buf).digest('hex'), size: buf.length };
+      if (!wantCopy(hashes.sha256)) return { bytes: buf, tmpPath: undefined, source, ...hashes };
       tmp = tmpName(this.layout.poolTmpDir);
       fs.writeFileSync(tmp, buf, { flag: 'wx', mode: 0o444 });
-      return {
-        bytes: buf,
-        tmpPath: tmp,
-        sha256: createHash('sha256').update(buf).digest('hex'),
-        sha1: createHash('sha1').update(buf).digest('hex'),
-        size: buf.length,
-      };
+      return { bytes: buf, tmpPath: tmp, ...hashes };
     } catch (e) {
       if (tmp) fs.rmSync(tmp, { force: true });
       throw stageError(e, source);
@@ -88,8 +103,31 @@ export class Pool {
     }
   }
 
+  /**
+   * An import's staging: like stageSync/stage, but bytes a snapshot already references in the pool get
+   * no private copy (tmpPath absent; the format reads the pool blob). Large files are streamed into a
+   * copy while hashing, which is dropped at once when the pool turns out to hold them.
+   */
+  async stageForImport(source: string): Promise<StagedBlob & { bytes?: Buffer }> {
+    const small = this.readSmallSync(source, (sha) => !this.isReferenced(sha));
+    if (small) return small;
+    const copy = await this.stage(source);
+    if (!this.isReferenced(copy.sha256)) return copy;
+    fs.rmSync(copy.tmpPath, { force: true });
+    return { sha256: copy.sha256, sha1: copy.sha1, size: copy.size, source };
+  }
+
+  /**
+   * Whether the pool holds this blob and a snapshot links it (nlink > 1). An unreferenced blob is left
+   * alone: the next sweep removes it, and an import should not lean on it.
+   */
+  private isReferenced(sha256: string): boolean {
+    const st = fs.statSync(this.blobPath(sha256), { throwIfNoEntry: false });
+    return !!st && st.nlink > 1;
+  }
+
   /** Copy `source` into a private temporary file, computing sha256, sha1 and size in one pass. */
-  async stage(source: string): Promise<StagedBlob> {
+  async stage(source: string): Promise<StagedCopy> {
     const tmp = tmpName(this.layout.poolTmpDir);
     const h256 = createHash('sha256');
     const h1 = createHash('sha1');
@@ -136,7 +174,7 @@ export class Pool {
   async discard(staged: readonly StagedBlob[]): Promise<void> {
     const left = staged.filter((s) => !s.committed);
     await chunked(left, (s) => {
-      fs.rmSync(s.tmpPath, { force: true });
+      if (s.tmpPath !== undefined) fs.rmSync(s.tmpPath, { force: true });
       if (s.metaKinds?.length && !fs.existsSync(this.blobPath(s.sha256))) {
         for (const kind of s.metaKinds) fs.rmSync(this.layout.blobMetaPath(s.sha256, kind), { force: true });
       }
@@ -169,9 +207,14 @@ export class Pool {
    */
   async commit(staged: readonly StagedBlob[]): Promise<void> {
     if (staged.length === 0) return;
+    await this.recopySwept(staged);
     await syncFilesystem(this.layout.poolTmpDir, () => [this.layout.poolTmpDir]);
     const dirs = new Set<string>();
     await chunked(staged, (s) => {
+      if (s.tmpPath === undefined) {
+        s.committed = true; // in the pool already (recopySwept checked, and the caller excludes sweeps)
+        return;
+      }
       const final = this.blobPath(s.sha256);
       const dir = path.dirname(final);
       if (!dirs.has(dir)) {
@@ -196,6 +239,23 @@ export class Pool {
       }
     });
     await syncFilesystem(this.layout.blobsDir, () => dirs);
+  }
+
+  /**
+   * Blobs staged without a copy because the pool held them: a sweep may have removed one since (its last
+   * snapshot reaped). Such a blob is copied from its source again, and must still hash the same. Callers
+   * hold the pool guard (enterPool), so what is there now stays until they leave.
+   */
+  private async recopySwept(staged: readonly StagedBlob[]): Promise<void> {
+    for (const s of staged) {
+      if (s.tmpPath !== undefined || s.committed || fs.existsSync(this.blobPath(s.sha256))) continue;
+      const again = await this.stage(s.source!);
+      if (again.sha256 !== s.sha256) {
+        fs.rmSync(again.tmpPath, { force: true });
+        throw new RcuError('BAD_INPUT', `${s.source}: changed while it was being imported (sha256 ${s.sha256}, now ${again.sha256}); nothing was imported`);
+      }
+      s.tmpPath = again.tmpPath;
+    }
   }
 
   /**

@@ -53,6 +53,9 @@ export interface PlanState {
   compare(treePath: string, sha256: string): Promise<'absent' | 'same' | 'different'>;
 }
 
+/** What follows a publish (src/publish/after-publish.ts): returns warnings, never undoes the publish. */
+export type AfterPublish = (gen: number, snapshotDir: string) => Promise<string[]>;
+
 export interface TransactionOptions {
   layout: Layout;
   repoName: string;
@@ -65,8 +68,12 @@ export interface TransactionOptions {
   onWait?: (holder: LockHolder | undefined) => void;
   /** Operations that may run on a frozen repository (none of the content-changing ones). */
   allowFrozen?: boolean;
-  /** Called after the swap, still under the lock (e.g. rsync fragment); failures are reported, never undo. */
-  afterPublish?: (gen: number, snapshotDir: string) => Promise<void>;
+  /**
+   * Called after the swap, still under the lock: the repository's after-publish reactions. Required, so
+   * no publishing command can forget them; commands get it from src/publish/ (publishingTransaction).
+   * It returns warnings for the result; a failure never undoes the publish.
+   */
+  afterPublish: AfterPublish;
   /**
    * A writer lock on this repository the caller already holds (group-commit leader): used instead of
    * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
@@ -239,12 +246,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-supersede');
     result.published = true;
     result.generation = gen;
-    if (opts.afterPublish) {
-      try {
-        await opts.afterPublish(gen, repo.snapshotDir(gen));
-      } catch (e) {
-        warnings.push(`after-publish step failed: ${(e as Error).message}`);
-      }
+    try {
+      warnings.push(...(await opts.afterPublish(gen, repo.snapshotDir(gen))));
+    } catch (e) {
+      warnings.push(`after-publish step failed: ${(e as Error).message}`);
     }
     return result;
   } finally {

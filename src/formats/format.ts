@@ -2,7 +2,21 @@
  * The interface a repository format implements. The engine knows only this module; concrete formats
  * register themselves in src/formats/registry.ts, which commands (not the engine) import.
  */
-import type { Layout, RepoLayout } from '../engine/layout.js';
+
+/**
+ * The base as a format sees it: where a pool blob lives. (engine/layout.ts's Layout is one; declared here
+ * so that formats, below the engine, import nothing above them.)
+ */
+export interface BaseView {
+  readonly base: string;
+  blobPath(sha256: string): string;
+}
+
+/** The repository as a format sees it (engine/layout.ts's RepoLayout is one). */
+export interface RepoView {
+  readonly name: string;
+  readonly dir: string;
+}
 
 /** Hashes of a blob, computed once while its bytes are copied into the pool. */
 export interface BlobHashes {
@@ -48,8 +62,8 @@ export interface Placement {
 
 /** Everything a format may use to write its indexes into a staging tree. */
 export interface IndexContext {
-  layout: Layout;
-  repo: RepoLayout;
+  layout: BaseView;
+  repo: RepoView;
   /** The repository's format settings (repo.json "settings"). */
   settings: Record<string, unknown>;
   /** The staging tree: write index files here, by temporary name + rename. */
@@ -69,8 +83,8 @@ export interface VerifyContext {
    * full regeneration that `rcurepo verify` does.
    */
   quick?: boolean;
-  layout: Layout;
-  repo: RepoLayout;
+  layout: BaseView;
+  repo: RepoView;
   settings: Record<string, unknown>;
   snapshotDir: string;
   entries: readonly TreeEntry[];

@@ -12,8 +12,8 @@ import { runTransaction } from '../engine/transaction.js';
 import type { AddChange, PlanState, TransactionResult } from '../engine/transaction.js';
 import { Pool } from '../engine/pool.js';
 import type { StagedBlob } from '../engine/pool.js';
-import { afterPublish } from '../commands/after-publish.js';
-import type { ImportResult } from '../commands/import.js';
+import { afterPublishFor } from '../publish/after-publish.js';
+import type { ImportResult } from '../engine/importer.js';
 import { drainQueue, writeOutcome } from './queue.js';
 import type { QueueOutcome, QueueRequest, QueuedFile } from './queue.js';
 import { recordDelivered } from './delivered.js';
@@ -33,6 +33,7 @@ const HISTORY_ARGS = 50;
 
 /** Link a private name to a caller's staged copy: the caller may exit (and its pid-named copy be cleaned) at any time. */
 async function adopt(pool: Pool, f: QueuedFile): Promise<StagedBlob | undefined> {
+  if (f.tmpPath === undefined) return { sha256: f.sha256, sha1: f.sha1, size: f.size, source: f.source };
   const mine = tmpName(pool.layout.poolTmpDir, 'adopted');
   try {
     await fsp.link(f.tmpPath, mine);
@@ -125,7 +126,7 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           args: live.flatMap((r) => r.args).slice(0, HISTORY_ARGS),
           actor: actors.length ? actors.join(', ') : undefined,
           heldLock: opts.lock,
-          afterPublish: (gen, dir) => afterPublish(layout, opts.repoName, gen, dir),
+          afterPublish: afterPublishFor(layout, opts.repoName),
         },
         plan,
       );

@@ -18,7 +18,7 @@ import type { PreparedFile } from '../engine/importer.js';
 import { acquireWriterLock, lockDirOf, readLockHolder, waitLeftMs } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
-import type { ImportResult } from '../commands/import.js';
+import type { ImportResult } from '../engine/importer.js';
 import { forgetRequest, newRequestId, queueDir, readOutcome, withdrawRequest, writeRequest } from './queue.js';
 import type { QueueRequest } from './queue.js';
 import { leadBatch } from './batch.js';

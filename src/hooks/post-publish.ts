@@ -3,11 +3,13 @@
  * repository, generation and concrete snapshot path in the environment. Configured per repository in
  * repo.json settings.postPublish (`rcurepo hooks add REPO -- CMD...`).
  *
- * They never slow or undo a publish: runPostPublishHooks only starts a detached runner (hook-runner.ts)
- * and returns. The runner runs the hooks in order, one runner per repository at a time (so a slow mirror
- * push of generation 5 never lands after the push of 6: a generation superseded while waiting is skipped),
- * each with a timeout, and appends one JSON line per hook to repos/NAME/meta/post-publish.log. Failures
- * also go to the publisher's stderr for as long as the publisher lives.
+ * They never slow or undo a publish: after a publish they are the 'post-publish' reaction
+ * (src/publish/reactions.ts), a detached `rcurepo hooks run REPO --background` under the shared
+ * coalescing policy, which runs them for `current` (hook-exec.ts runHooksOnCurrent). One runner per
+ * repository at a time (so a slow mirror push of generation 5 never lands after the push of 6), each
+ * hook with a timeout; one JSON line per hook goes to repos/NAME/meta/post-publish.log.
+ * runPostPublishHooks runs them for one given generation through the runner process (hook-runner.ts):
+ * `hooks run` waits for it and prints its outcomes.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RepoLayout } from '../engine/layout.js';
-import type { ImportResult } from '../commands/import.js';
+import type { ImportResult } from '../engine/importer.js';
 import type { ErrorCode } from '../util/errors.js';
 import { errnoCode } from '../util/errors.js';
 import { TMP_PREFIX, tmpName, listDir } from '../util/fsx.js';
@@ -23,8 +23,11 @@ import { isProcessAlive } from '../util/process.js';
 export interface QueuedFile {
   source: string;
   rel: string;
-  /** The caller's private staged copy in pool/tmp (the leader links its own name to it, never moves it). */
-  tmpPath: string;
+  /**
+   * The caller's private staged copy in pool/tmp (the leader links its own name to it, never moves it);
+   * absent when the pool already held the bytes (the leader then lets the commit check the blob).
+   */
+  tmpPath?: string;
   sha256: string;
   sha1: string;
   size: number;

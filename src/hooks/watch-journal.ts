@@ -12,8 +12,10 @@ import { errnoCode } from '../util/errors.js';
 import { writeFileAtomic, listDir } from '../util/fsx.js';
 
 export interface FileIdentity {
-  /** Path relative to the incoming directory. */
+  /** Path relative to the incoming directory (for a name that is not valid UTF-8: as shown, escaped). */
   rel: string;
+  /** The name's bytes in hex, when they are not valid UTF-8 (the file is then reached by these bytes). */
+  raw?: string;
   ino: number;
   size: number;
   mtimeMs: number;
@@ -36,10 +38,16 @@ export const REJECTED_DIR = 'rejected';
 
 export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, 'journal');
 
-export async function identityOf(incoming: string, rel: string): Promise<FileIdentity | undefined> {
+/** The file's path; as bytes when its name is not valid UTF-8 (a string would name another file). */
+export function pathOf(incoming: string, f: { rel: string; raw?: string }): string | Buffer {
+  if (f.raw === undefined) return path.join(incoming, f.rel);
+  return Buffer.concat([Buffer.from(incoming + path.sep), Buffer.from(f.raw, 'hex')]);
+}
+
+export async function identityOf(incoming: string, rel: string, raw?: string): Promise<FileIdentity | undefined> {
   try {
-    const st = await fsp.lstat(path.join(incoming, rel));
-    return { rel, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    const st = await fsp.lstat(pathOf(incoming, { rel, raw }));
+    return { rel, ...(raw !== undefined ? { raw } : {}), ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
     throw e;
@@ -47,7 +55,7 @@ export async function identityOf(incoming: string, rel: string): Promise<FileIde
 }
 
 async function stillSame(incoming: string, f: FileIdentity): Promise<boolean> {
-  const now = await identityOf(incoming, f.rel);
+  const now = await identityOf(incoming, f.rel, f.raw);
   return !!now && now.ino === f.ino && now.size === f.size && now.mtimeMs === f.mtimeMs;
 }
 
@@ -89,7 +97,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
     for (const [i, f] of d.files.entries()) {
       if (!(await stillSame(incoming, f))) continue;
       try {
-        await fsp.rename(path.join(incoming, f.rel), path.join(rej, d.dest![i]!));
+        await fsp.rename(pathOf(incoming, f), path.join(rej, d.dest![i]!));
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') throw e;
       }
@@ -97,7 +105,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
   } else {
     for (const f of d.files) {
       if (!(await stillSame(incoming, f))) continue;
-      await fsp.rm(path.join(incoming, f.rel), { force: true });
+      await fsp.rm(pathOf(incoming, f), { force: true });
     }
   }
   await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });

@@ -1,18 +1,20 @@
 /**
  * The incoming watcher: the incoming directory is a durable queue, polled (fs.watch misses events on
- * many filesystems and across restarts). A manifest (.tram) that stopped changing is the commit signal
+ * many filesystems and across restarts). A manifest (any kind: manifest-kinds.ts) that stopped changing is the commit signal
  * for the files it names; a bare file (when a target repository is configured) is taken once its size
  * and mtime have been stable for the settle time. Names starting with '.' are uploads in progress and are
- * never touched. Each upload is imported through the group commit (concurrent uploads share publishes),
+ * never touched. Each upload is imported through the import pipeline (import-pipeline.ts; concurrent
+ * uploads share publishes through its group commit),
  * then deleted (accepted) or moved into rejected/ with a reason file; those steps go through a journal
  * (watch-journal.ts), and nothing is deleted before its publish returned, so kill -9 never loses one.
+ * One upload can never stop the watcher: whatever fails while looking at it rejects that upload.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
-import { importFiles } from '../commands/import.js';
-import { importManifest, isManifestName, readUploadManifest } from './manifest.js';
+import { runImport } from './import-pipeline.js';
+import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
 import { decide, execute, identityOf, pendingDecisions, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
 import type { FileIdentity } from './watch-journal.js';
@@ -95,61 +97,97 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   }
 
   async function scan(): Promise<Array<() => Promise<void>>> {
-    const names = (await fsp.readdir(incoming)).filter((n) => !n.startsWith('.') && n !== REJECTED_DIR).sort();
     const jobs: Array<() => Promise<void>> = [];
+    const names: string[] = [];
+    for (const raw of await fsp.readdir(incoming, { encoding: 'buffer' })) {
+      if (raw[0] === 0x2e) continue; // '.': in progress (or ours)
+      const name = raw.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(raw)) {
+        if (name !== REJECTED_DIR) names.push(name);
+        continue;
+      }
+      // Such a name cannot be a manifest's entry or a repository path: refuse it, never skip it silently.
+      const shown = escapeName(raw);
+      const id = await identityOf(incoming, shown, raw.toString('hex'));
+      if (id) jobs.push(() => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`));
+    }
+    names.sort();
     const claimed = new Set<string>();
     const present = new Set(names);
     for (const n of seen.keys()) if (!present.has(n)) seen.delete(n);
     const waiting = (n: string) => (retryAfter.get(n) ?? 0) > Date.now();
     // Manifests first: the files they name are theirs, never bare files.
     for (const name of names.filter(isManifestName)) {
-      const id = await identityOf(incoming, name);
-      if (!id) continue;
-      let named: string[] = [];
       try {
-        named = (await readUploadManifest(path.join(incoming, name))).files.map((f) => f.path);
+        const job = await lookAtManifest(name, claimed, waiting);
+        if (job) jobs.push(job);
       } catch (e) {
-        if (!(e instanceof RcuError)) throw e;
+        jobs.push(() => rejectUnreadable(name, e));
       }
-      for (const f of named) claimed.add(f.split('/')[0]!);
-      const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f)))).filter((x): x is FileIdentity => !!x)];
-      const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
-      if (allSettled && !waiting(name)) jobs.push(() => takeManifest(name, named));
     }
     for (const name of names) {
       if (isManifestName(name) || claimed.has(name)) continue;
-      const st = await fsp.lstat(path.join(incoming, name)).catch((e) => {
-        if (errnoCode(e) === 'ENOENT') return undefined;
-        throw e;
-      });
-      if (!st) continue;
-      if (st.isDirectory()) {
-        if (!noted.has(name)) log('ignored', { name, reason: 'a folder: only files named by a manifest are taken from folders' });
-        noted.add(name);
-        continue;
+      try {
+        const job = await lookAtBare(name, waiting);
+        if (job) jobs.push(job);
+      } catch (e) {
+        jobs.push(() => rejectUnreadable(name, e));
       }
-      const why = refuseReason(st);
-      const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-      if (why) {
-        jobs.push(() => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`));
-        continue;
-      }
-      if (!settled(name, id) || waiting(name)) continue;
-      if (!o.repo) {
-        if (!noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
-        noted.add(name);
-        continue;
-      }
-      jobs.push(() => takeBare(name, id));
     }
     return jobs;
   }
 
+  async function lookAtManifest(name: string, claimed: Set<string>, waiting: (n: string) => boolean): Promise<(() => Promise<void>) | undefined> {
+    const id = await identityOf(incoming, name);
+    if (!id) return undefined;
+    let named: string[] = [];
+    try {
+      named = (await readManifest(path.join(incoming, name))).files.map((f) => f.path);
+    } catch {
+      // Unreadable or malformed: nothing of it is claimed; once settled the import refuses it with the reason.
+    }
+    for (const f of named) claimed.add(f.split('/')[0]!);
+    const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x)];
+    const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
+    if (allSettled && !waiting(name)) return () => takeManifest(name, named);
+    return undefined;
+  }
+
+  async function lookAtBare(name: string, waiting: (n: string) => boolean): Promise<(() => Promise<void>) | undefined> {
+    const st = await fsp.lstat(path.join(incoming, name)).catch((e) => {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!st) return undefined;
+    if (st.isDirectory()) {
+      if (!noted.has(name)) log('ignored', { name, reason: 'a folder: only files named by a manifest are taken from folders' });
+      noted.add(name);
+      return undefined;
+    }
+    const why = refuseReason(st);
+    const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    if (why) return () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`);
+    if (!settled(name, id) || waiting(name)) return undefined;
+    if (!o.repo) {
+      if (!noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
+      noted.add(name);
+      return undefined;
+    }
+    return () => takeBare(name, id);
+  }
+
+  /** Looking at an upload failed (it cannot be read, stat'ed...): that upload is refused, the watcher goes on. */
+  async function rejectUnreadable(name: string, e: unknown): Promise<void> {
+    const id = await identityOf(incoming, name).catch(() => undefined);
+    if (!id) return;
+    await reject(name, [id], `${name}: cannot be read: ${e instanceof RcuError ? [e.message, ...e.details].join('\n') : (e as Error)?.message ?? String(e)}`);
+  }
+
   async function takeManifest(name: string, named: string[]): Promise<void> {
     // Identities before importing: what gets deleted afterwards must be what was imported.
-    const files = (await Promise.all([...named, name].map((f) => identityOf(incoming, f)))).filter((x): x is FileIdentity => !!x);
+    const files = (await Promise.all([...named, name].map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x);
     try {
-      const r = await importManifest({ base: o.layout, manifestPath: path.join(incoming, name), waitSeconds: o.waitSeconds });
+      const r = await runImport({ layout: o.layout, paths: [path.join(incoming, name)], cwd: incoming, defaultRepo: o.repo, waitSeconds: o.waitSeconds });
       await accept(name, files, { kind: 'manifest', repo: r.repo, generation: r.generation, published: r.published, ...(r.alreadyPublished !== undefined ? { alreadyPublished: r.alreadyPublished } : {}), files: named.length });
     } catch (e) {
       await failed(name, files, e);
@@ -158,7 +196,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
 
   async function takeBare(name: string, id: FileIdentity): Promise<void> {
     try {
-      const r = await importFiles({ base: o.layout.base, repo: o.repo!, paths: [path.join(incoming, name)], cwd: incoming, waitSeconds: o.waitSeconds });
+      const r = await runImport({ layout: o.layout, repo: o.repo!, paths: [path.join(incoming, name)], cwd: incoming, waitSeconds: o.waitSeconds });
       await accept(name, [id], { kind: 'file', repo: r.repo, generation: r.generation, published: r.published });
     } catch (e) {
       await failed(name, [id], e);
@@ -187,4 +225,11 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     retryAfter.set(name, Date.now() + RETRY_MS);
     log('retry', { name, code: e instanceof RcuError ? e.code : 'FAILURE', reason: (e as Error)?.message ?? String(e), retryInMs: RETRY_MS });
   }
+}
+
+/** A file name's bytes for logs and rejected/: printable ASCII kept, every other byte as %XX. */
+function escapeName(raw: Buffer): string {
+  let out = '';
+  for (const b of raw) out += b >= 0x20 && b < 0x7f && b !== 0x25 && b !== 0x2f ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
 }

@@ -1,10 +1,9 @@
 /**
  * rsync daemon integration (rcu-protocol.md, "Servers"). Module fragments live in BASE/rsyncd.d/NAME.conf
- * (one folder, so the main config `&include`s it once and new repositories appear without editing it).
- * Each fragment names the CONCRETE current snapshot as the module path and is replaced by rename at
- * each publish; rsyncd reads its configuration for every connection, so a transfer reads one generation
- * from start to end. The pre-xfer hook leases that generation keyed by RSYNC_PID (the transfer's own
- * process, so the lease dies with it) and refuses a condemned one; the post-xfer hook releases it.
+ * (one folder, so the main config `&include`s it once and new repositories appear without editing it);
+ * each publish rewrites its repository's fragment (src/publish/rsync-fragment.ts, an after-publish
+ * reaction), so a transfer reads one generation from start to end. The pre-xfer hook leases that
+ * generation keyed by RSYNC_PID (the transfer's own process, so the lease dies with it) and refuses a condemned one; the post-xfer hook releases it.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -13,57 +12,10 @@ import { parseGeneration } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
 import { listRepoNames } from '../engine/repo.js';
 import { RcuError, errnoCode } from '../util/errors.js';
-import { tmpName, writeFileAtomic } from '../util/fsx.js';
-import { BIN } from './gc-spawn.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { fragmentFile, fragmentsDir, writeRsyncFragment } from '../publish/rsync-fragment.js';
 import { createLeaseFile, generationUsable, leaseFile, newRecord } from './leases.js';
 import { readReaderSettings } from './settings.js';
-
-export function fragmentsDir(layout: Layout): string {
-  return layout.rsyncFragmentsDir;
-}
-
-export function fragmentFile(layout: Layout, repoName: string): string {
-  return layout.rsyncFragment(repoName);
-}
-
-function hookCommand(layout: Layout, which: 'pre' | 'post'): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return `${q(process.execPath)} ${q(BIN)} --base ${q(layout.base)} rsync-hook ${which}`;
-}
-
-export function renderFragment(layout: Layout, repoName: string, gen: number): string {
-  const repo = layout.repo(repoName);
-  return [
-    `# written by rcurepo at each publish of '${repoName}'; do not edit (replaced by rename)`,
-    `[${repoName}]`,
-    `    path = ${repo.snapshotDir(gen)}`,
-    `    comment = ${repoName} generation ${gen}`,
-    `    read only = yes`,
-    `    use chroot = no`,
-    `    pre-xfer exec = ${hookCommand(layout, 'pre')}`,
-    `    post-xfer exec = ${hookCommand(layout, 'post')}`,
-    '',
-  ].join('\n');
-}
-
-/**
- * Write the module fragment naming `gen` (temp name without the .conf suffix, so rsyncd never reads a
- * half-written file, then rename). Called after each swap of `current`.
- */
-export async function writeRsyncFragment(layout: Layout, repoName: string, gen: number): Promise<string> {
-  const dir = fragmentsDir(layout);
-  await fsp.mkdir(dir, { recursive: true });
-  const target = fragmentFile(layout, repoName);
-  const tmp = tmpName(dir, 'fragment');
-  await fsp.writeFile(tmp, renderFragment(layout, repoName, gen), { flag: 'wx', mode: 0o644 });
-  try {
-    await fsp.rename(tmp, target);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  return target;
-}
 
 /** Remove the fragment of a deleted repository (its module disappears at the next connection). */
 export async function removeRsyncFragment(layout: Layout, repoName: string): Promise<void> {

@@ -21,12 +21,12 @@ export function mountTmpfs(parent: string, size: string): Mount | string {
   return { dir, unmount: () => void sh('umount', ['-l', dir]) };
 }
 
-export function mountExt4(parent: string, sizeMb: number): Mount | string {
+export function mountExt4(parent: string, sizeMb: number, inodes = 4096): Mount | string {
   const img = path.join(parent, `ext4-${process.pid}.img`);
   const dir = fs.mkdtempSync(path.join(parent, 'ext4-'));
   fs.writeFileSync(img, '');
   fs.truncateSync(img, sizeMb * 1024 * 1024);
-  const mk = sh('mkfs.ext4', ['-q', '-F', '-N', '4096', img]);
+  const mk = sh('mkfs.ext4', ['-q', '-F', '-N', String(inodes), img]);
   if (!mk.ok) return `mkfs.ext4 failed (${mk.err})`;
   const r = sh('mount', ['-o', 'loop', img, dir]);
   if (!r.ok) return `loop-mounting an ext4 image was refused (${r.err}); run as root on a machine that allows loop mounts`;

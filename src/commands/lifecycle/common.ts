@@ -4,8 +4,7 @@ import { openBase, readRepoConfig } from '../../engine/repo.js';
 import type { RepoConfig } from '../../engine/repo.js';
 import { requireCurrent } from '../../engine/generations.js';
 import { loadEntries } from '../../engine/snapshot-state.js';
-import { afterPublishFor } from '../after-publish.js';
-import { runTransaction } from '../../engine/transaction.js';
+import { publishingTransaction } from '../../publish/after-publish.js';
 import type { Change, PlanState, TransactionResult } from '../../engine/transaction.js';
 import type { LockHolder } from '../../engine/lock.js';
 import type { Format, TreeEntry } from '../../formats/format.js';
@@ -65,8 +64,8 @@ export async function publishInto(
 ): Promise<TransactionResult> {
   const repo = layout.repo(target);
   const format = await getFormat((await readRepoConfig(repo)).format);
-  return runTransaction(
-    { layout, repoName: target, format, operation, args, dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, target) },
+  return publishingTransaction(
+    { layout, repoName: target, format, operation, args, dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait },
     async (state) => plan(state, await state.entries()),
   );
 }
