@@ -251,3 +251,30 @@ test('the upstream pair nano 117 -> 118: same members, metadata.xml, files.xml a
   };
   assert.deepEqual(listing(ours, path.join(dir, 'ours')), listing(real, path.join(dir, 'real')));
 });
+
+test('deltasAfterPublish: publishes that bring new tips get their deltas from one background run at a time', async () => {
+  const dir = tempDir();
+  const pairs = ['bg1', 'bg2', 'bg3'].map((seed) => generatePair({ seed, out: path.join(dir, 'pkgs') }));
+  const { cli, base, current } = repoWith(dir, ['u']);
+  assert.equal(cli.sync(['config', 'u', 'deltasAfterPublish', 'true']).code, 0);
+  assert.equal(cli.sync(['import', 'u', ...pairs.map((p) => p.old.file!)]).code, 0);
+  // A burst: three publishes, each bringing one new tip, in quick succession.
+  const imports = await Promise.all(pairs.map((p) => cli.async(['import', 'u', p.new.file!])));
+  for (const r of imports) assert.equal(r.code, 0, r.stderr);
+  const want = pairs.map((p) => `${p.name.slice(0, 1)}/${p.name}/${p.name}-10-11-1-x86_64.delta.eopkg`);
+  const log = path.join(base, 'repos/u/meta/deltas.log');
+  const marker = path.join(base, 'repos/u/meta/pending/deltas');
+  const lockDir = path.join(base, 'repos/u/meta/deltas.lock');
+  const deadline = Date.now() + 120_000;
+  const settled = () => want.every((p) => fs.existsSync(path.join(current('u'), p))) && !fs.existsSync(marker) && !fs.existsSync(lockDir);
+  while (!settled()) {
+    assert.ok(Date.now() < deadline, `background deltas did not settle in 120 s; log: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '(none)'}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { error?: string; published?: boolean; counts?: { made: number } });
+  assert.ok(lines.every((l) => !l.error), JSON.stringify(lines));
+  const made = lines.reduce((s, l) => s + (l.counts?.made ?? 0), 0);
+  assert.equal(made, 3, `each pair made once across the runs: ${JSON.stringify(lines)}`);
+  const again = cli.json<DeltasJson>(['deltas', 'u']);
+  assert.deepEqual([again.published, again.counts.present], [false, 3], 'nothing left to make');
+});

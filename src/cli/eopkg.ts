@@ -32,9 +32,18 @@ export const eopkgCommands: CommandDef[] = [
     usage: 'deltas <repo>',
     dryRun: true,
     describe: 'Make the delta packages each tip lacks (from the newest N older builds kept) and publish them in one transaction.',
-    options: [['--from', 'How many older builds of each name get a delta into its tip (default 3)']],
+    options: [
+      ['--from', 'How many older builds of each name get a delta into its tip (default 3)'],
+      ['--background', 'Started after a publish (setting deltasAfterPublish): one run at a time, on current, no messages (see meta/deltas.log)'],
+    ],
+    booleans: ['background'],
     examples: ['deltas unstable', 'deltas unstable nano gimp --from 1', 'deltas unstable --dry-run --json'],
     async run(ctx, [repo], opts) {
+      if (opts.background) {
+        const { runDeltasAfterPublish } = await import('../commands/deltas/background.js');
+        await runDeltasAfterPublish({ base: ctx.base(opts), repo: repo! });
+        return;
+      }
       const { makeDeltas } = await import('../commands/deltas/run.js');
       const r = await makeDeltas({
         base: ctx.base(opts),

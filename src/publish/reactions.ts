@@ -44,6 +44,13 @@ export const REACTIONS: readonly Reaction[] = [
     enabled: (s) => Array.isArray(s.postPublish) && s.postPublish.length > 0,
     background: (repo) => ['hooks', 'run', repo, '--background'],
   },
+  {
+    // eopkg: the delta packages the new tips lack (commands/deltas), one maker at a time, on `current`.
+    // A publish that brought no new tip costs the child a look at the tree and nothing else.
+    name: 'deltas',
+    enabled: (s) => flag(s, 'deltasAfterPublish', false),
+    background: (repo) => ['deltas', repo, '--background'],
+  },
 ];
 
 export function reactionNamed(name: string): Reaction | undefined {

@@ -17,6 +17,7 @@ import { tips, eopkgBuilds } from '../lifecycle/packages.js';
 import { BlobChecks, makePair, type PairOutcome } from './make-pair.js';
 import { writePair } from './pair-cache.js';
 import { planPairs, type DeltaPair } from './pairs.js';
+import { withDeltasLock } from './lock.js';
 
 export const DEFAULT_FROM = 3;
 
@@ -26,6 +27,8 @@ export interface DeltasOptions extends WriteOptions {
   from?: number;
   /** Draw progress on this stream when it is a terminal. */
   progressStream?: NodeJS.WriteStream;
+  /** The caller holds the repository's delta-maker lock already (the background run). */
+  locked?: boolean;
 }
 
 export interface DeltaReport {
@@ -54,6 +57,13 @@ export interface DeltasResult extends TransactionResult {
 const JOBS = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
 
 export async function makeDeltas(opts: DeltasOptions): Promise<DeltasResult> {
+  if (opts.locked || opts.dryRun) return makeDeltasLocked(opts);
+  const layout = await openBase(opts.base);
+  await readRepoConfig(layout.repo(opts.repo)); // NOT_FOUND before any lock directory is made
+  return withDeltasLock(layout.repo(opts.repo), { waitSeconds: opts.waitSeconds ?? 300, onWait: opts.onWait }, () => makeDeltasLocked(opts));
+}
+
+async function makeDeltasLocked(opts: DeltasOptions): Promise<DeltasResult> {
   const from = opts.from ?? DEFAULT_FROM;
   if (!Number.isInteger(from) || from < 1) throw new RcuError('USAGE', `--from must be a whole number of at least 1, not ${String(opts.from)}`);
   const layout = await openBase(opts.base);
