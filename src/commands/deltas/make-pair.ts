@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Pool, StagedBlob } from '../../engine/pool.js';
 import { describePackage, type EopkgMeta } from '../../formats/eopkg/package.js';
 import { DeltaInputError, readPackageFiles, writeDelta } from '../../formats/eopkg/delta-writer.js';
@@ -16,7 +17,6 @@ import { errnoCode, isRcuError } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { readPair, writePair } from './pair-cache.js';
 import type { DeltaPair } from './pairs.js';
-import path from 'node:path';
 
 export type PairOutcome =
   | { status: 'made' | 'reused'; staged: StagedBlob; meta: EopkgMeta; carried: number; total: number }

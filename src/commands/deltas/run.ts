@@ -98,7 +98,10 @@ async function makeDeltasLocked(opts: DeltasOptions): Promise<DeltasResult> {
     bar.done();
     base.seconds.make = (performance.now() - t0) / 1000;
     for (const [pair, o] of outcomes) Object.assign(reports.get(pair)!, describeOutcome(o));
-    const ready = todo.filter((p) => { const o = outcomes.get(p); return o?.status === 'made' || o?.status === 'reused'; });
+    const ready = todo.filter((p) => {
+      const o = outcomes.get(p);
+      return o?.status === 'made' || o?.status === 'reused';
+    });
     if (ready.length === 0) return finish(base, reports, []);
     const r = await publishInto(layout, opts.repo, 'deltas', [opts.repo, ...(opts.names ?? []), `--from=${from}`], opts, async (_state, parent) => {
       return { adds: stillWanted(ready, parent).map((p) => toAdd(p, outcomes.get(p)!)), removes: [] };
@@ -112,7 +115,7 @@ async function makeDeltasLocked(opts: DeltasOptions): Promise<DeltasResult> {
       }
     }
     const published = new Set(r.added);
-    for (const p of ready) if (!published.has(p.path) && r.published) reports.get(p)!.message = 'not published: the tree changed meanwhile';
+    for (const p of ready) if (!published.has(p.path)) reports.get(p)!.message = 'not published: its tip, its old build or its path changed meanwhile';
     return finish({ ...base, ...r, source: src.generation }, reports, undefined);
   } finally {
     await pool.discard(staged);
