@@ -7,15 +7,20 @@
  *    <= 256 MB). Each run starts from a fresh repository and an empty pair cache, so the delta is computed.
  * 2. The time to make every delta of a 1,000-package update of a 10,000-package repository (small payloads).
  *
- *   npm run build && node --import tsx bench/deltas.ts [--runs=3] [--files=1000] [--mean-kib=100] [--repo=10000] [--updates=1000] [--payload-kib=32] [--skip-big] [--skip-repo]
+ * CPU seconds (user + system, the command's children included) are reported beside wall times: on a
+ * shared machine they say more than wall times about the work done.
+ *
+ *   npm run build && node --import tsx bench/deltas.ts [--runs=3] [--files=1000] [--mean-kib=100] [--repo=10000] [--updates=1000] [--payload-kib=32] [--skip-big] [--skip-repo] [--pair-dir=DIR]
+ *
+ * --pair-dir keeps the generated pair (two packages and changed.tar) in DIR and reuses it on the next run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePair } from '../fixtures/gen-eopkg-pairs.js';
 import { entryHash, generatePackages, tar } from '../fixtures/gen-eopkg.js';
-import { BIN, machine, median, runCli, runsFromArgs, timeIt } from './lib.js';
+import { BIN, machine, median, runCli, runsFromArgs } from './lib.js';
 
 const runs = runsFromArgs(3);
 const num = (flag: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3) ?? def);
@@ -24,6 +29,17 @@ const meanKiB = num('mean-kib', 100);
 const repoSize = num('repo', 10_000);
 const updates = num('updates', 1000);
 const payloadKiB = num('payload-kib', 32);
+const pairDir = process.argv.find((a) => a.startsWith('--pair-dir='))?.slice(11);
+
+/** Wall seconds, CPU seconds (user + sys, waited-for children included) and peak RSS of one command. */
+function measured(cmd: string, args: string[]): { wall: number; cpu: number; rssMb: number; stdout: string } {
+  const t = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'RSS_KB=%M CPU=%U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const wall = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  const m = /RSS_KB=(\d+) CPU=([\d.]+) ([\d.]+)/.exec(r.stderr)!;
+  return { wall, cpu: Number(m[2]) + Number(m[3]), rssMb: Number(m[1]) / 1024, stdout: r.stdout };
+}
 
 /** Forget every pair decision, so the next `deltas` computes again (the pool-level cache is pool/meta/*.delta-from-*). */
 function clearPairCache(base: string): number {
@@ -50,40 +66,48 @@ if (!process.argv.includes('--skip-big')) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-deltas-'));
   try {
     const t0 = Date.now();
-    const pair = generatePair({ seed: 'bench', name: 'bigpkg', files, meanSize: meanKiB * 1024, changedFraction: 0.1, compress: 'xz', out: path.join(work, 'pkgs') });
-    const payload = pair.new.entries.reduce((s, e) => s + e.content.length, 0);
-    // The baseline's input: exactly the entries the delta carries, as a tar.
-    const oldHashes = new Set(pair.old.entries.map(entryHash));
-    const changed = pair.new.entries.filter((e) => !oldHashes.has(entryHash(e)));
-    const changedTar = path.join(work, 'changed.tar');
-    fs.writeFileSync(changedTar, tar(changed, 0));
-    console.log(`# pair: ${files} files, ${(payload / 2 ** 20).toFixed(1)} MiB payload, ${changed.length} changed (${(fs.statSync(changedTar).size / 2 ** 20).toFixed(1)} MiB as tar); packages ${(pair.old.bytes.length / 2 ** 20).toFixed(1)} / ${(pair.new.bytes.length / 2 ** 20).toFixed(1)} MiB; generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    let oldFile: string;
+    let newFile: string;
+    let changedTar: string;
+    const kept = pairDir && fs.existsSync(path.join(pairDir, 'changed.tar')) ? fs.readdirSync(pairDir).filter((f) => f.endsWith('.eopkg')).sort() : [];
+    if (kept.length === 2) {
+      // Kept from an earlier run: same options, same bytes (the generator is deterministic).
+      [oldFile, newFile] = kept.map((f) => path.join(pairDir!, f)) as [string, string];
+      changedTar = path.join(pairDir!, 'changed.tar');
+      console.log(`# pair kept in ${pairDir}: packages ${(fs.statSync(oldFile).size / 2 ** 20).toFixed(1)} / ${(fs.statSync(newFile).size / 2 ** 20).toFixed(1)} MiB, changed files ${(fs.statSync(changedTar).size / 2 ** 20).toFixed(1)} MiB as tar`);
+    } else {
+      const out = pairDir ?? path.join(work, 'pkgs');
+      const pair = generatePair({ seed: 'bench', name: 'bigpkg', files, meanSize: meanKiB * 1024, changedFraction: 0.1, compress: 'xz', out });
+      const payload = pair.new.entries.reduce((s, e) => s + e.content.length, 0);
+      // The baseline's input: exactly the entries the delta carries, as a tar.
+      const oldHashes = new Set(pair.old.entries.map(entryHash));
+      const changed = pair.new.entries.filter((e) => !oldHashes.has(entryHash(e)));
+      changedTar = path.join(out, 'changed.tar');
+      fs.writeFileSync(changedTar, tar(changed, 0));
+      [oldFile, newFile] = [pair.old.file!, pair.new.file!];
+      console.log(`# pair: ${files} files, ${(payload / 2 ** 20).toFixed(1)} MiB payload, ${changed.length} changed (${(fs.statSync(changedTar).size / 2 ** 20).toFixed(1)} MiB as tar); packages ${(pair.old.bytes.length / 2 ** 20).toFixed(1)} / ${(pair.new.bytes.length / 2 ** 20).toFixed(1)} MiB; generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
     const base = path.join(work, 'base');
     cli(base, ['init']);
-    console.log('run\txz6_changed_s\tmake_s\tmake/xz6\tcommand_s\tcommand/xz6\tcommand_RSS_MB\tdelta_bytes');
-    const xs: number[] = [];
-    const ds: number[] = [];
-    const ms: number[] = [];
-    const rss: number[] = [];
+    console.log('run\txz6_s\tmake_s\tmake/xz6\tcommand_s\tcommand/xz6\txz6_cpu_s\tcommand_cpu_s\tcpu_ratio\tRSS_MB\tdelta_bytes');
+    const rows: number[][] = [];
     for (let i = 0; i < runs; i++) {
       const repo = `r${i}`;
       cli(base, ['create-repo', repo, '--format', 'eopkg']);
-      cli(base, ['import', repo, pair.old.file!, pair.new.file!]);
+      cli(base, ['import', repo, oldFile, newFile]);
       clearPairCache(base);
       execFileSync('sync');
-      const x = timeIt(() => execFileSync('sh', ['-c', `xz -6 -T1 -c '${changedTar}' > /dev/null`]));
-      const d = runCli(base, ['--json', 'deltas', repo]);
+      const x = measured('sh', ['-c', `xz -6 -T1 -c '${changedTar}' > /dev/null`]);
+      const d = measured(process.execPath, [BIN, '--base', base, '--json', 'deltas', repo]);
       const out = JSON.parse(d.stdout) as { counts: { made: number }; deltas: Array<{ size?: number }>; seconds: { make: number } };
       if (out.counts.made !== 1) throw new Error(`expected one delta made: ${d.stdout}`);
-      xs.push(x);
-      ms.push(out.seconds.make);
-      ds.push(d.seconds);
-      rss.push(d.maxRssMb);
       const m = out.seconds.make;
-      console.log(`${i + 1}\t${x.toFixed(2)}\t${m.toFixed(2)}\t${(m / x).toFixed(2)}\t${d.seconds.toFixed(2)}\t${(d.seconds / x).toFixed(2)}\t${d.maxRssMb.toFixed(0)}\t${out.deltas[0]!.size}`);
+      const row = [x.wall, m, m / x.wall, d.wall, d.wall / x.wall, x.cpu, d.cpu, d.cpu / x.cpu, d.rssMb];
+      rows.push(row);
+      console.log(`${i + 1}\t${row.map((v) => v.toFixed(2)).join('\t')}\t${out.deltas[0]!.size}`);
     }
-    const [mx, mm, md] = [median(xs), median(ms), median(ds)];
-    console.log(`median\t${mx.toFixed(2)}\t${mm.toFixed(2)}\t${(mm / mx).toFixed(2)}\t${md.toFixed(2)}\t${(md / mx).toFixed(2)}\t${Math.max(...rss).toFixed(0)} (max)`);
+    const col = (k: number) => median(rows.map((r) => r[k]!));
+    console.log(`median\t${[0, 1, 2, 3, 4, 5, 6, 7].map((k) => col(k).toFixed(2)).join('\t')}\t${Math.max(...rows.map((r) => r[8]!)).toFixed(0)} (max)`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
