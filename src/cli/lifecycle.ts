@@ -73,7 +73,7 @@ export const lifecycleCommands: CommandDef[] = [
   {
     usage: 'trim-packages <repo> <keep>',
     dryRun: true,
-    describe: 'Keep the newest KEEP builds of each package name (never the tip) and the deltas into them.',
+    describe: 'Keep the newest KEEP builds of each package name (never the tip) and the deltas between them (a delta whose source or target goes, goes too).',
     examples: ['trim-packages unstable 3', 'trim-packages unstable 1 --dry-run'],
     async run(ctx, [repo, keep], opts) {
       const { trimPackages } = await import('../commands/lifecycle/trim.js');

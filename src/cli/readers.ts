@@ -130,7 +130,7 @@ export const readersCommands: CommandDef[] = [
   {
     usage: 'config <repo> [key] [value]',
     dryRun: true,
-    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, plainIndex, mirrorPushAfterPublish; signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc.`,
+    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, plainIndex, mirrorPushAfterPublish, deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc.`,
     options: [
       ['--unset', 'Return KEY to its default'],
       ['--disable-signing', "Confirms 'signKeys --unset': later publishes are unsigned"],

@@ -6,6 +6,8 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder, WriterLock } from '../engine/lock.js';
 import { cleanupRepo } from '../engine/cleanup.js';
 import { formatOfRepo } from './repo-format.js';
+import { listSnapshots } from '../engine/generations.js';
+import { verifyListedDeltas } from '../formats/eopkg/verify-deltas.js';
 
 export interface VerifyCommandOptions {
   base: string;
@@ -36,7 +38,17 @@ export async function verify(opts: VerifyCommandOptions): Promise<VerifyReport &
         await cleanupRepo(layout, repo);
       }
     }
-    return await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: (_name, cfg) => formatOfRepo(cfg) });
+    const report = await verifyBase(layout, names, !opts.repo, { deep: opts.deep, repair: opts.repair, formatOf: (_name, cfg) => formatOfRepo(cfg) });
+    // eopkg: every delta an index lists, by size and sha1 of its bytes (what a client checks after download).
+    const hashed = new Map<string, string>();
+    for (const n of names) {
+      const repo = layout.repo(n);
+      if ((await readRepoConfig(repo).catch(() => undefined))?.format !== 'eopkg') continue;
+      for (const gen of await listSnapshots(repo)) {
+        for (const f of await verifyListedDeltas(repo.snapshotDir(gen), hashed)) report.faults.push(`${n}: generation ${gen}: eopkg-index.xml: ${f}`);
+      }
+    }
+    return report;
   } finally {
     for (const l of locks) await l.release().catch(() => undefined);
   }

@@ -202,4 +202,12 @@ export class RepoLayout {
   get postPublishLockTarget(): string {
     return path.join(this.dir, 'meta', 'post-publish');
   }
+  /** Lock target serialising the delta makers (`rcurepo deltas`, by hand or after a publish) of the repository. */
+  get deltasLockTarget(): string {
+    return path.join(this.dir, 'meta', 'deltas');
+  }
+  /** One JSON line per background `deltas` run (its counts, skipped pairs, or its error). */
+  get deltasLog(): string {
+    return path.join(this.dir, 'meta', 'deltas.log');
+  }
 }

@@ -59,6 +59,13 @@ export const REACTIONS: readonly Reaction[] = [
     enabled: (s) => typeof s.mirrors === 'object' && s.mirrors !== null && Object.keys(s.mirrors).length > 0 && flag(s, 'mirrorPushAfterPublish', true),
     background: (repo) => ['mirror', 'push', repo, '--background'],
   },
+  {
+    // eopkg: the delta packages the new tips lack (commands/deltas), one maker at a time, on `current`.
+    // A publish that brought no new tip costs the child a look at the tree and nothing else.
+    name: 'deltas',
+    enabled: (s) => flag(s, 'deltasAfterPublish', false),
+    background: (repo) => ['deltas', repo, '--background'],
+  },
 ];
 
 export function reactionNamed(name: string): Reaction | undefined {

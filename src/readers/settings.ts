@@ -26,6 +26,8 @@ export interface ReaderSettings {
   plainIndex: boolean;
   /** Push to the repository's mirrors in the background after each publish (when it has mirrors). */
   mirrorPushAfterPublish: boolean;
+  /** eopkg: after a publish that brought new tips, make the missing delta packages in the background. */
+  deltasAfterPublish: boolean;
 }
 
 export const DEFAULT_SETTINGS: ReaderSettings = {
@@ -38,6 +40,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   spareClone: true,
   plainIndex: true,
   mirrorPushAfterPublish: true,
+  deltasAfterPublish: false,
 };
 
 /** Operator lease TTL when none is given (renewable). */
@@ -54,6 +57,7 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   spareClone: 'bool',
   plainIndex: 'bool',
   mirrorPushAfterPublish: 'bool',
+  deltasAfterPublish: 'bool',
 };
 
 /** Parse an operator-supplied value; undefined when it does not fit the setting. */

@@ -6,8 +6,9 @@ export interface Progress {
 
 const SILENT: Progress = { tick() {}, done() {} };
 
-export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY || total < 50) return SILENT;
+/** `minTotal`: below this many items the work is too short for a progress line (slow items lower it). */
+export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, minTotal = 50): Progress {
+  if (!stream.isTTY || total < minTotal) return SILENT;
   let n = 0;
   let last = 0;
   const draw = () => stream.write(`\r${label} ${n}/${total} (${Math.floor((n * 100) / total)}%)`);

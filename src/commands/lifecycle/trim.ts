@@ -1,6 +1,7 @@
 /**
  * `trim-packages REPO KEEP`: keep the newest KEEP builds of each name (the tip always stays), with the
- * deltas into kept builds. `trim-obsoletes REPO`: drop every build of the names the repository's
+ * deltas between kept builds (a delta whose source or target build is gone goes too).
+ * `trim-obsoletes REPO`: drop every build of the names the repository's
  * distribution.xml marks obsolete, and of their `-dbginfo`.
  */
 import fs from 'node:fs';
@@ -28,7 +29,8 @@ export async function trimPackages(opts: WriteOptions & { repo: string; keep: nu
       list.sort((a, b) => b.release - a.release);
       list.forEach((b, i) => (i < opts.keep ? kept.add(`${b.name}\0${b.release}`) : removes.push(b.entry.path)));
     }
-    for (const d of builds) if (d.delta && !kept.has(`${d.name}\0${d.release}`)) removes.push(d.entry.path);
+    // A delta goes with its target, and with its source build: no kept build to make it from, nothing kept to vouch for it.
+    for (const d of builds) if (d.delta && (!kept.has(`${d.name}\0${d.release}`) || !kept.has(`${d.name}\0${d.fromRelease}`))) removes.push(d.entry.path);
     return { adds: [], removes };
   });
   return { ...r, notes: [] };

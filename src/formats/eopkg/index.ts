@@ -115,7 +115,7 @@ async function readOrFault(file: string, faults: string[]): Promise<Buffer | und
  * .xz's companions match its bytes, the .xz is structurally a single stream whose blocks hold as many
  * bytes as the XML. Without ctx.quick (`rcurepo verify`): also hash the XML against its companions,
  * decompress the .xz and compare with the XML, and regenerate the XML from the entries and assets without
- * any cache and compare.
+ * any cache and compare. (The deltas it lists are hashed by `rcurepo verify`: see verify-deltas.ts.)
  */
 export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> {
   const faults: string[] = [];

@@ -23,7 +23,7 @@ export interface XzBlock {
   uncompressedSize: number;
 }
 
-function xzEnv(): NodeJS.ProcessEnv {
+export function xzEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.XZ_OPT;
   delete env.XZ_DEFAULTS;
@@ -31,7 +31,7 @@ function xzEnv(): NodeJS.ProcessEnv {
 }
 
 /** Resolve when `xz` exits 0; otherwise reject with its exit code and stderr. */
-function exited(p: ChildProcess, args: readonly string[]): Promise<void> {
+export function exited(p: ChildProcess, args: readonly string[]): Promise<void> {
   const err: Buffer[] = [];
   p.stderr?.on('data', (b: Buffer) => err.push(b));
   return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@
  * directory; only the wanted member is inflated, with a size cap and a CRC check.
  */
 import fsp from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { crc32 } from './crc32.js';
@@ -15,6 +16,8 @@ export interface ZipMemberInfo {
   compressedSize: number;
   uncompressedSize: number;
   compressionMethod: number;
+  /** The member's modification time as the archive records it. */
+  mtime: Date;
 }
 
 export interface ZipRead {
@@ -93,7 +96,8 @@ function readEntry(zf: yauzl.ZipFile, entry: yauzl.Entry, cap: number): Promise<
  * Refuses: not a zip, truncated archives (a member's data reaching past the end), duplicate member names,
  * compression methods other than stored/deflate, CRC mismatches of the members read.
  */
-export async function readZipMembers(file: string | Buffer, want: readonly string[], cap: number): Promise<ZipRead> {
+export async function readZipMembers(file: string | Buffer, want: readonly string[] | ((name: string) => boolean), cap: number): Promise<ZipRead> {
+  const wanted = typeof want === 'function' ? want : (n: string) => want.includes(n);
   const fileSize = typeof file === 'string' ? (await fsp.stat(file)).size : file.length;
   const zf = await openZip(file);
   const members: ZipMemberInfo[] = [];
@@ -115,8 +119,8 @@ export async function readZipMembers(file: string | Buffer, want: readonly strin
           if (entry.relativeOffsetOfLocalHeader + 30 + Buffer.byteLength(name) + entry.compressedSize > fileSize) {
             throw new ZipError(`archive is truncated (member ${name} reaches past the end of the file)`);
           }
-          members.push({ name, compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize, compressionMethod: entry.compressionMethod });
-          if (want.includes(name)) {
+          members.push({ name, compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize, compressionMethod: entry.compressionMethod, mtime: entry.getLastModDate() });
+          if (wanted(name)) {
             if (entry.uncompressedSize > cap) throw new ZipError(`member ${name} is larger than ${cap} bytes (${entry.uncompressedSize})`);
             const buf = typeof file === 'string' ? await readEntry(zf, entry, cap) : inflateInMemory(file, entry, cap);
             if (crc32(buf) !== entry.crc32) throw new ZipError(`member ${name} fails its CRC check (corrupt)`);
@@ -131,4 +135,29 @@ export async function readZipMembers(file: string | Buffer, want: readonly strin
     zf.close();
   }
   return { members, data };
+}
+
+/**
+ * A read stream of one member's (inflated) bytes, for members too large to hold in memory (a package's
+ * install.tar.xz). `close` releases the archive once the stream has been consumed or abandoned.
+ */
+export async function openMemberStream(file: string, name: string): Promise<{ stream: Readable; close: () => void }> {
+  const zf = await openZip(file);
+  try {
+    const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+      zf.on('error', (e: Error) => reject(new ZipError(`corrupt or truncated zip archive (${e.message})`)));
+      zf.on('end', () => resolve(undefined));
+      zf.on('entry', (e: yauzl.Entry) => (e.fileName === name ? resolve(e) : zf.readEntry()));
+      zf.readEntry();
+    });
+    if (!entry) throw new ZipError(`no ${name} member`);
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new ZipError(`member ${name} uses unsupported compression method ${entry.compressionMethod}`);
+    const stream = await new Promise<Readable>((resolve, reject) =>
+      zf.openReadStream(entry, (err, s) => (err || !s ? reject(new ZipError(`cannot read member ${name} (${err?.message ?? 'no stream'})`)) : resolve(s))),
+    );
+    return { stream, close: () => zf.close() };
+  } catch (e) {
+    zf.close();
+    throw e;
+  }
 }
