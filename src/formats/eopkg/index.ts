@@ -11,10 +11,10 @@ import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { ASSET_FILE, assetKindOfPath, isAssetName, loadAssets, type ParsedAssets } from './assets.js';
 import { sourceFolder } from './placement.js';
-import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
+import { planChunks, renderIndex, renderPart, type BuildStats, type MetaLoader } from './index-builder.js';
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
-import { writeIndexStreaming } from './writer.js';
-import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
+import { writeIndexStreaming } from '../shared/chunk-writer.js';
+import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from '../shared/xz-blocks.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
@@ -68,7 +68,8 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptio
   const preset = xzPresetOf(ctx.settings);
   const plan = planChunks(ctx.entries, assets, { groupMask: opts.groupMask, preset });
   trace('eopkg:plan');
-  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir, preset });
+  const render = async (p: Parameters<typeof renderPart>[0]) => ({ text: await renderPart(p, ctx.loadMeta), loaded: 1 + p.ds.length });
+  const w = await writeIndexStreaming(plan, render, ctx.stagingDir, { xml: INDEX_XML, xz: `${INDEX_XML}.xz` }, { cacheDir: path.join(ctx.cacheDir, 'xz-blocks'), preset });
   const sums: [string, string][] = [
     [`${INDEX_XML}.sha1sum`, w.sha1 + '\n'],
     [`${INDEX_XML}.sha256sum`, w.sha256 + '\n'],
