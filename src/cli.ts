@@ -68,7 +68,7 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
     parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(argv, booleans)], {
       lazy: true,
       boolean: booleans,
-      string: ['base', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason'],
+      string: ['base', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'dist', 'suite', 'architectures', 'origin', 'label', 'component', 'description'],
       unknown: (flag: string) => `unknown option ${flag}`,
     });
   } finally {

@@ -37,11 +37,24 @@ export const coreCommands: CommandDef[] = [
     usage: 'create-repo <name>',
     dryRun: true,
     describe: 'Create a repository with an empty, published first generation.',
-    options: [['--format', 'Repository format: files (default) or eopkg']],
-    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg'],
+    options: [
+      ['--format', 'Repository format: files (default), eopkg or deb'],
+      ['--dist', 'deb: codename of the first distribution (required for deb)'],
+      ['--suite', 'deb: suite name (default: the codename)'],
+      ['--components', 'deb: comma-separated components (default main)'],
+      ['--architectures', 'deb: comma-separated architectures (default amd64)'],
+      ['--origin', 'deb: Release Origin (fixed once published)'],
+      ['--label', 'deb: Release Label (fixed once published)'],
+      ['--description', 'deb: Release Description'],
+      ['--flat', 'deb: flat layout (Packages and Release at the top, one component)'],
+    ],
+    booleans: ['flat'],
+    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo apt --format deb --dist bookworm --components main,contrib --architectures amd64,arm64 --origin Example'],
     async run(ctx, [name], opts) {
       const { createRepo } = await import('../commands/repos.js');
-      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, dryRun: !!opts['dry-run'] });
+      const s = (k: string) => (opts[k] === undefined ? undefined : String(opts[k]));
+      const deb = { dist: s('dist'), suite: s('suite'), components: s('components'), architectures: s('architectures'), origin: s('origin'), label: s('label'), description: s('description'), flat: !!opts.flat };
+      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, deb, dryRun: !!opts['dry-run'] });
       ctx.emit(opts, r, () => (r.dryRun ? `dry run: would create '${r.repo}' (${r.format})` : `created repository '${r.repo}' (${r.format}); serving ${r.path}`));
     },
   },
@@ -76,11 +89,13 @@ export const coreCommands: CommandDef[] = [
     describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
     options: [
       ['--prefix', 'Place the files under this folder of the tree (files format)'],
+      ['--dist', 'deb: distribution to import into (default: the first)'],
+      ['--component', 'deb: component (default: the distribution\'s first)'],
       ['--replace', 'Publish new bytes for a path that already exists with different content'],
       ['--follow-symlinks', 'Import the targets of symbolic links instead of refusing them'],
     ],
     booleans: ['replace', 'follow-symlinks'],
-    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram'],
+    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram', 'import apt --dist bookworm --component main ./out/*.deb'],
     async run(ctx, [repo], opts) {
       const { importFiles } = await import('../commands/import.js');
       const r = await importFiles({
@@ -89,6 +104,8 @@ export const coreCommands: CommandDef[] = [
         paths: ctx.rest(opts),
         cwd: ctx.io.cwd,
         prefix: opts.prefix as string | undefined,
+        dist: opts.dist === undefined ? undefined : String(opts.dist),
+        component: opts.component === undefined ? undefined : String(opts.component),
         replace: !!opts.replace,
         followSymlinks: !!opts['follow-symlinks'],
         dryRun: !!opts['dry-run'],

@@ -33,6 +33,9 @@ export interface ImportOptions {
   paths: string[];
   cwd: string;
   prefix?: string;
+  /** deb: the distribution and component the packages go to (default: the first of each). */
+  dist?: string;
+  component?: string;
   replace?: boolean;
   followSymlinks?: boolean;
   dryRun?: boolean;
@@ -66,8 +69,10 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   trace('import: start');
   const inputs = await collectInputs(opts.paths, { cwd: opts.cwd, followSymlinks: opts.followSymlinks });
   const bar = progress('reading', inputs.length);
-  const parallel = prepareThreadsFor(layout.base, format.name, { prefix: opts.prefix }, inputs.length);
-  const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix: opts.prefix, progress: bar, parallel });
+  if ((opts.dist !== undefined || opts.component !== undefined) && format.name !== 'deb') throw new RcuError('USAGE', `--dist and --component apply to deb repositories; '${opts.repo}' is ${format.name}`);
+  const placeOpts = { prefix: opts.prefix, dist: opts.dist, component: opts.component, settings: config.settings };
+  const parallel = prepareThreadsFor(layout.base, format.name, placeOpts, inputs.length);
+  const { prepared, refused } = await prepareFiles(layout, format, inputs, { ...placeOpts, progress: bar, parallel });
   bar.done();
   trace(`import: prepared${parallel ? ` (${parallel.threads} threads)` : ''}`);
   const discardAll = () => new Pool(layout).discard(prepared.map((p) => p.staged));

@@ -10,6 +10,7 @@ import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { sweepPool } from '../engine/sweep.js';
 import { getFormat } from '../formats/registry.js';
+import { debCreateSettings, type DebCreateOptions } from './deb-dists.js';
 import { afterPublish } from './after-publish.js';
 import { removeRsyncFragment } from '../readers/rsyncd.js';
 import { errnoCode, RcuError } from '../util/errors.js';
@@ -19,6 +20,8 @@ export interface CreateRepoOptions {
   base: string;
   name: string;
   format?: string;
+  /** deb: the first distribution and the layout (see DebCreateOptions). */
+  deb?: DebCreateOptions;
   dryRun?: boolean;
 }
 
@@ -38,6 +41,9 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const layout = await openBase(opts.base);
   const name = validateRepoName(opts.name);
   const format = await getFormat(opts.format ?? 'files');
+  const debGiven = opts.deb && Object.values(opts.deb).some((v) => v !== undefined && v !== false);
+  if (debGiven && format.name !== 'deb') throw new RcuError('USAGE', `--dist, --suite, --components, --architectures, --origin, --label and --flat apply to --format deb`);
+  const settings: Record<string, unknown> = format.name === 'deb' ? await debCreateSettings(opts.deb ?? {}) : {};
   const final = layout.repo(name);
   if (await pathExists(final.dir)) throw new RcuError('EXISTS', `repository '${name}' already exists`);
   const result = { repo: name, format: format.name, generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
@@ -46,7 +52,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const tmp = new RepoLayout(tmpDir, name);
   try {
     for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await fsp.mkdir(d, { recursive: true });
-    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {} };
+    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings };
     await writeFileAtomic(tmp.configFile, JSON.stringify(config, null, 2) + '\n');
     const snap = tmp.snapshotDir(1);
     await fsp.mkdir(snap);

@@ -10,7 +10,7 @@ import type { Layout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
 import { acquireWriterLock } from './lock.js';
 import type { LockHolder, WriterLock } from './lock.js';
-import { assertSameFilesystem, readRepoConfig } from './repo.js';
+import { assertSameFilesystem, readRepoConfig, writeRepoConfig } from './repo.js';
 import type { RepoConfig } from './repo.js';
 import { cleanupRepo } from './cleanup.js';
 import { allocateGeneration, markSuperseded, readCurrent, swapCurrent, writeHistory, writeManifest } from './generations.js';
@@ -39,6 +39,12 @@ export interface AddChange {
 export interface Change {
   adds: AddChange[];
   removes: string[];
+  /**
+   * New repository settings that change what the indexes say (e.g. a deb distribution added): the
+   * indexes are built with them, a generation is published even when no file changes, and repo.json
+   * takes them just before the swap.
+   */
+  settings?: Record<string, unknown>;
 }
 
 export interface PlanState {
@@ -145,7 +151,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
-    if (change.adds.length === 0 && change.removes.length === 0) return noWork();
+    const reindex = change.settings !== undefined;
+    const settings = change.settings ?? cfg.settings;
+    if (change.adds.length === 0 && change.removes.length === 0 && !reindex) return noWork();
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
@@ -153,7 +161,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     parentEntriesP.catch(() => undefined); // awaited below; a rejection before then is not "unhandled"
     if (planLoadedEntries || opts.dryRun) {
       const diff = classify(await byPathOnce(), change);
-      if (diff.added.length + diff.removed.length + diff.replaced.length === 0 || opts.dryRun) {
+      if ((diff.added.length + diff.removed.length + diff.replaced.length === 0 && !reindex) || opts.dryRun) {
         await pool.discard(stagedBlobs);
         return { ...noWork(), ...diff };
       }
@@ -180,7 +188,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const parentByPath = await byPathOnce();
     const diff = classify(parentByPath, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
-    if (diff.added.length + diff.removed.length + diff.replaced.length === 0) {
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 && !reindex) {
       return result; // (the finally block removes the staging clone; the committed blobs await the sweep)
     }
     crashPoint('after-clone');
@@ -193,7 +201,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await format.writeIndexes({
       layout,
       repo,
-      settings: cfg.settings,
+      settings,
       stagingDir: staging,
       entries,
       loadMeta: makeMetaLoader(pool, format),
@@ -201,7 +209,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     });
     crashPoint('after-index');
     trace('after-index');
-    await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings: cfg.settings });
+    await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings });
     crashPoint('after-verify');
     trace('after-verify');
     await syncFilesystem(staging, () => cloned.dirs.map((d) => path.join(staging!, d)));
@@ -231,6 +239,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-rename');
     await lock.assertHeld();
     if ((await readCurrent(repo)) !== parent) throw new RcuError('FAILURE', `current of '${repo.name}' moved during the transaction; refusing to publish over it`);
+    // Settings first: a crash before the swap leaves them ahead of `current`, and the next publish
+    // writes the indexes they describe.
+    if (change.settings !== undefined) await writeRepoConfig(repo, { ...cfg, settings: change.settings });
     await swapCurrent(repo, gen);
     crashPoint('after-swap');
     trace('after-swap');

@@ -34,6 +34,11 @@ export interface IncomingFile extends BlobHashes {
 export interface PlaceOptions {
   /** --prefix for formats that let the user choose the folder. */
   prefix?: string;
+  /** --dist and --component for formats whose repositories have distributions (deb). */
+  dist?: string;
+  component?: string;
+  /** The repository's settings (repo.json "settings"), for formats that place by their configuration. */
+  settings?: Record<string, unknown>;
 }
 
 export interface Placement {
@@ -79,7 +84,7 @@ export interface VerifyContext {
 
 export interface Format {
   readonly name: string;
-  /** Files at the tree root that the format generates; they are not pool entries. */
+  /** Names at the tree root that the format generates (files, or folders with everything in them); not pool entries. */
   readonly indexFiles: readonly string[];
   /** Decide where an incoming file goes and extract its metadata; throw RcuError('BAD_INPUT') to refuse. */
   place(file: IncomingFile, opts: PlaceOptions): Promise<Placement>;

@@ -129,7 +129,7 @@ export async function importManifest(o: ManifestImportOptions): Promise<Manifest
     }
   }
   if (refused.length) throw refusal(name, refused);
-  const { prepared, refused: placeRefused } = await prepareFiles(layout, format, sources.map((s) => ({ abs: s.abs, rel: s.rel })), { prefix: o.prefix });
+  const { prepared, refused: placeRefused } = await prepareFiles(layout, format, sources.map((s) => ({ abs: s.abs, rel: s.rel })), { prefix: o.prefix, settings: cfg.settings });
   const pool = new Pool(layout);
   const byAbs = new Map(man.files.map((f, i) => [sources[i]!.abs, f]));
   for (const p of prepared) {
