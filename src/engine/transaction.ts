@@ -154,6 +154,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const reindex = change.settings !== undefined;
     const settings = change.settings ?? cfg.settings;
     if (change.adds.length === 0 && change.removes.length === 0 && !reindex) return noWork();
+    if (format.checkChange && !opts.dryRun) {
+      await format.checkChange({ repo, settings, parentDir, parentEntries: entriesOnce, adds: change.adds, removes: change.removes });
+    }
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();

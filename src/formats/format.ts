@@ -82,6 +82,18 @@ export interface VerifyContext {
   loadMeta(entry: TreeEntry): Promise<unknown>;
 }
 
+/** A change about to be published, shown to the format before anything is written. */
+export interface ChangeContext {
+  repo: RepoLayout;
+  settings: Record<string, unknown>;
+  /** The parent (current) snapshot. */
+  parentDir: string;
+  /** The parent's entries (loaded on first use). */
+  parentEntries(): Promise<readonly TreeEntry[]>;
+  adds: readonly { path: string; sha256: string; size: number }[];
+  removes: readonly string[];
+}
+
 export interface Format {
   readonly name: string;
   /** Names at the tree root that the format generates (files, or folders with everything in them); not pool entries. */
@@ -90,6 +102,11 @@ export interface Format {
   place(file: IncomingFile, opts: PlaceOptions): Promise<Placement>;
   /** Recompute a blob's cached metadata from its bytes (cache rebuild, `verify --repair`). */
   describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<unknown>;
+  /**
+   * Refuse a change the indexes cannot express (throw RcuError), before the transaction consumes a
+   * generation or writes anything. Optional.
+   */
+  checkChange?(ctx: ChangeContext): Promise<void>;
   /** Write all index files into ctx.stagingDir. Returns the names written. */
   writeIndexes(ctx: IndexContext): Promise<string[]>;
   /** Check the index files of a snapshot against its entries; returns human-readable faults (empty = fine). */

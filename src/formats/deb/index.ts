@@ -5,6 +5,7 @@
  */
 import type { BlobHashes, Format, IncomingFile, IndexContext, Placement, PlaceOptions, TreeEntry, VerifyContext } from '../format.js';
 import { RcuError } from '../../util/errors.js';
+import { checkDebChange } from './check.js';
 import { writeDebIndexes } from './indexes.js';
 import { badDeb, describeDeb, treePathFor, type DebMeta } from './package.js';
 import { debSettings, pickDist } from './settings.js';
@@ -47,6 +48,8 @@ export const debFormat: Format = {
   async describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<DebMeta> {
     return describeDeb(blobPath, entry.path, hashes);
   },
+
+  checkChange: checkDebChange,
 
   async writeIndexes(ctx: IndexContext): Promise<string[]> {
     return writeDebIndexes(ctx);

@@ -11,12 +11,12 @@ import path from 'node:path';
 import type { IndexContext } from '../format.js';
 import { writeIndexStreaming } from '../shared/chunk-writer.js';
 import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
-import { errnoCode, RcuError } from '../../util/errors.js';
 import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
 import { packagesByComponent, planPackages, selectArch, stanzaOf, type DebPart } from './packages-index.js';
-import { parseRelease, renderRelease, type IndexFileDigest } from './release.js';
+import { checkReleaseInfo, previousReleaseFields } from './check.js';
+import { renderRelease, type IndexFileDigest } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
 export interface DebBuildStats {
@@ -51,29 +51,6 @@ export async function writeStaged(file: string, data: string | Buffer): Promise<
   }
 }
 
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-    throw e;
-  }
-}
-
-/** Fields clients pin: a change makes every `apt-get update` fail until the user allows it. */
-const PINNED = ['Origin', 'Label', 'Codename'] as const;
-
-function checkReleaseInfo(dist: DistConfig & { acceptedReleaseInfo?: Record<string, string> }, previous: Map<string, string>): void {
-  const now: Record<string, string | undefined> = { Origin: dist.origin, Label: dist.label, Codename: dist.codename };
-  for (const f of PINNED) {
-    const before = previous.get(f);
-    const after = now[f];
-    if ((before ?? '') === (after ?? '')) continue;
-    if (dist.acceptedReleaseInfo && (dist.acceptedReleaseInfo[f] ?? '') === (after ?? '')) continue;
-    throw new RcuError('CONFLICT', `distribution ${dist.codename}: ${f} would change from '${before ?? ''}' to '${after ?? ''}'; every client's apt-get update then fails until it passes --allow-releaseinfo-change. Change it explicitly with 'set-dist --allow-releaseinfo-change', or restore the old value`);
-  }
-}
-
 export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   const s = debSettings(ctx.settings);
   const preset = Number.isInteger(Number(ctx.settings.indexXzPreset)) && Number(ctx.settings.indexXzPreset) >= 0 && Number(ctx.settings.indexXzPreset) <= 9 ? Number(ctx.settings.indexXzPreset) : DEFAULT_XZ_PRESET;
@@ -87,8 +64,7 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   for (const dist of s.dists) {
     const rel = distDir(dist, s.flat);
     const dir = path.join(ctx.stagingDir, rel);
-    const previousText = await readText(path.join(ctx.repo.currentLink, rel, 'Release'));
-    const previous = previousText ? parseRelease(previousText).fields : undefined;
+    const previous = await previousReleaseFields(ctx.repo.currentLink, rel);
     if (previous) checkReleaseInfo(dist, previous);
     const digests: IndexFileDigest[] = [];
     for (const b of binaryDirs(dist, s.flat)) {
