@@ -190,6 +190,10 @@ export const coreCommands: CommandDef[] = [
         for (const s of r.repos) {
           lines.push(`${s.name} (${s.format}): current generation ${s.current ?? '-'}${s.frozen ? ', FROZEN' : ''}${s.lock ? `, locked by pid ${s.lock.pid} (${s.lock.operation})` : ''}`);
           for (const g of s.snapshots) lines.push(`  gen ${g.generation}${g.current ? ' (current)' : ''}: ${g.files} files, ${bytes(g.bytes)}, alone holds ${bytes(g.exclusiveBytes)}${g.supersededAt ? `, superseded ${g.supersededAt}` : ''}`);
+          if (s.signing) {
+            for (const k of s.signing.keys) lines.push(`  signing key ${k.fingerprint}: ${k.state}, ${k.expires ? `expires ${k.expires}` : 'never expires'}`);
+            for (const w of s.signing.warnings) lines.push(`  WARNING: ${w}`);
+          }
         }
         return lines.join('\n');
       });

@@ -5,7 +5,8 @@ import { debCommands } from './deb.js';
 import { readersCommands } from './readers.js';
 import { hooksCommands } from './hooks.js';
 import { lifecycleCommands } from './lifecycle.js';
+import { signingCommands } from './signing.js';
 
 export function extraCommands(): CommandDef[] {
-  return [...eopkgCommands, ...debCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands];
+  return [...eopkgCommands, ...debCommands, ...readersCommands, ...hooksCommands, ...lifecycleCommands, ...signingCommands];
 }

@@ -101,14 +101,21 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'config <repo> [key] [value]',
-    describe: 'Show or set reader settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default 6).',
-    options: [['--unset', 'Return KEY to its default']],
-    booleans: ['unset'],
-    examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset'],
+    describe: 'Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default 6); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc.',
+    options: [
+      ['--unset', 'Return KEY to its default'],
+      ['--disable-signing', "Confirms 'signKeys --unset': later publishes are unsigned"],
+    ],
+    booleans: ['unset', 'disable-signing'],
+    examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset', 'config main signGnupgHome /srv/rcurepo/gnupg', 'config main signKeys 0123...CDEF,4567...89AB', 'config main signKeys --unset --disable-signing'],
     async run(ctx, [repo, key, value], opts) {
       const { config } = await import('../commands/config.js');
-      const r = await config({ base: ctx.base(opts), repo: repo!, key, value, unset: !!opts.unset, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
-      ctx.emit(opts, r, () => (r.changed ? `${r.repo}: ${r.changed.key} = ${r.changed.value === null ? '(default)' : String(r.changed.value)}` : Object.entries(r.settings).map(([k, v]) => `${k} = ${String(v)}`).join('\n')));
+      const r = await config({ base: ctx.base(opts), repo: repo!, key, value, unset: !!opts.unset, disableSigning: !!opts['disable-signing'], cwd: ctx.io.cwd, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+      ctx.emit(opts, r, () =>
+        r.changed
+          ? `${r.repo}: ${r.changed.key} = ${r.changed.value === null ? '(default)' : String(r.changed.value)}`
+          : [...Object.entries(r.settings), ...Object.entries(r.signing)].map(([k, v]) => `${k} = ${String(v)}`).join('\n'),
+      );
     },
   },
   {

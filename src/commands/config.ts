@@ -5,21 +5,44 @@ import { openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
 import { DEFAULT_SETTINGS, parseSetting, SETTING_KINDS, settingsFrom } from '../readers/settings.js';
 import type { ReaderSettings } from '../readers/settings.js';
 import { RcuError } from '../util/errors.js';
+import { isSigningKey, SIGNING_KEYS } from '../signing/settings.js';
+import { applySigningSetting, signingOf } from './config-signing.js';
 
 export interface ConfigResult {
   repo: string;
   settings: ReaderSettings;
   changed?: { key: string; value: unknown };
+  /** The signing settings that are set (signKeys, signGnupgHome, ...); empty when the repository does not sign. */
+  signing: Record<string, unknown>;
 }
 
-export async function config(o: { base: string; repo: string; key?: string; value?: string; unset?: boolean; waitSeconds?: number; onWait?: (h: LockHolder | undefined) => void }): Promise<ConfigResult> {
+export interface ConfigOptions {
+  base: string;
+  repo: string;
+  key?: string;
+  value?: string;
+  unset?: boolean;
+  /** Confirms `signKeys --unset`: without it signing cannot be turned off. */
+  disableSigning?: boolean;
+  /** Relative signGnupgHome values resolve against this. */
+  cwd?: string;
+  waitSeconds?: number;
+  onWait?: (h: LockHolder | undefined) => void;
+}
+
+export async function config(o: ConfigOptions): Promise<ConfigResult> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
   const cfg = await readRepoConfig(repo);
-  if (o.key === undefined) return { repo: o.repo, settings: settingsFrom(cfg.settings) };
-  if (!(o.key in SETTING_KINDS)) throw new RcuError('USAGE', `unknown setting '${o.key}'; known: ${Object.keys(SETTING_KINDS).join(', ')}`);
+  const show = (settings: Record<string, unknown>): ConfigResult => ({ repo: o.repo, settings: settingsFrom(settings), signing: signingOf(settings) });
+  if (o.key === undefined) return show(cfg.settings);
+  if (isSigningKey(o.key)) {
+    if (o.value === undefined && !o.unset) return show(cfg.settings);
+    return { ...(await applySigningSetting(repo, { ...o, key: o.key })), repo: o.repo };
+  }
+  if (!(o.key in SETTING_KINDS)) throw new RcuError('USAGE', `unknown setting '${o.key}'; known: ${[...Object.keys(SETTING_KINDS), ...SIGNING_KEYS].join(', ')}`);
   const key = o.key as keyof ReaderSettings;
-  if (o.value === undefined && !o.unset) return { repo: o.repo, settings: settingsFrom(cfg.settings) };
+  if (o.value === undefined && !o.unset) return show(cfg.settings);
   let value: number | boolean | undefined;
   if (!o.unset) {
     value = parseSetting(key, o.value);
@@ -33,7 +56,7 @@ export async function config(o: { base: string; repo: string; key?: string; valu
     else fresh.settings[key] = value;
     await lock.assertHeld();
     await writeRepoConfig(repo, fresh);
-    return { repo: o.repo, settings: settingsFrom(fresh.settings), changed: { key, value: value ?? null } };
+    return { ...show(fresh.settings), changed: { key, value: value ?? null } };
   } finally {
     await lock.release();
   }

@@ -22,6 +22,7 @@ import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
 import { trace } from '../util/trace.js';
 import { afterPublishFor } from './after-publish.js';
+import { checkSigningReady } from '../signing/index.js';
 
 /** Imports of more files than this run their own transaction instead of joining a group commit. */
 const GROUP_COMMIT_MAX_FILES = 256;
@@ -107,6 +108,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
       dryRun: opts.dryRun,
       onWait: opts.onWait,
       afterPublish: afterPublishFor(layout, opts.repo),
+      beforeWrite: checkSigningReady,
     },
     async (state) => {
       const plan = await planImport(state, prepared, { replace: opts.replace });

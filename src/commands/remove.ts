@@ -2,6 +2,7 @@
 import picomatch from 'picomatch';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { afterPublishFor } from './after-publish.js';
+import { checkSigningReady } from '../signing/index.js';
 import { runTransaction } from '../engine/transaction.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
@@ -36,7 +37,7 @@ export async function removePaths(opts: RemoveOptions): Promise<TransactionResul
   const layout = await openBase(opts.base);
   const format = await getFormat((await readRepoConfig(layout.repo(opts.repo))).format);
   return runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'remove', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+    { layout, repoName: opts.repo, format, operation: 'remove', args: opts.paths, actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo), beforeWrite: checkSigningReady },
     async (state) => {
       const entries = await state.entries();
       const removes = new Set<string>();

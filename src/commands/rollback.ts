@@ -2,6 +2,7 @@
 import fsp from 'node:fs/promises';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { afterPublishFor } from './after-publish.js';
+import { checkSigningReady } from '../signing/index.js';
 import { runTransaction } from '../engine/transaction.js';
 import type { TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
@@ -26,7 +27,7 @@ export async function rollback(opts: RollbackOptions): Promise<TransactionResult
   const format = await getFormat((await readRepoConfig(repo)).format);
   const pool = new Pool(layout);
   return runTransaction(
-    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+    { layout, repoName: opts.repo, format, operation: 'rollback', args: [String(opts.generation)], actor: opts.actor, waitSeconds: opts.waitSeconds, dryRun: opts.dryRun, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo), beforeWrite: checkSigningReady },
     async (state) => {
       if (opts.generation === state.parent) throw new RcuError('USAGE', `generation ${opts.generation} is already current`);
       try {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import { afterPublishFor } from './after-publish.js';
+import { checkSigningReady } from '../signing/index.js';
 import { runTransaction } from '../engine/transaction.js';
 import type { AddChange, TransactionResult } from '../engine/transaction.js';
 import type { LockHolder } from '../engine/lock.js';
@@ -47,7 +48,7 @@ export async function setAssets(opts: SetAssetsOptions): Promise<TransactionResu
       adds.push({ path: ASSET_FILE[kind], sha256: s.sha256, size: s.size, staged: s });
     }
     return await runTransaction(
-      { layout, repoName: opts.repo, format, operation: 'set-assets', args: kinds.map((k) => `--${k}=${opts.files[k]}`), dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo) },
+      { layout, repoName: opts.repo, format, operation: 'set-assets', args: kinds.map((k) => `--${k}=${opts.files[k]}`), dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, opts.repo), beforeWrite: checkSigningReady },
       async () => ({ adds, removes: [] }),
     );
   } catch (e) {

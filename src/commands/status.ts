@@ -6,6 +6,8 @@ import { readLockHolder } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import { walkTree } from '../engine/tree.js';
+import { signingStatus } from './status-signing.js';
+import type { SigningStatus } from './status-signing.js';
 
 export interface SnapshotStatus {
   generation: number;
@@ -24,6 +26,8 @@ export interface RepoStatus {
   frozen: boolean;
   lock?: LockHolder;
   snapshots: SnapshotStatus[];
+  /** Present when the repository signs: its keys, their expiry, warnings (e.g. expiry within 30 days). */
+  signing?: SigningStatus;
 }
 
 export interface StatusResult {
@@ -60,7 +64,7 @@ export async function status(opts: { base: string; repo?: string }): Promise<Sta
       const sup = await readSuperseded(repo, gen);
       snaps.push({ generation: gen, current: gen === current, files, bytes, exclusiveBytes: exclusive, supersededAt: sup?.toISOString() });
     }
-    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps });
+    repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps, signing: await signingStatus(cfg.settings) });
   }
   const pool = { blobs: 0, bytes: 0, unreferenced: 0 };
   for await (const b of new Pool(layout).walk()) {

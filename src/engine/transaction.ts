@@ -78,6 +78,14 @@ export interface TransactionOptions {
    * acquiring one, and NOT released here; the caller releases it after its own post-transaction work.
    */
   heldLock?: WriterLock;
+  /**
+   * A check run under the lock once the plan has changes to publish, before anything is written (pool
+   * commit, generation number, staging): a failure here aborts with nothing changed. Commands pass the
+   * signing check, so a key that cannot sign costs no generation and leaves the pool as it was.
+   */
+  beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
+  /** Publish a new generation even when the content is unchanged (`resign`: fresh indexes and signatures). */
+  force?: boolean;
 }
 
 export interface TransactionResult {
@@ -151,7 +159,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
-    const reindex = change.settings !== undefined;
+    const reindex = change.settings !== undefined || !!opts.force;
     const settings = change.settings ?? cfg.settings;
     if (change.adds.length === 0 && change.removes.length === 0 && !reindex) return noWork();
     if (format.checkChange && !opts.dryRun) {
@@ -170,6 +178,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
       }
     }
 
+    if (opts.beforeWrite) await opts.beforeWrite(cfg.settings);
     poolUse = await enterPool(layout);
     // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
     // the clone's thousands of new directory entries (the durable step below covers those). A

@@ -49,8 +49,11 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
   const fault = (s: string) => report.faults.push(`${name}: ${s}`);
   const repaired = (s: string) => report.repaired.push(`${name}: ${s}`);
   let format: Format;
+  let settings: Record<string, unknown>;
   try {
-    format = await opts.formatOf((await readRepoConfig(repo)).format);
+    const cfg = await readRepoConfig(repo);
+    settings = cfg.settings;
+    format = await opts.formatOf(cfg.format);
   } catch (e) {
     fault((e as Error).message);
     return;
@@ -94,7 +97,7 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
     const pool = new Pool(layout);
     const loadMeta = makeMetaLoader(pool, format);
     try {
-      for (const f of await format.verifyIndexes({ layout, repo, settings: {}, snapshotDir: dir, entries: sorted, loadMeta })) fault(`generation ${gen}: ${f}`);
+      for (const f of await format.verifyIndexes({ layout, repo, settings, snapshotDir: dir, entries: sorted, loadMeta })) fault(`generation ${gen}: ${f}`);
     } catch (e) {
       if (!isRcuError(e)) throw e;
       fault(`generation ${gen}: ${e.message}`);

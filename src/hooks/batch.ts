@@ -13,6 +13,7 @@ import type { AddChange, PlanState, TransactionResult } from '../engine/transact
 import { Pool } from '../engine/pool.js';
 import type { StagedBlob } from '../engine/pool.js';
 import { afterPublish } from '../commands/after-publish.js';
+import { checkSigningReady } from '../signing/index.js';
 import type { ImportResult } from '../commands/import.js';
 import { drainQueue, writeOutcome } from './queue.js';
 import type { QueueOutcome, QueueRequest, QueuedFile } from './queue.js';
@@ -126,6 +127,7 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           actor: actors.length ? actors.join(', ') : undefined,
           heldLock: opts.lock,
           afterPublish: (gen, dir) => afterPublish(layout, opts.repoName, gen, dir),
+          beforeWrite: checkSigningReady,
         },
         plan,
       );

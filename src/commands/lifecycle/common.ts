@@ -5,6 +5,7 @@ import type { RepoConfig } from '../../engine/repo.js';
 import { requireCurrent } from '../../engine/generations.js';
 import { loadEntries } from '../../engine/snapshot-state.js';
 import { afterPublishFor } from '../after-publish.js';
+import { checkSigningReady } from '../../signing/index.js';
 import { runTransaction } from '../../engine/transaction.js';
 import type { Change, PlanState, TransactionResult } from '../../engine/transaction.js';
 import type { LockHolder } from '../../engine/lock.js';
@@ -66,7 +67,7 @@ export async function publishInto(
   const repo = layout.repo(target);
   const format = await getFormat((await readRepoConfig(repo)).format);
   return runTransaction(
-    { layout, repoName: target, format, operation, args, dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, target) },
+    { layout, repoName: target, format, operation, args, dryRun: opts.dryRun, waitSeconds: opts.waitSeconds, onWait: opts.onWait, afterPublish: afterPublishFor(layout, target), beforeWrite: checkSigningReady },
     async (state) => plan(state, await state.entries()),
   );
 }

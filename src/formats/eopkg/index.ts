@@ -15,6 +15,7 @@ import { planChunks, renderIndex, renderPart, type BuildStats, type MetaLoader }
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
 import { writeIndexStreaming } from '../shared/chunk-writer.js';
 import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from '../shared/xz-blocks.js';
+import { INDEX_XZ_ASC, checkIndexSignature, signIndex } from './signature.js';
 
 export { ASSET_FILE, ASSET_KINDS, assetEntries, assetKindOfPath, loadAssets, parseAssetTexts, validateAsset } from './assets.js';
 export type { AssetKind, AssetTexts, ParsedAssets } from './assets.js';
@@ -79,7 +80,8 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptio
   await Promise.all(sums.map(([n, d]) => writeStaged(ctx.stagingDir, n, d)));
   lastIndexStats = w.stats;
   trace(`eopkg:sums (${w.stats.compressed}/${w.stats.chunks} xz, ${w.stats.metaLoaded} rendered, ${w.stats.fragmentsReused} reused)`);
-  return { files: [INDEX_XML, `${INDEX_XML}.xz`, ...sums.map(([n]) => n)], stats: w.stats };
+  const signatures = await signIndex(ctx.settings, ctx.stagingDir);
+  return { files: [INDEX_XML, `${INDEX_XML}.xz`, ...sums.map(([n]) => n), ...signatures], stats: w.stats };
 }
 
 /** The index XML writeIndexes would produce for these entries (no cache, no compression). */
@@ -153,6 +155,7 @@ export async function verifyEopkgIndexes(ctx: VerifyContext): Promise<string[]> 
       faults.push(`${INDEX_XML}.xz: not a well-formed single xz stream (${(e as Error).message}); does not decompress`);
     }
   }
+  faults.push(...(await checkIndexSignature(ctx.settings, dir, ctx.quick)));
   if (ctx.quick) return faults;
   if (xz !== undefined && xml !== undefined && structureOk) {
     try {
@@ -178,7 +181,8 @@ const hex = (algo: 'sha1' | 'sha256', b: Uint8Array): string => createHash(algo)
 
 export const eopkgFormat: Format = {
   name: 'eopkg',
-  indexFiles: INDEX_FILES,
+  // The signature is generated too (when the repository signs), so it is never taken for a package.
+  indexFiles: [...INDEX_FILES, INDEX_XZ_ASC],
 
   async place(file: IncomingFile, opts: PlaceOptions): Promise<Placement> {
     const label = labelFor(file.source, file.relPath);

@@ -1,0 +1,72 @@
+/**
+ * `rcurepo config REPO signKeys|signGnupgHome|signTimeoutSeconds|signSumsAsc ...`: signing settings are
+ * checked before they are stored. A change that leaves the repository signing must pass a test signature
+ * with the resulting settings; signing stops only through `signKeys --unset --disable-signing`, so an
+ * empty value, a typo or a stray --unset can never silently turn it off.
+ */
+import fsp from 'node:fs/promises';
+import type { LockHolder } from '../engine/lock.js';
+import { acquireWriterLock } from '../engine/lock.js';
+import type { RepoLayout } from '../engine/layout.js';
+import { readRepoConfig, writeRepoConfig } from '../engine/repo.js';
+import { settingsFrom } from '../readers/settings.js';
+import { checkCanSign } from '../signing/sign.js';
+import { normaliseSigningValue, signingSettingsOf } from '../signing/settings.js';
+import type { SigningKey } from '../signing/settings.js';
+import { isRcuError, RcuError } from '../util/errors.js';
+import { SIGNING_KEYS } from '../signing/settings.js';
+
+/** The signing settings that are set, for display. */
+export function signingOf(settings: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(SIGNING_KEYS.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]]));
+}
+
+export interface SigningSettingResult {
+  settings: ReturnType<typeof settingsFrom>;
+  signing: Record<string, unknown>;
+  changed: { key: string; value: unknown };
+}
+
+export interface SigningSettingChange {
+  key: SigningKey;
+  value?: string;
+  unset?: boolean;
+  disableSigning?: boolean;
+  cwd?: string;
+  waitSeconds?: number;
+  onWait?: (h: LockHolder | undefined) => void;
+}
+
+export async function applySigningSetting(repo: RepoLayout, o: SigningSettingChange): Promise<SigningSettingResult> {
+  if (o.disableSigning && !(o.key === 'signKeys' && o.unset)) throw new RcuError('USAGE', `--disable-signing goes with 'signKeys --unset' only`);
+  if (o.key === 'signKeys' && o.unset && !o.disableSigning) {
+    throw new RcuError('USAGE', `unsetting signKeys turns signing off: every later publish is unsigned. Confirm with 'rcurepo config ${repo.name} signKeys --unset --disable-signing'`);
+  }
+  const value = o.unset ? undefined : normaliseSigningValue(o.key, o.value ?? '', o.cwd);
+  if (o.key === 'signGnupgHome' && typeof value === 'string') {
+    const st = await fsp.stat(value).catch(() => undefined);
+    if (!st?.isDirectory()) throw new RcuError('BAD_INPUT', `signGnupgHome: ${value} is not a directory (create a key there with 'rcurepo keys init-key', or name an existing GnuPG home)`);
+  }
+  const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
+  try {
+    const fresh = await readRepoConfig(repo); // re-read under the lock
+    const next = { ...fresh.settings };
+    if (value === undefined) delete next[o.key];
+    else next[o.key] = value;
+    const signing = signingSettingsOf(next);
+    if (signing) {
+      try {
+        await checkCanSign(signing);
+      } catch (e) {
+        if (!isRcuError(e)) throw e;
+        throw new RcuError('BAD_INPUT', `${o.key} not changed: with it the repository could not sign (${e.message})`, { details: e.details });
+      }
+    }
+    fresh.settings = next;
+    await lock.assertHeld();
+    await writeRepoConfig(repo, fresh);
+    return { settings: settingsFrom(next), signing: signingOf(next), changed: { key: o.key, value: value ?? null } };
+  } finally {
+    await lock.release();
+  }
+}
