@@ -20,14 +20,29 @@ const sha256 = (f: string): string => createHash('sha256').update(fs.readFileSyn
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const children: ChildProcess[] = [];
+const homes: string[] = [];
 after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const h of homes) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: h } });
 });
+
+const hasGpg = (): boolean => spawnSync('gpg', ['--version']).status === 0 && spawnSync('gpgv', ['--version']).status === 0;
+
+/** A throwaway ed25519 signing key in a private GNUPGHOME; returns the home and the fingerprint. */
+function throwawayKey(dir: string): { home: string; fpr: string } {
+  const home = path.join(dir, 'gnupg');
+  fs.mkdirSync(home, { mode: 0o700 });
+  homes.push(home);
+  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', '--status-fd', '1', '--quick-gen-key', 'Test <t@example.invalid>', 'ed25519', 'sign', 'never'], { timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr.toString());
+  const line = r.stdout.toString().split('\n').find((l) => l.startsWith('[GNUPG:] KEY_CREATED '))!;
+  return { home, fpr: line.split(' ')[3]!.trim() };
+}
 
 /** python3 -m http.server over `dir` on a free loopback port; its request log is kept. */
 async function httpServer(dir: string): Promise<{ url: string; log: () => string; stop: () => void }> {
   const port = await freePort();
-  const proc = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   children.push(proc);
   let log = '';
   proc.stderr!.on('data', (d) => (log += d));
@@ -48,7 +63,8 @@ async function httpServer(dir: string): Promise<{ url: string; log: () => string
 const control = (pkg: string, version: string, arch: string, extra = '') => `Package: ${pkg}\nVersion: ${version}\nArchitecture: ${arch}\nMaintainer: T <t@example.invalid>\nDescription: ${pkg} for apt tests\n${extra}`;
 
 function setup(flat: boolean) {
-  const base = tempDir('rcurepo-debapt-');
+  const base = tempDir("rcurepo-debapt-");
+  fs.mkdirSync(path.join(base, "other"));
   const cli = cliIn(base);
   const must = (args: string[]) => {
     const r = cli.sync(args);
@@ -128,6 +144,50 @@ describe('apt against deb repositories', () => {
     if (spawnSync('python3', ['--version']).status !== 0) return t.skip(PY_MISSING);
     await scenario(t, false, 'http.server');
   });
+  it('signed repository: InRelease and Release.gpg checked by apt through signed-by (no trusted=yes)', async (t) => {
+    if (!hasApt()) return t.skip(APT_MISSING);
+    if (!hasGpg()) return t.skip('gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them');
+    const { base, must, deb, repoDir } = setup(false);
+    const { home, fpr } = throwawayKey(base);
+    must(['config', 'apt', 'signGnupgHome', home]);
+    must(['config', 'apt', 'signKeys', fpr]);
+    const first = deb('signed', '1.0', 'amd64');
+    must(['import', 'apt', first]);
+    const snap = fs.realpathSync(path.join(repoDir, 'current'));
+    const inRelease = fs.readFileSync(path.join(snap, 'dists/bookworm/InRelease'), 'utf8');
+    assert.ok(inRelease.startsWith('-----BEGIN PGP SIGNED MESSAGE-----'));
+    assert.ok(inRelease.includes(fs.readFileSync(path.join(snap, 'dists/bookworm/Release'), 'utf8').split('\n')[0]!));
+    assert.match(fs.readFileSync(path.join(snap, 'dists/bookworm/Release.gpg'), 'utf8'), /^-----BEGIN PGP SIGNATURE-----/);
+    const key = path.join(base, 'key.gpg');
+    const ex = spawnSync('gpg', ['--homedir', home, '--batch', '--export', fpr]);
+    assert.equal(ex.status, 0);
+    fs.writeFileSync(key, ex.stdout);
+    const py = await httpServer(path.join(repoDir, 'current'));
+    try {
+      const apt = new AptClient(`deb [signed-by=${key}] ${py.url}/ bookworm main`);
+      apt.update();
+      assert.equal(apt.candidate('signed'), '1.0');
+      await sleep(300); // apt ran synchronously: let the server's log reach this process
+      assert.match(py.log(), /GET \/dists\/bookworm\/InRelease HTTP\/1\.[01]" 200/);
+      const second = deb('signed', '1.1', 'amd64');
+      must(['import', 'apt', second]);
+      apt.update();
+      assert.equal(apt.candidate('signed'), '1.1');
+      assert.equal(sha256(apt.download('signed')), sha256(second));
+      // Another key in signed-by: apt refuses the repository.
+      const other = throwawayKey(path.join(base, 'other'));
+      const otherKey = path.join(base, 'other.gpg');
+      fs.writeFileSync(otherKey, spawnSync('gpg', ['--homedir', other.home, '--batch', '--export', other.fpr]).stdout);
+      const stranger = new AptClient(`deb [signed-by=${otherKey}] ${py.url}/ bookworm main`);
+      assert.throws(() => stranger.update(), /NO_PUBKEY|not signed|signatures couldn't be verified/);
+    } finally {
+      py.stop();
+    }
+    const v = cliIn(base).sync(["verify", "apt"]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /0 fault/);
+  });
+
   it('flat layout through python http.server and rcurepo serve', async (t) => {
     if (!hasApt()) return t.skip(APT_MISSING);
     if (spawnSync('python3', ['--version']).status !== 0) return t.skip(PY_MISSING);

@@ -13,6 +13,7 @@ import { writeIndexStreaming } from '../shared/chunk-writer.js';
 import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
 import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
+import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.js';
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
 import { packagesByComponent, planPackages, selectArch, stanzaOf, type DebPart } from './packages-index.js';
 import { checkReleaseInfo, previousReleaseFields } from './check.js';
@@ -56,6 +57,7 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   const preset = Number.isInteger(Number(ctx.settings.indexXzPreset)) && Number(ctx.settings.indexXzPreset) >= 0 && Number(ctx.settings.indexXzPreset) <= 9 ? Number(ctx.settings.indexXzPreset) : DEFAULT_XZ_PRESET;
   const grace = Number(ctx.settings.graceSeconds);
   const graceSeconds = Number.isFinite(grace) && grace >= 0 ? grace : 3600;
+  const signing = signingSettingsOf(ctx.settings);
   const byComponent = packagesByComponent(ctx.entries);
   const recent = await recentSnapshots(ctx.repo, graceSeconds);
   const stats: DebBuildStats = { indexes: 0, packagesListed: 0, groupsCompressed: 0, groupsReused: 0, byHashCarried: 0 };
@@ -91,12 +93,26 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
     if (Number.isFinite(prevDate) && prevDate > date.getTime()) date = new Date(prevDate);
     await writeStaged(path.join(dir, 'Release'), renderRelease(dist, date, digests, { flat: s.flat }));
     written.push(path.posix.join(rel, 'Release'));
+    // InRelease and Release.gpg from the very bytes just written, inside staging: the three always agree.
+    if (signing) {
+      await signFiles(signing, releaseSignJobs(dir));
+      written.push(path.posix.join(rel, 'InRelease'), path.posix.join(rel, 'Release.gpg'));
+    }
     stats.byHashCarried += await carryForward(recent, rel, ctx.stagingDir);
     if (!s.flat && dist.suite !== dist.codename) await mirrorTree(dir, path.join(ctx.stagingDir, 'dists', dist.suite));
   }
   lastDebStats = stats;
   trace(`deb:indexes (${stats.indexes} indexes, ${stats.groupsCompressed} groups compressed, ${stats.groupsReused} reused, ${stats.byHashCarried} by-hash carried)`);
   return written;
+}
+
+/** The signatures of a Release folder: InRelease (clearsigned) and Release.gpg (armored, detached). */
+export function releaseSignJobs(dir: string): SignJob[] {
+  const source = path.join(dir, 'Release');
+  return [
+    { source, target: path.join(dir, 'InRelease'), kind: 'clearsigned' },
+    { source, target: path.join(dir, 'Release.gpg'), kind: 'detached-armored' },
+  ];
 }
 
 /** Hard-link every file of `src` under `dst` (a suite's name for its codename's folder). */

@@ -5,13 +5,16 @@
  * uncompressed Packages, which must equal a from-scratch rendering from the entries' metadata.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { VerifyContext } from '../format.js';
 import { checkXzStructure, runXz } from '../shared/xz-blocks.js';
 import { errnoCode } from '../../util/errors.js';
+import { missingSignatures, signingSettingsOf, verifySignatures } from '../../signing/index.js';
 import { BY_HASH } from './by-hash.js';
+import { releaseSignJobs } from './indexes.js';
 import { packagesByComponent, renderPackages, selectArch } from './packages-index.js';
 import { parseRelease } from './release.js';
 
@@ -48,6 +51,15 @@ export async function verifyDebIndexes(ctx: VerifyContext): Promise<string[]> {
       continue;
     }
     const release = parseRelease(text.toString('utf8'));
+    const signing = signingSettingsOf(ctx.settings);
+    if (signing) {
+      const jobs = releaseSignJobs(path.join(ctx.snapshotDir, rel));
+      // The staging check requires them; `verify` checks those present (generations published before
+      // signing was configured have none, like the other formats' older generations).
+      const present = jobs.filter((j) => fs.existsSync(j.target));
+      const problems = ctx.quick ? missingSignatures(signing, jobs) : present.length ? await verifySignatures(signing, present) : [];
+      faults.push(...problems.map((p) => `${path.posix.join(rel, 'Release')}: ${p}`));
+    }
     const dirs = [...new Set([...release.sha256.keys()].filter((p) => p === 'Packages' || p.endsWith('/Packages')).map((p) => path.posix.dirname(p)))].sort();
     for (const d of dirs) {
       const idxRel = d === '.' ? '' : d;
