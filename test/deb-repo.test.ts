@@ -304,6 +304,20 @@ describe('deb repositories', () => {
     assert.equal(cli.sync(['verify', 'apt']).code, 0);
   });
 
+  it('list, diff and history speak Debian: name, version, arch, component, dists', () => {
+    const { base, cli } = newBase();
+    assert.equal(cli.sync(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm', '--components', 'main,contrib', '--architectures', 'amd64']).code, 0);
+    const f = path.join(base, 'e.deb');
+    fs.writeFileSync(f, makeDeb('Package: epochy\nVersion: 3:1.2~b1-4\nArchitecture: all\nDescription: x\n'));
+    assert.equal(cli.sync(['import', 'apt', '--component', 'contrib', f]).code, 0);
+    const list = cli.sync(['list', 'apt']).stdout;
+    assert.match(list, /^epochy +3:1\.2~b1-4 +all +contrib +bookworm /m);
+    const rows = cli.json<{ packages: { name: string; version: string; arch: string; component: string; dists: string[] }[] }>(['list', 'apt']).packages;
+    assert.deepEqual(rows.map((r) => [r.name, r.version, r.arch, r.component, r.dists]), [['epochy', '3:1.2~b1-4', 'all', 'contrib', ['bookworm']]]);
+    assert.match(cli.sync(['diff', 'apt', '1', '2']).stdout, /^\+ epochy 1\.2~b1-4 all \(contrib\)$/m);
+    assert.match(cli.sync(['history', 'apt']).stdout, /gen 2: \+epochy 1\.2~b1-4 all \(contrib\)/);
+  });
+
   it('flat layout: Packages and Release at the top, Filename relative to the base', () => {
     const { base, cli } = newBase();
     assert.equal(cli.sync(['create-repo', 'flat', '--format', 'deb', '--dist', 'local', '--architectures', 'amd64,arm64', '--flat']).code, 0);

@@ -147,11 +147,20 @@ export const coreCommands: CommandDef[] = [
     async run(ctx, [repo], opts) {
       const { history } = await import('../commands/inspect.js');
       const r = await history({ base: ctx.base(opts), repo: repo! });
+      // deb: what each generation changed, as packages (from the history record's sample of paths).
+      const view = r[0]?.format === 'deb' ? await import('../commands/deb-view.js') : undefined;
+      const debLines = view
+        ? (hs: typeof r) =>
+            hs
+              .filter((h) => h.changes && h.changes.added.length + h.changes.removed.length + h.changes.replaced.length > 0)
+              .map((h) => `gen ${h.generation}: ` + [...h.changes!.added.map((p) => `+${view.debLabel(p)}`), ...h.changes!.replaced.map((p) => `~${view.debLabel(p)}`), ...h.changes!.removed.map((p) => `-${view.debLabel(p)}`)].join(', ') + (h.changes!.truncated ? ', ...' : ''))
+              .join('\n')
+        : undefined;
       ctx.emit(opts, r, () =>
         table([
           ['GEN', 'TIME', 'ACTOR', 'OPERATION', '+ADD', '~REPL', '-REM', 'FILES', 'PARENT', ''],
           ...r.map((h) => [String(h.generation), h.time, h.actor, h.operation, String(h.added), String(h.replaced), String(h.removed), String(h.files), String(h.parent ?? '-'), (h.current ? 'current' : '') + (h.kept ? '' : ' (reaped)')]),
-        ]),
+        ]) + (debLines ? '\n' + debLines(r) : ''),
       );
     },
   },
@@ -162,8 +171,9 @@ export const coreCommands: CommandDef[] = [
     async run(ctx, [repo, from, to], opts) {
       const { diff } = await import('../commands/inspect.js');
       const r = await diff({ base: ctx.base(opts), repo: repo!, from: intArg(from, 'FROM'), to: intArg(to, 'TO') });
+      const { debLabel } = r.format === 'deb' ? await import('../commands/deb-view.js') : { debLabel: (p: string) => p };
       ctx.emit(opts, r, () =>
-        [...r.added.map((e) => `+ ${e.path}`), ...r.changed.map((c) => `~ ${c.path}`), ...r.removed.map((e) => `- ${e.path}`), `${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed between ${r.from} and ${r.to}`].join('\n'),
+        [...r.added.map((e) => `+ ${debLabel(e.path)}`), ...r.changed.map((c) => `~ ${debLabel(c.path)}`), ...r.removed.map((e) => `- ${debLabel(e.path)}`), `${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed between ${r.from} and ${r.to}`].join('\n'),
       );
     },
   },
