@@ -156,6 +156,14 @@ describe('deb repositories', () => {
     fs.writeFileSync(ok, makeDeb(good, { compression: 'zst' }));
     assert.equal(cli.sync(['import', 'apt', ok]).code, 0);
     assert.ok(fs.existsSync(path.join(current(base, 'apt'), 'pool/main/o/okpkg/okpkg_1.0-1_amd64.deb')));
+    // A control.tar.xz with a SHA-256 check (which the in-process decoder refuses): the system xz reads it.
+    const tarOf = (ctl: string) => spawnSync('tar', ['-cf', '-', '--owner=0', '--group=0', '-C', dir, ctl]).stdout;
+    fs.writeFileSync(path.join(dir, 'control'), good.replace('okpkg', 'shapkg'));
+    const xz = spawnSync('xz', ['-c', '--check=sha256'], { input: tarOf('control') }).stdout;
+    const sha = path.join(dir, 'sha.deb');
+    fs.writeFileSync(sha, ar([{ name: 'debian-binary', data: Buffer.from('2.0\n') }, { name: 'control.tar.xz', data: xz }, { name: 'data.tar', data: Buffer.alloc(1024) }]));
+    const rs = cli.sync(['import', 'apt', sha]);
+    assert.equal(rs.code, 0, rs.stderr);
   });
 
   it('refuses the same package/version/arch with other bytes, showing both hashes, unless --replace', () => {

@@ -32,7 +32,7 @@ export const debFormat: Format = {
     const dist = pickDist(settings, opts.dist);
     const component = opts.component ?? dist.components[0]!;
     if (!dist.components.includes(component)) throw new RcuError('USAGE', `component '${component}' is not one of distribution ${dist.codename}'s (${dist.components.join(', ')})`);
-    const meta = describeDeb(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, label, file);
+    const meta = await describeDeb(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, label, file);
     if (meta.architecture !== 'all' && !settings.dists.some((d) => d.components.includes(component) && d.architectures.includes(meta.architecture))) {
       throw badDeb(label, `Architecture ${meta.architecture} is not published by any distribution with component ${component} (architectures: ${dist.architectures.join(', ')}; add-dist or create the repository with --architectures)`);
     }

@@ -56,13 +56,13 @@ function md5Of(src: Buffer | string): string {
 }
 
 /** Read and validate a .deb (bytes in memory, or a file path); throws BAD_INPUT naming `label`. */
-export function describeDeb(src: Buffer | string, label: string, hashes: { sha256: string; sha1: string; size: number }): DebMeta {
+export async function describeDeb(src: Buffer | string, label: string, hashes: { sha256: string; sha1: string; size: number }): Promise<DebMeta> {
   let control;
   let fd: number | undefined;
   try {
     if (typeof src === 'string') fd = fs.openSync(src, 'r');
     const bytes = fd === undefined ? bufferSource(src as Buffer) : fileSource(fd);
-    control = controlFromTar(readControlTar(bytes).tar);
+    control = controlFromTar((await readControlTar(bytes)).tar);
   } catch (e) {
     if (e instanceof DebReadError) throw badDeb(label, e.message);
     throw e;
