@@ -294,7 +294,13 @@ describe('deb repositories', () => {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /Origin would change from 'Example' to 'Other'/);
     assert.equal(state(base, 'apt'), before);
+    // An accepted change goes through (the operator takes responsibility for the clients' prompt).
+    cfg.settings.deb.dists[0].acceptedReleaseInfo = { Origin: 'Other' };
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    assert.equal(cli.sync(['import', 'apt', files[0]!]).code, 0);
+    assert.match(fs.readFileSync(path.join(current(base, 'apt'), 'dists/bookworm/Release'), 'utf8'), /^Origin: Other$/m);
     cfg.settings.deb.dists[0].origin = 'Example';
+    cfg.settings.deb.dists[0].acceptedReleaseInfo = { Origin: 'Example' };
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     assert.equal(cli.sync(['import', 'apt', ...files]).code, 0);
     // The suite is served under its own name too.

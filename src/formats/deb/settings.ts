@@ -15,6 +15,11 @@ export interface DistConfig {
   origin?: string;
   label?: string;
   description?: string;
+  /**
+   * Origin/Label/Codename values an operator accepted as a deliberate change (clients then need
+   * `apt-get update --allow-releaseinfo-change` once); any other change is refused at publish.
+   */
+  acceptedReleaseInfo?: Record<string, string>;
 }
 
 export interface DebSettings {
@@ -66,7 +71,12 @@ export function debSettings(settings: Record<string, unknown>): DebSettings {
   if (!raw || !Array.isArray(raw.dists) || raw.dists.length === 0) {
     throw new RcuError('FAILURE', "repository settings have no deb distributions (settings.deb.dists in repo.json; create the repository with 'create-repo NAME --format deb --dist CODENAME')");
   }
-  const dists = raw.dists.map((d) => makeDist(d as DistConfig));
+  const dists = raw.dists.map((d) => {
+    const dist = makeDist(d as DistConfig);
+    const acc = (d as DistConfig).acceptedReleaseInfo;
+    if (acc && typeof acc === 'object') dist.acceptedReleaseInfo = Object.fromEntries(Object.entries(acc).filter(([, v]) => typeof v === 'string'));
+    return dist;
+  });
   if (new Set(dists.map((d) => d.codename)).size !== dists.length) throw new RcuError('FAILURE', 'settings.deb.dists: a codename is listed twice');
   if (new Set(dists.map((d) => d.suite)).size !== dists.length) throw new RcuError('FAILURE', 'settings.deb.dists: a suite is listed twice');
   const flat = raw.flat === true;
