@@ -332,6 +332,29 @@ describe('deb repositories', () => {
     assert.match(cli.sync(['history', 'apt']).stdout, /gen 2: \+epochy 1\.2~b1-4 all \(contrib\)/);
   });
 
+  it('clone takes the newest versions and the distributions; pull goes by Debian version order', () => {
+    const { base, cli } = newBase();
+    assert.equal(cli.sync(['create-repo', 'unstable', '--format', 'deb', '--dist', 'sid', '--architectures', 'amd64']).code, 0);
+    const dir = path.join(base, 'p');
+    fs.mkdirSync(dir);
+    const put = (name: string, version: string) => {
+      const f = path.join(dir, `${name}_${version.replace(/^[0-9]+:/, '')}.deb`);
+      fs.writeFileSync(f, makeDeb(`Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nDescription: x\n`));
+      return f;
+    };
+    assert.equal(cli.sync(['import', 'unstable', put('alpha', '1.0'), put('alpha', '1:0.5'), put('beta', '2.0~rc1')]).code, 0);
+    const c = cli.sync(['clone', 'unstable', 'stable']);
+    assert.equal(c.code, 0, c.stderr);
+    const versions = (repo: string) => cli.json<{ packages: { name: string; version: string }[] }>(['list', repo]).packages.map((p) => `${p.name} ${p.version}`).sort();
+    assert.deepEqual(versions('stable'), ['alpha 1:0.5', 'beta 2.0~rc1']);
+    assert.ok(fs.existsSync(path.join(current(base, 'stable'), 'dists/sid/Release')));
+    assert.equal(cli.sync(['import', 'unstable', put('beta', '2.0')]).code, 0);
+    const p = cli.sync(['pull', 'unstable', 'stable']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.deepEqual(versions('stable'), ['alpha 1:0.5', 'beta 2.0', 'beta 2.0~rc1']);
+    assert.equal(cli.json<{ published: boolean }>(['pull', 'unstable', 'stable']).published, false);
+  });
+
   it('flat layout: Packages and Release at the top, Filename relative to the base', () => {
     const { base, cli } = newBase();
     assert.equal(cli.sync(['create-repo', 'flat', '--format', 'deb', '--dist', 'local', '--architectures', 'amd64,arm64', '--flat']).code, 0);

@@ -22,6 +22,8 @@ export interface CreateRepoOptions {
   format?: string;
   /** deb: the first distribution and the layout (see DebCreateOptions). */
   deb?: DebCreateOptions;
+  /** Format settings taken as they are (a clone copies its source's); overrides `deb`. */
+  settings?: Record<string, unknown>;
   dryRun?: boolean;
 }
 
@@ -43,7 +45,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const format = await getFormat(opts.format ?? 'files');
   const debGiven = opts.deb && Object.values(opts.deb).some((v) => v !== undefined && v !== false);
   if (debGiven && format.name !== 'deb') throw new RcuError('USAGE', `--dist, --suite, --components, --architectures, --origin, --label and --flat apply to --format deb`);
-  const settings: Record<string, unknown> = format.name === 'deb' ? await debCreateSettings(opts.deb ?? {}) : {};
+  const settings: Record<string, unknown> = opts.settings ?? (format.name === 'deb' ? await debCreateSettings(opts.deb ?? {}) : {});
   const final = layout.repo(name);
   if (await pathExists(final.dir)) throw new RcuError('EXISTS', `repository '${name}' already exists`);
   const result = { repo: name, format: format.name, generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
