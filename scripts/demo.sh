@@ -68,6 +68,8 @@ rcurepo create-repo apt --format deb --dist bookworm --suite stable --components
 signed=no
 if command -v gpg >/dev/null 2>&1; then
   export GNUPGHOME="$RCUREPO_BASE/gnupg"; mkdir -m 700 "$GNUPGHOME"
+  # Later steps (verify) start gpg again: stop this home's agent whenever the demo ends.
+  trap 'gpgconf --kill gpg-agent 2>/dev/null || true' EXIT
   gpg --batch --passphrase '' --quick-gen-key 'Demo archive <demo@example.invalid>' ed25519 sign never 2>/dev/null
   fpr=$(gpg --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
   rcurepo config apt signGnupgHome "$GNUPGHOME"
