@@ -20,7 +20,7 @@ import { readCurrent, readManifest } from '../src/engine/generations.js';
 import { Layout } from '../src/engine/layout.js';
 import { Pool } from '../src/engine/pool.js';
 import { renderIndexXml } from '../src/formats/eopkg/index.js';
-import { runXz } from '../src/formats/eopkg/xz-blocks.js';
+import { runXz } from '../src/formats/shared/xz-blocks.js';
 import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync } from './lib.js';
 
 const sizes = sizesFromArgs([1000, 10000, 50000]);

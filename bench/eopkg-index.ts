@@ -12,7 +12,7 @@ import { Layout } from '../src/engine/layout.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { renderIndex } from '../src/formats/eopkg/index-builder.js';
 import { eopkgFormat, parseAssetTexts, writeEopkgIndexes, type EopkgMeta } from '../src/formats/eopkg/index.js';
-import { runXz } from '../src/formats/eopkg/xz-blocks.js';
+import { runXz } from '../src/formats/shared/xz-blocks.js';
 
 async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
-import { DEFAULT_XZ_PRESET } from '../src/formats/eopkg/xz-blocks.js';
+import { DEFAULT_XZ_PRESET } from '../src/formats/shared/xz-blocks.js';
 import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
 
 const sizes = sizesFromArgs([10_000, 50_000]);

@@ -22,7 +22,7 @@ import { Layout } from '../src/engine/layout.js';
 import { Pool } from '../src/engine/pool.js';
 import { listSpares } from '../src/engine/spare.js';
 import { renderIndexXml } from '../src/formats/eopkg/index.js';
-import { runXz } from '../src/formats/eopkg/xz-blocks.js';
+import { runXz } from '../src/formats/shared/xz-blocks.js';
 import { BIN, ROOT, machine, median, runCli, runsFromArgs, timeAsync, writeSmallFiles } from './lib.js';
 
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);

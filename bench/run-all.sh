@@ -15,3 +15,5 @@ run group-commit bench/group-commit.ts --packages 10000 --callers 50 --rounds 3
 run reap bench/reap.ts 100000 5
 run sweep bench/sweep.ts 3
 run serve bench/serve.ts
+run deb bench/deb.ts --sizes=10000,50000 --runs=5 --anchors-max=10000
+run deb-apt-loop bench/deb-apt-loop.ts --runs=300 --grace=10

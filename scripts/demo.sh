@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job end to end on the shipped fixtures: a base, a `files` repository and an eopkg
-# repository created, packages imported, indexes written and verified, history and status shown.
+# The main job end to end on the shipped fixtures: a base, a `files` repository, an eopkg repository
+# and a signed deb repository (with a real apt-get update) created, packages imported, indexes written
+# and verified, history and status shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RCUREPO_BASE="${RCUREPO_DEMO_BASE:-$PWD/demo-base}"
@@ -67,6 +68,49 @@ kill -TERM "$server"; wait "$server" || true
 step "rollback publishes a new generation with old content"
 rcurepo rollback releases 2
 rcurepo history releases
+
+step "a signed Debian (apt) repository, and a real apt-get update against it"
+node --import tsx fixtures/gen-deb.ts --out "$RCUREPO_BASE/debs" --count 12 --seed demo --versions 2 --archs amd64,arm64
+rcurepo create-repo apt --format deb --dist bookworm --suite stable --components main --architectures amd64,arm64 --origin Demo --label Demo
+signed=no
+if command -v gpg >/dev/null 2>&1; then
+  export GNUPGHOME="$RCUREPO_BASE/gnupg"; mkdir -m 700 "$GNUPGHOME"
+  # Later steps (verify) start gpg again: stop this home's agent whenever the demo ends.
+  trap 'gpgconf --kill gpg-agent 2>/dev/null || true' EXIT
+  gpg --batch --passphrase '' --quick-gen-key 'Demo archive <demo@example.invalid>' ed25519 sign never 2>/dev/null
+  fpr=$(gpg --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
+  rcurepo config apt signGnupgHome "$GNUPGHOME"
+  rcurepo config apt signKeys "$fpr"
+  gpg --export "$fpr" > "$RCUREPO_BASE/demo-archive-keyring.gpg"
+  signed=yes
+else
+  echo "*** gpg not installed: the deb repository stays unsigned (apt uses [trusted=yes]) ***"
+fi
+rcurepo import apt "$RCUREPO_BASE/debs"
+rcurepo list apt | head -8
+cur="$RCUREPO_BASE/repos/apt/current"
+ls "$cur/dists/bookworm"
+if command -v apt-get >/dev/null 2>&1; then
+  port=$(( 20000 + RANDOM % 20000 ))
+  node bin/rcurepo.js serve --listen "127.0.0.1:$port" > "$RCUREPO_BASE/serve-apt.log" 2>&1 &
+  server=$!
+  A="$RCUREPO_BASE/apt-client"; mkdir -p "$A"/state/lists/partial "$A"/cache/archives/partial "$A"/etc/sources.list.d "$A"/etc/preferences.d "$A"/etc/apt.conf.d "$A"/log
+  : > "$A/state/status"
+  if [ "$signed" = yes ]; then opt="signed-by=$RCUREPO_BASE/demo-archive-keyring.gpg"; else opt="trusted=yes"; fi
+  echo "deb [$opt] http://127.0.0.1:$port/apt/ stable main" | tee "$A/etc/sources.list"
+  apt_o=(-o "Dir::State=$A/state" -o "Dir::State::status=$A/state/status" -o "Dir::Cache=$A/cache" -o "Dir::Etc::SourceList=$A/etc/sources.list"
+    -o "Dir::Etc::SourceParts=$A/etc/sources.list.d" -o "Dir::Etc::Preferences=$A/etc/preferences" -o "Dir::Etc::PreferencesParts=$A/etc/preferences.d"
+    -o "Dir::Etc::Parts=$A/etc/apt.conf.d" -o "Dir::Log=$A/log" -o APT::Architecture=amd64 -o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+    -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o Acquire::Languages=none)
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/apt/dists/stable/Release" >/dev/null 2>&1 && break; sleep 0.1; done
+  apt-get "${apt_o[@]}" update
+  pkg=$(rcurepo list apt --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages[0].name))')
+  apt-cache "${apt_o[@]}" policy "$pkg"
+  kill -TERM "$server"; wait "$server" || true
+  [ "$signed" = yes ] && gpgconf --kill gpg-agent || true
+else
+  echo "*** apt-get not installed: the apt client part of the demo is SKIPPED (run as root with apt, or .ci/run installs it) ***"
+fi
 
 step "verify (deep: re-hash every pool blob) and status"
 rcurepo verify --deep

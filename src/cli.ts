@@ -103,7 +103,7 @@ export async function runCli(argv: string[], io: Io): Promise<void> {
     parsed = (prog.parse as (argv: string[], o: unknown) => typeof parsed)(['node', 'rcurepo', ...flagsLast(shieldNegatives(argv), booleans)], {
       lazy: true,
       boolean: booleans,
-      string: [...new Set([...valueOptions(defs, booleans), 'base', 'log', 'trust-proxy', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit'])],
+      string: [...new Set([...valueOptions(defs, booleans), 'base', 'log', 'trust-proxy', 'repo', 'prefix', 'gen', 'holder', 'listen', 'incoming', 'format', 'distribution', 'components', 'groups', 'reason', 'upstream', 'keyring', 'adopt', 'bwlimit', 'dist', 'suite', 'architectures', 'origin', 'label', 'component', 'description'])],
       unknown: (flag: string) => `unknown option ${flag}`,
     });
   } finally {

@@ -12,7 +12,7 @@ import type { IndexContext, TreeEntry } from '../src/formats/format.js';
 import { planChunks } from '../src/formats/eopkg/index-builder.js';
 import { ASSET_FILE, eopkgFormat, parseAssetTexts, validateAsset, writeEopkgIndexes, INDEX_FILES, type AssetTexts, type EopkgMeta } from '../src/formats/eopkg/index.js';
 import { RcuError } from '../src/util/errors.js';
-import { compressBlock, compressBlocks } from '../src/formats/eopkg/xz-blocks.js';
+import { compressBlock, compressBlocks } from '../src/formats/shared/xz-blocks.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const fixtures = path.join(root, 'fixtures', 'eopkg');

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { cliIn, runSync, tempDir } from './helpers/cli.js';
 import { coreCommands } from '../src/cli/core.js';
 import { extraCommands } from '../src/cli/extra.js';
-import { DEFAULT_XZ_PRESET } from '../src/formats/eopkg/xz-blocks.js';
+import { DEFAULT_XZ_PRESET } from '../src/formats/shared/xz-blocks.js';
 
 /** Every file and folder under `dir` with its size and mtime: what "nothing changed" compares. */
 function snapshotOf(dir: string): string[] {

@@ -48,12 +48,21 @@ export const coreCommands: CommandDef[] = [
     dryRun: true,
     describe: 'Create a repository with an empty, published first generation (or a mirror of an upstream, or adopt a published tree).',
     options: [
-      ['--format', 'Repository format: files (default) or eopkg (mirrors: deb too)'],
+      ['--format', 'Repository format: files (default), eopkg or deb'],
       ['--upstream', "Make a mirror of rsync://HOST/MODULE/PATH, ssh://HOST/PATH or a local path; fill it with 'sync'"],
       ['--keyring', "A mirror's OpenPGP keyring: the upstream's signatures must verify against it"],
       ['--adopt', 'Take an existing published tree (e.g. a ferryd repository folder) once: packages into the pool, indexes regenerated and compared'],
+      ['--dist', 'deb: codename of the first distribution (required for deb)'],
+      ['--suite', 'deb: suite name (default: the codename)'],
+      ['--components', 'deb: comma-separated components (default main)'],
+      ['--architectures', 'deb: comma-separated architectures (default amd64)'],
+      ['--origin', 'deb: Release Origin (fixed once published)'],
+      ['--label', 'deb: Release Label (fixed once published)'],
+      ['--description', 'deb: Release Description'],
+      ['--flat', 'deb: flat layout (Packages and Release at the top, one component)'],
     ],
-    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo solus --format eopkg --upstream rsync://mirror.example.org/solus/packages/shannon', 'create-repo legacy --format eopkg --adopt /srv/ferryd/repo/unstable'],
+    booleans: ['flat'],
+    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo apt --format deb --dist bookworm --components main,contrib --architectures amd64,arm64 --origin Example', 'create-repo solus --format eopkg --upstream rsync://mirror.example.org/solus/packages/shannon', 'create-repo legacy --format eopkg --adopt /srv/ferryd/repo/unstable'],
     async run(ctx, [name], opts) {
       if (opts.adopt !== undefined) {
         if (opts.upstream !== undefined) throw new RcuError('USAGE', '--adopt and --upstream exclude each other');
@@ -63,7 +72,9 @@ export const coreCommands: CommandDef[] = [
         return;
       }
       const { createRepo } = await import('../commands/repos.js');
-      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, upstream: opts.upstream as string | undefined, keyring: opts.keyring as string | undefined, dryRun: !!opts['dry-run'] });
+      const s = (k: string) => (opts[k] === undefined ? undefined : String(opts[k]));
+      const deb = { dist: s('dist'), suite: s('suite'), components: s('components'), architectures: s('architectures'), origin: s('origin'), label: s('label'), description: s('description'), flat: !!opts.flat };
+      const r = await createRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, upstream: opts.upstream as string | undefined, keyring: opts.keyring as string | undefined, deb, dryRun: !!opts['dry-run'] });
       const what = r.upstream ? `${r.format} mirror of ${r.upstream}` : r.format;
       ctx.emit(opts, r, () => (r.dryRun ? `dry run: would create '${r.repo}' (${what})` : `created repository '${r.repo}' (${what}); serving ${r.path}${r.upstream ? `; fill it with 'rcurepo sync ${r.repo}'` : ''}`));
     },
@@ -99,11 +110,13 @@ export const coreCommands: CommandDef[] = [
     describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
     options: [
       ['--prefix', 'Place the files under this folder of the tree (files format)'],
+      ['--dist', 'deb: distribution to import into (default: the first)'],
+      ['--component', 'deb: component (default: the distribution\'s first)'],
       ['--replace', 'Publish new bytes for a path that already exists with different content'],
       ['--follow-symlinks', 'Import the targets of symbolic links instead of refusing them'],
     ],
     booleans: ['replace', 'follow-symlinks'],
-    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram'],
+    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram', 'import apt --dist bookworm --component main ./out/*.deb'],
     async run(ctx, [repo], opts) {
       const { importFiles } = await import('../commands/import.js');
       const r = await importFiles({
@@ -112,6 +125,8 @@ export const coreCommands: CommandDef[] = [
         paths: ctx.rest(opts),
         cwd: ctx.io.cwd,
         prefix: opts.prefix as string | undefined,
+        dist: opts.dist === undefined ? undefined : String(opts.dist),
+        component: opts.component === undefined ? undefined : String(opts.component),
         replace: !!opts.replace,
         followSymlinks: !!opts['follow-symlinks'],
         dryRun: !!opts['dry-run'],
@@ -153,11 +168,20 @@ export const coreCommands: CommandDef[] = [
     async run(ctx, [repo], opts) {
       const { history } = await import('../commands/inspect.js');
       const r = await history({ base: ctx.base(opts), repo: repo! });
+      // deb: what each generation changed, as packages (from the history record's sample of paths).
+      const view = r[0]?.format === 'deb' ? await import('../commands/deb-view.js') : undefined;
+      const debLines = view
+        ? (hs: typeof r) =>
+            hs
+              .filter((h) => h.changes && h.changes.added.length + h.changes.removed.length + h.changes.replaced.length > 0)
+              .map((h) => `gen ${h.generation}: ` + [...h.changes!.added.map((p) => `+${view.debLabel(p)}`), ...h.changes!.replaced.map((p) => `~${view.debLabel(p)}`), ...h.changes!.removed.map((p) => `-${view.debLabel(p)}`)].join(', ') + (h.changes!.truncated ? ', ...' : ''))
+              .join('\n')
+        : undefined;
       ctx.emit(opts, r, () =>
         table([
           ['GEN', 'TIME', 'ACTOR', 'OPERATION', '+ADD', '~REPL', '-REM', 'FILES', 'PARENT', ''],
           ...r.map((h) => [String(h.generation), h.time, h.actor, h.operation, String(h.added), String(h.replaced), String(h.removed), String(h.files), String(h.parent ?? '-'), (h.current ? 'current' : '') + (h.kept ? '' : ' (reaped)')]),
-        ]),
+        ]) + (debLines ? '\n' + debLines(r) : ''),
       );
     },
   },
@@ -168,8 +192,9 @@ export const coreCommands: CommandDef[] = [
     async run(ctx, [repo, from, to], opts) {
       const { diff } = await import('../commands/inspect.js');
       const r = await diff({ base: ctx.base(opts), repo: repo!, from: intArg(from, 'FROM'), to: intArg(to, 'TO') });
+      const { debLabel } = r.format === 'deb' ? await import('../commands/deb-view.js') : { debLabel: (p: string) => p };
       ctx.emit(opts, r, () =>
-        [...r.added.map((e) => `+ ${e.path}`), ...r.changed.map((c) => `~ ${c.path}`), ...r.removed.map((e) => `- ${e.path}`), `${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed between ${r.from} and ${r.to}`].join('\n'),
+        [...r.added.map((e) => `+ ${debLabel(e.path)}`), ...r.changed.map((c) => `~ ${debLabel(c.path)}`), ...r.removed.map((e) => `- ${debLabel(e.path)}`), `${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed between ${r.from} and ${r.to}`].join('\n'),
       );
     },
   },

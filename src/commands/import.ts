@@ -3,7 +3,7 @@
  * `rcurepo import REPO UPLOAD.tram`: the files an upload manifest names, each verified against its sha256.
  * The work is the import pipeline (src/hooks/import-pipeline.ts), shared with the incoming watcher.
  */
-import { openBase } from '../engine/repo.js';
+import { openBase, readRepoConfig } from '../engine/repo.js';
 import type { ImportResult } from '../engine/importer.js';
 import type { LockHolder } from '../engine/lock.js';
 import { runImport } from '../hooks/import-pipeline.js';
@@ -18,6 +18,9 @@ export interface ImportOptions {
   paths: string[];
   cwd: string;
   prefix?: string;
+  /** deb: the distribution and component the packages go to (default: the first of each). */
+  dist?: string;
+  component?: string;
   replace?: boolean;
   followSymlinks?: boolean;
   dryRun?: boolean;
@@ -31,5 +34,8 @@ export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
   // Checked once, before any file is staged (each placement checks it again with the file's name).
   if (opts.prefix !== undefined) checkTreePath(opts.prefix, `--prefix ${opts.prefix}`);
   const layout = await openBase(opts.base);
+  if ((opts.dist !== undefined || opts.component !== undefined) && (await readRepoConfig(layout.repo(opts.repo))).format !== 'deb') {
+    throw new RcuError('USAGE', `--dist and --component apply to deb repositories; '${opts.repo}' is not one`);
+  }
   return runImport({ ...opts, layout });
 }

@@ -20,7 +20,7 @@ export interface ListResult {
   entries: TreeEntry[];
 }
 
-async function entriesOf(base: string, repoName: string, gen: number | undefined): Promise<{ generation: number; entries: TreeEntry[] }> {
+async function entriesOf(base: string, repoName: string, gen: number | undefined): Promise<{ generation: number; entries: TreeEntry[]; format: string }> {
   const layout = await openBase(base);
   const repo = layout.repo(repoName);
   const format = await formatOfRepo(await readRepoConfig(repo));
@@ -28,7 +28,7 @@ async function entriesOf(base: string, repoName: string, gen: number | undefined
   if (!(await pathExists(repo.snapshotDir(generation))) && !(await pathExists(repo.manifestFile(generation)))) {
     throw new RcuError('NOT_FOUND', `generation ${generation} of '${repoName}' does not exist (reaped or never published)`);
   }
-  return { generation, entries: await loadEntries(layout, repo, generation, format) };
+  return { generation, entries: await loadEntries(layout, repo, generation, format), format: format.name };
 }
 
 export async function listEntries(opts: ListOptions): Promise<ListResult> {
@@ -39,25 +39,27 @@ export async function listEntries(opts: ListOptions): Promise<ListResult> {
 export interface HistoryEntry extends HistoryRecord {
   current: boolean;
   kept: boolean;
+  format?: string;
 }
 
 export async function history(opts: { base: string; repo: string; limit?: number }): Promise<HistoryEntry[]> {
   const layout = await openBase(opts.base);
   const repo = layout.repo(opts.repo);
-  await readRepoConfig(repo);
+  const { format } = await readRepoConfig(repo);
   const current = await requireCurrent(repo);
   const kept = new Set(await listSnapshots(repo));
   const gens = (await listHistory(repo)).filter((g) => g <= current).reverse();
   const out: HistoryEntry[] = [];
   for (const g of gens.slice(0, opts.limit ?? gens.length)) {
     const rec = await readHistory(repo, g);
-    if (rec) out.push({ ...rec, current: g === current, kept: kept.has(g) });
+    if (rec) out.push({ ...rec, current: g === current, kept: kept.has(g), format });
   }
   return out;
 }
 
 export interface DiffResult {
   repo: string;
+  format?: string;
   from: number;
   to: number;
   added: TreeEntry[];
@@ -70,7 +72,7 @@ export async function diff(opts: { base: string; repo: string; from: number; to:
   const b = await entriesOf(opts.base, opts.repo, opts.to);
   const am = new Map(a.entries.map((e) => [e.path, e]));
   const bm = new Map(b.entries.map((e) => [e.path, e]));
-  const res: DiffResult = { repo: opts.repo, from: opts.from, to: opts.to, added: [], removed: [], changed: [] };
+  const res: DiffResult = { repo: opts.repo, format: a.format, from: opts.from, to: opts.to, added: [], removed: [], changed: [] };
   for (const e of b.entries) {
     const old = am.get(e.path);
     if (!old) res.added.push(e);

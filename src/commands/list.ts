@@ -20,7 +20,8 @@ export interface EopkgListEntry extends TreeEntry {
 export async function listRepoContent(opts: { base: string; repo: string; generation?: number }): Promise<{ data: unknown; human: string }> {
   const r = await listEntries(opts);
   const layout = await openBase(opts.base);
-  const format = (await readRepoConfig(layout.repo(opts.repo))).format;
+  const cfg = await readRepoConfig(layout.repo(opts.repo));
+  const format = cfg.format;
   const footer = `${r.entries.length} file(s) in generation ${r.generation} of '${r.repo}'`;
   if (format === 'eopkg') {
     const { newerBuild, parseFileName } = await import('../formats/eopkg/index.js');
@@ -43,6 +44,12 @@ export async function listRepoContent(opts: { base: string; repo: string; genera
         ...pkgs.map((p) => [p.name, p.delta ? '(delta)' : p.version ?? '', String(p.release), p.arch, bytes(p.size), p.tip ? 'tip' : '', p.path]),
       ]) + footer;
     return { data: { ...r, packages: pkgs }, human };
+  }
+  if (format === 'deb') {
+    const { debRows } = await import('./deb-view.js');
+    const packages = await debRows(layout, cfg.settings, r.entries);
+    const human = table([['NAME', 'VERSION', 'ARCH', 'COMPONENT', 'DISTS', 'SIZE', 'PATH'], ...packages.map((p) => [p.name, p.version, p.arch, p.component, p.dists.join(',') || '-', bytes(p.size), p.path])]) + `${packages.length} package(s) in generation ${r.generation} of '${r.repo}'`;
+    return { data: { ...r, packages }, human };
   }
   const human = table([['PATH', 'SIZE', 'SHA256'], ...r.entries.map((e) => [e.path, bytes(e.size), e.sha256])]) + footer;
   return { data: r, human };

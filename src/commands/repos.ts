@@ -14,6 +14,7 @@ import type { LockHolder } from '../engine/lock.js';
 import { sweepPool } from '../engine/sweep.js';
 import { getFormat } from '../formats/registry.js';
 import { runAfterPublish } from '../publish/after-publish.js';
+import { debCreateSettings, type DebCreateOptions } from './deb-dists.js';
 import { removeRsyncFragment } from '../readers/rsyncd.js';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { fsyncPath, mkdirp, pathExists, removePath, syncFilesystem, tmpName, writeFileAtomic } from '../util/fsx.js';
@@ -26,6 +27,10 @@ export interface CreateRepoOptions {
   upstream?: string;
   /** Keyring the mirror's upstream signatures must verify against. */
   keyring?: string;
+  /** deb: the first distribution and the layout (see DebCreateOptions). */
+  deb?: DebCreateOptions;
+  /** Format settings taken as they are (a clone copies its source's); overrides `deb`. */
+  settings?: Record<string, unknown>;
   dryRun?: boolean;
 }
 
@@ -51,6 +56,9 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const upstream = opts.upstream ? await mirrorSettings(opts.upstream, opts.keyring, opts.format ?? 'files') : undefined;
   // A mirror writes no index of its own: generation 1 is an empty tree until the first sync.
   const format = upstream ? mirrorFormat(opts.format ?? 'files', upstream) : await getFormat(opts.format ?? 'files');
+  const debGiven = opts.deb && Object.values(opts.deb).some((v) => v !== undefined && v !== false);
+  if (debGiven && format.name !== 'deb') throw new RcuError('USAGE', `--dist, --suite, --components, --architectures, --origin, --label and --flat apply to --format deb`);
+  const settings: Record<string, unknown> = opts.settings ?? (format.name === 'deb' && !upstream ? await debCreateSettings(opts.deb ?? {}) : {});
   const final = layout.repo(name);
   if (await pathExists(final.dir)) throw new RcuError('EXISTS', `repository '${name}' already exists`);
   const result = { repo: name, format: format.name, ...(upstream ? { upstream: upstream.url } : {}), generation: 1, path: final.currentLink, dryRun: !!opts.dryRun };
@@ -59,7 +67,7 @@ export async function createRepo(opts: CreateRepoOptions): Promise<CreateRepoRes
   const tmp = new RepoLayout(tmpDir, name);
   try {
     for (const d of [tmp.snapshotsDir, tmp.stagingDir, tmp.metaDir, tmp.leasesDir]) await mkdirp(d);
-    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings: {}, ...(upstream ? { upstream } : {}) };
+    const config: RepoConfig = { configVersion: 1, name, format: format.name, createdAt: new Date().toISOString(), settings, ...(upstream ? { upstream } : {}) };
     await writeFileAtomic(tmp.configFile, JSON.stringify(config, null, 2) + '\n');
     const snap = tmp.snapshotDir(1);
     await fsp.mkdir(snap);

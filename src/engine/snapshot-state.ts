@@ -38,8 +38,7 @@ export async function rebuildEntries(layout: Layout, snapshotDir: string, format
   const index = new Set(format.indexFiles);
   const out: TreeEntry[] = [];
   const foreign: string[] = [];
-  for await (const f of walkTree(snapshotDir, (rel) => foreign.push(rel))) {
-    if (index.has(f.rel)) continue;
+  for await (const f of walkTree(snapshotDir, (rel) => foreign.push(rel), '', index)) {
     const st = await fsp.lstat(f.abs);
     const blob = inodeMap(inodes, st.dev, st.ino);
     if (!blob) foreign.push(f.rel);

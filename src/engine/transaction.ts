@@ -11,7 +11,7 @@ import type { Layout, RepoLayout } from './layout.js';
 import type { Format, TreeEntry } from '../formats/format.js';
 import { acquireWriterLock } from './lock.js';
 import type { LockHolder, WriterLock } from './lock.js';
-import { assertSameFilesystem, readRepoConfig } from './repo.js';
+import { assertSameFilesystem, readRepoConfig, writeRepoConfig } from './repo.js';
 import type { RepoConfig } from './repo.js';
 import { cleanupRepo } from './cleanup.js';
 import { allocateGeneration, markSuperseded, readCurrent, swapCurrent, writeHistory, writeManifest } from './generations.js';
@@ -46,6 +46,12 @@ export interface Change {
   removes: string[];
   /** Builds of the format's identity (eopkg: name and release) already in the tree at other paths are replaced by the adds (import --replace). */
   replaceBuilds?: boolean;
+  /**
+   * New repository settings that change what the indexes say (e.g. a deb distribution added): the
+   * indexes are built with them, a generation is published even when no file changes, and repo.json
+   * takes them just before the swap.
+   */
+  settings?: Record<string, unknown>;
 }
 
 export interface PlanState {
@@ -175,11 +181,16 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     stagedBlobs = change.adds.flatMap((a) => (a.staged ? [a.staged] : []));
     const warnings: string[] = [];
     const noWork = (): TransactionResult => ({ repo: repo.name, published: false, dryRun: !!opts.dryRun, parent, generation: parent, added: [], removed: [], replaced: [], warnings });
-    if (change.adds.length === 0 && change.removes.length === 0 && !opts.force) return noWork();
+    const reindex = change.settings !== undefined || !!opts.force;
+    const settings = change.settings ?? cfg.settings;
+    if (change.adds.length === 0 && change.removes.length === 0 && !reindex) return noWork();
     // One build per identity (eopkg: name and release), and no file/folder collisions: refused now,
     // while the refusal still changes nothing.
     if (format.buildIdentity && change.adds.length) settleBuildClashes(change, findBuildClashes(change, await byPathOnce(), (p) => format.buildIdentity!(p)), repo.name, parent);
     await assertNoPathConflicts(change, entriesLoaded() ? shapeFromEntries(await byPathOnce()) : shapeFromDisk(parentDir, byPathOnce));
+    if (format.checkChange && !opts.dryRun) {
+      await format.checkChange({ repo, settings, parentDir, parentEntries: entriesOnce, adds: change.adds, removes: change.removes });
+    }
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
     const planLoadedEntries = entriesLoaded();
@@ -187,7 +198,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     parentEntriesP.catch(() => undefined); // awaited below; a rejection before then is not "unhandled"
     if (planLoadedEntries || opts.dryRun) {
       const diff = classify(await byPathOnce(), change);
-      if ((diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) || opts.dryRun) {
+      if ((diff.added.length + diff.removed.length + diff.replaced.length === 0 && !reindex) || opts.dryRun) {
         await pool.discard(stagedBlobs);
         return { ...noWork(), ...diff };
       }
@@ -215,7 +226,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     const parentByPath = await byPathOnce();
     const diff = classify(parentByPath, change);
     const result: TransactionResult = { repo: repo.name, published: false, dryRun: false, parent, generation: parent, ...diff, warnings };
-    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 && !opts.force) {
+    if (diff.added.length + diff.removed.length + diff.replaced.length === 0 && !reindex) {
       return result; // (the finally block removes the staging clone; the committed blobs await the sweep)
     }
     crashPoint('after-clone');
@@ -228,7 +239,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await format.writeIndexes({
       layout,
       repo,
-      settings: cfg.settings,
+      settings,
       stagingDir: staging,
       entries,
       loadMeta: makeMetaLoader(pool, format),
@@ -236,7 +247,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     });
     crashPoint('after-index');
     trace('after-index');
-    await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings: cfg.settings });
+    await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings });
     crashPoint('after-verify');
     trace('after-verify');
     await syncFilesystem(staging, () => cloned.dirs.map((d) => path.join(staging!, d)));
@@ -267,6 +278,9 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-rename');
     await lock.assertHeld();
     if ((await readCurrent(repo)) !== parent) throw new RcuError('FAILURE', `current of '${repo.name}' moved during the transaction; refusing to publish over it`);
+    // Settings first: a crash before the swap leaves them ahead of `current`, and the next publish
+    // writes the indexes they describe.
+    if (change.settings !== undefined) await writeRepoConfig(repo, { ...cfg, settings: change.settings });
     await swapCurrent(repo, gen);
     crashPoint('after-swap');
     trace('after-swap');

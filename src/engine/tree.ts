@@ -92,11 +92,13 @@ export interface WalkedFile {
 }
 
 /** Walk a tree (sorted, for deterministic output), yielding regular files and reporting anything else. */
-export async function* walkTree(root: string, onOther?: (rel: string) => void, rel = ''): AsyncGenerator<WalkedFile> {
+export async function* walkTree(root: string, onOther?: (rel: string) => void, rel = '', skipRoot?: ReadonlySet<string>): AsyncGenerator<WalkedFile> {
   const dir = rel ? path.join(root, rel) : root;
   const entries = await fsp.readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
+    // Index files and folders at the root (a format's indexFiles) hold no pool entries.
+    if (!rel && skipRoot?.has(e.name)) continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) yield* walkTree(root, onOther, r);
     else if (e.isFile()) yield { rel: r, abs: path.join(root, r) };

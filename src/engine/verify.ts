@@ -95,9 +95,8 @@ async function verifyRepo(layout: Layout, name: string, inodes: InodeMap, refs: 
     const dir = repo.snapshotDir(gen);
     const entries: TreeEntry[] = [];
     const others: string[] = [];
-    for await (const f of walkTree(dir, (rel) => others.push(rel))) {
+    for await (const f of walkTree(dir, (rel) => others.push(rel), '', indexFiles)) {
       const st = await fsp.lstat(f.abs);
-      if (indexFiles.has(f.rel)) continue;
       report.files++;
       const key = `${st.dev}:${st.ino}`;
       const blob = inodes.get(key);

@@ -16,6 +16,10 @@ export interface BaseView {
 export interface RepoView {
   readonly name: string;
   readonly dir: string;
+  /** Published snapshots, the served symlink and supersede times (deb carries recent by-hash files forward). */
+  readonly snapshotsDir: string;
+  readonly currentLink: string;
+  readonly supersededDir: string;
 }
 
 /** Hashes of a blob, computed once while its bytes are copied into the pool. */
@@ -48,6 +52,11 @@ export interface IncomingFile extends BlobHashes {
 export interface PlaceOptions {
   /** --prefix for formats that let the user choose the folder. */
   prefix?: string;
+  /** --dist and --component for formats whose repositories have distributions (deb). */
+  dist?: string;
+  component?: string;
+  /** The repository's settings (repo.json "settings"), for formats that place by their configuration. */
+  settings?: Record<string, unknown>;
 }
 
 export interface Placement {
@@ -102,6 +111,18 @@ export interface PackageRow {
   kind?: string;
 }
 
+/** A change about to be published, shown to the format before anything is written. */
+export interface ChangeContext {
+  repo: RepoView;
+  settings: Record<string, unknown>;
+  /** The parent (current) snapshot. */
+  parentDir: string;
+  /** The parent's entries (loaded on first use). */
+  parentEntries(): Promise<readonly TreeEntry[]>;
+  adds: readonly { path: string; sha256: string; size: number }[];
+  removes: readonly string[];
+}
+
 export interface Format {
   readonly name: string;
   /**
@@ -110,12 +131,17 @@ export interface Format {
    * (files) leave it out and their pages list no packages.
    */
   packageOf?(entry: TreeEntry): PackageRow | undefined;
-  /** Files at the tree root that the format generates; they are not pool entries. */
+  /** Names at the tree root that the format generates (files, or folders with everything in them); not pool entries. */
   readonly indexFiles: readonly string[];
   /** Decide where an incoming file goes and extract its metadata; throw RcuError('BAD_INPUT') to refuse. */
   place(file: IncomingFile, opts: PlaceOptions): Promise<Placement>;
   /** Recompute a blob's cached metadata from its bytes (cache rebuild, `verify --repair`). */
   describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<unknown>;
+  /**
+   * Refuse a change the indexes cannot express (throw RcuError), before the transaction consumes a
+   * generation or writes anything. Optional.
+   */
+  checkChange?(ctx: ChangeContext): Promise<void>;
   /** Write all index files into ctx.stagingDir. Returns the names written. */
   writeIndexes(ctx: IndexContext): Promise<string[]>;
   /** Check the index files of a snapshot against its entries; returns human-readable faults (empty = fine). */

@@ -6,6 +6,7 @@ import { RcuError } from '../util/errors.js';
 const loaders: Record<string, () => Promise<Format>> = {
   files: async () => filesFormat,
   eopkg: async () => (await import('./eopkg/index.js')).eopkgFormat,
+  deb: async () => (await import('./deb/index.js')).debFormat,
 };
 
 export const FORMAT_NAMES = Object.keys(loaders);

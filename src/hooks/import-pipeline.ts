@@ -20,7 +20,7 @@ import { planImport, prepareFiles } from '../engine/importer.js';
 import type { ImportResult, PreparedFile, SourceFile } from '../engine/importer.js';
 import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
-import type { Format } from '../formats/format.js';
+import type { PlaceOptions, Format } from '../formats/format.js';
 import { getFormat } from '../formats/registry.js';
 import { publishingTransaction } from '../publish/after-publish.js';
 import { manifestKindFor, readManifest } from './manifest-kinds.js';
@@ -47,6 +47,9 @@ export interface ImportRequest {
   paths: string[];
   cwd: string;
   prefix?: string;
+  /** deb: the distribution and component a package goes to (defaults from the repository's settings). */
+  dist?: string;
+  component?: string;
   replace?: boolean;
   followSymlinks?: boolean;
   dryRun?: boolean;
@@ -65,7 +68,7 @@ export async function runImport(o: ImportRequest): Promise<ImportResult> {
   }
   trace('import: start');
   const inputs = manifest ? await namedFiles(manifest) : await collectInputs(o.paths, { cwd: o.cwd, followSymlinks: o.followSymlinks });
-  const prepared = await prepareAll(o.layout, format, inputs, o.prefix, manifest);
+  const prepared = await prepareAll(o.layout, format, inputs, { prefix: o.prefix, dist: o.dist, component: o.component, settings: config.settings }, manifest);
   const ctx: Publishing = { o, repo, repoName, format, config, manifest, prepared, inputs: inputs.length };
   return publish(ctx);
 }
@@ -131,10 +134,10 @@ async function namedFiles(m: UploadManifest): Promise<SourceFile[]> {
  * the format's placement refusals and, for a manifest, each file's sha256 (and size). Refused: nothing is
  * kept, the error lists every reason.
  */
-async function prepareAll(layout: Layout, format: Format, inputs: SourceFile[], prefix: string | undefined, manifest: UploadManifest | undefined): Promise<PreparedFile[]> {
+async function prepareAll(layout: Layout, format: Format, inputs: SourceFile[], placeOpts: PlaceOptions, manifest: UploadManifest | undefined): Promise<PreparedFile[]> {
   const bar = progress('reading', inputs.length);
-  const parallel = prepareThreadsFor(layout.base, format.name, { prefix }, inputs.length);
-  const { prepared, refused } = await prepareFiles(layout, format, inputs, { prefix, progress: bar, parallel });
+  const parallel = prepareThreadsFor(layout.base, format.name, placeOpts, inputs.length);
+  const { prepared, refused } = await prepareFiles(layout, format, inputs, { ...placeOpts, progress: bar, parallel });
   bar.done();
   trace(`import: prepared${parallel ? ` (${parallel.threads} threads)` : ''}`);
   if (manifest) refused.unshift(...manifestMismatches(manifest, inputs, prepared));

@@ -50,7 +50,7 @@ export function prepareThreadsFor(base: string, format: string, opts: PlaceOptio
   if (threads < 2 || fileCount < MIN_FILES) return undefined;
   workerAvailable ??= fs.existsSync(fileURLToPath(workerUrl));
   if (!workerAvailable) return undefined;
-  const workerData: PrepareWorkerData = { base, format, opts: { prefix: opts.prefix } };
+  const workerData: PrepareWorkerData = { base, format, opts: { prefix: opts.prefix, dist: opts.dist, component: opts.component, settings: opts.settings } };
   return { threads, run: (files, onOutcome) => runThreads(threads, workerData, files, onOutcome) };
 }
 

@@ -31,6 +31,9 @@ export function parseRequestPath(rawUrl: string): ParsedPath {
   if (trailingSlash) parts.pop();
   const decoded: string[] = [];
   for (const p of parts) {
+    // A literal `.` segment is the folder itself (RFC 3986 dot-segment removal): apt requests
+    // `/REPO/./Release` for a flat repository (`deb URI ./`). Encoded dots stay refused below.
+    if (p === '.' && decoded.length > 0) continue;
     let d: string;
     try {
       d = decodeURIComponent(p);

@@ -5,7 +5,7 @@
  */
 import type { RepoLayout } from '../engine/layout.js';
 import { readRepoConfig } from '../engine/repo.js';
-import { DEFAULT_XZ_PRESET } from '../formats/eopkg/xz-blocks.js';
+import { DEFAULT_XZ_PRESET } from '../formats/shared/xz-blocks.js';
 
 export interface ReaderSettings {
   /** Newest generations never reaped (current included). */

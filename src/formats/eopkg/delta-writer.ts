@@ -13,7 +13,7 @@ import tarStream from 'tar-stream';
 import yazl from 'yazl';
 import { errnoCode } from '../../util/errors.js';
 import { FILES_XML_CAP, normalizeTarPath, parseFilesXml, selectDeltaFiles, type FileEntry } from './files-xml.js';
-import { exited, xzArgs, xzEnv } from './xz-blocks.js';
+import { exited, xzArgs, xzEnv } from '../shared/xz-blocks.js';
 import { openMemberStream, readZipMembers } from './zip.js';
 
 export const INSTALL_MEMBER = 'install.tar.xz';

@@ -21,7 +21,10 @@ import { compareBytewise } from './compare.js';
 import { computedChildren, type DeltaRef } from './fragment.js';
 import { parseFileName } from './filename.js';
 import { META_VERSION, isEopkgMeta, type EopkgMeta } from './package.js';
-import { DEFAULT_XZ_PRESET, xzArgs } from './xz-blocks.js';
+import { DEFAULT_XZ_PRESET, xzArgs } from '../shared/xz-blocks.js';
+import { fnv1a, type BuildStats, type Chunk as SharedChunk, type ChunkPart } from '../shared/chunks.js';
+
+export { fnv1a, type BuildStats };
 
 export const XML_DECL = '<?xml version="1.0" encoding="utf-8"?>\n';
 /** A group ends after a package whose basename hash has these low bits all zero: ~128 packages a group. */
@@ -51,7 +54,7 @@ export interface DeltaEntry {
   releaseFrom: number;
 }
 
-export interface GroupPart {
+export interface GroupPart extends ChunkPart {
   t: PkgRef;
   ds: DeltaEntry[];
   /**
@@ -63,7 +66,7 @@ export interface GroupPart {
 }
 
 /** One chunk of the index: a cache key derived from its inputs, and what it is made of. */
-export type Chunk = { key: string; kind: 'head' | 'tail'; text: string } | { key: string; kind: 'packages'; parts: GroupPart[] };
+export type Chunk = SharedChunk<GroupPart>;
 
 export interface IndexChunks {
   chunks: Chunk[];
@@ -79,15 +82,6 @@ function keyPrefix(preset: number): string {
 
 function textChunk(prefix: string, kind: 'head' | 'tail', text: string): Chunk {
   return { kind, text, key: createHash('sha1').update(`${prefix}${kind}\0`).update(text).digest('hex') };
-}
-
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function isObsolete(name: string, obsolete: ReadonlySet<string>): boolean {
@@ -152,7 +146,7 @@ export function planChunks(entries: readonly TreeEntry[], assets: ParsedAssets, 
     let id = `${t.entry.path}\0${t.entry.sha256}\0${t.entry.size}`;
     for (const d of ds) id += `\0${d.releaseFrom}\0${d.entry.path}\0${d.entry.sha256}\0${d.entry.size}`;
     keyText += id + '\n';
-    parts.push({ t, ds, id });
+    parts.push({ t, ds, id, sortKey: t.base });
     if ((fnv1a(t.base) & groupMask) === 0) close();
   }
   if (parts.length > 0) close();
@@ -185,23 +179,4 @@ export async function renderIndex(entries: readonly TreeEntry[], assets: ParsedA
   const out: Buffer[] = [];
   for (const c of chunks) out.push(Buffer.from(await renderChunk(c, loadMeta), 'utf8'));
   return Buffer.concat(out);
-}
-
-export interface BuildStats {
-  chunks: number;
-  groups: number;
-  packages: number;
-  /** Chunks compressed by xz in this build. */
-  compressed: number;
-  /** Chunks whose block came from the cache. */
-  reused: number;
-  /** Cache entries removed. */
-  pruned: number;
-  /** Packages rendered from their metadata (only in groups that missed the cache). */
-  metaLoaded: number;
-  /** Packages of missed groups whose fragment was reused from the group they replace. */
-  fragmentsReused: number;
-  /** Bytes of the uncompressed index and of its xz. */
-  xmlBytes: number;
-  xzBytes: number;
 }

@@ -12,11 +12,11 @@ import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { ASSET_FILE, assetKindOfPath, isAssetName, loadAssets, type ParsedAssets } from './assets.js';
 import { sourceFolder } from './placement.js';
-import { planChunks, renderIndex, type BuildStats, type MetaLoader } from './index-builder.js';
+import { planChunks, renderIndex, renderPart, type BuildStats, type MetaLoader } from './index-builder.js';
 import { describePackage, labelFor, safeBasename, type EopkgMeta } from './package.js';
-import { writeIndexStreaming } from './writer.js';
+import { writeIndexStreaming } from '../shared/chunk-writer.js';
+import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from '../shared/xz-blocks.js';
 import { buildIdentity } from './tips.js';
-import { DEFAULT_XZ_PRESET, checkXzStructure, runXz } from './xz-blocks.js';
 import { INDEX_XZ_ASC, checkIndexSignature, signIndex } from './signature.js';
 import { parseFileName } from './filename.js';
 
@@ -80,7 +80,8 @@ export async function writeEopkgIndexes(ctx: IndexContext, opts: EopkgIndexOptio
   trace('eopkg:plan');
   // eopkg clients fetch only the .xz and its .sha1sum; with plainIndex off the XML is hashed, not written.
   const plain = plainIndexOf(ctx.settings);
-  const w = await writeIndexStreaming(plan, ctx.loadMeta, ctx.stagingDir, { xml: plain ? INDEX_XML : undefined, xz: `${INDEX_XML}.xz` }, { cacheDir: ctx.cacheDir, preset });
+  const render = async (p: Parameters<typeof renderPart>[0]) => ({ text: await renderPart(p, ctx.loadMeta), loaded: 1 + p.ds.length });
+  const w = await writeIndexStreaming(plan, render, ctx.stagingDir, { xml: plain ? INDEX_XML : undefined, xz: `${INDEX_XML}.xz` }, { cacheDir: path.join(ctx.cacheDir, 'xz-blocks'), preset });
   const sums: [string, string][] = [
     ...(plain ? ([[`${INDEX_XML}.sha1sum`, w.sha1 + '\n'], [`${INDEX_XML}.sha256sum`, w.sha256 + '\n']] as [string, string][]) : []),
     [`${INDEX_XML}.xz.sha1sum`, w.xzSha1 + '\n'],

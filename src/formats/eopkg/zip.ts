@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../shared/crc32.js';
 
 /** Thrown for an archive the reader refuses; callers turn it into an RcuError naming the file. */
 export class ZipError extends Error {}

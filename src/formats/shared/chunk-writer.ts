@@ -1,8 +1,9 @@
 /**
- * Write eopkg-index.xml and eopkg-index.xml.xz into a staging tree, streaming: chunks are produced in
- * order (a cache hit is one file read; a miss renders and compresses), each is appended to both files and
- * fed to the four hashes as it arrives, then dropped. Memory stays bounded by the look-ahead window,
- * whatever the size of the index.
+ * Write a chunked index (chunks.ts) into a staging tree, streaming: its plain text (or only its hashes,
+ * when the plain file is not shipped), its `.xz` as ONE stream of cached blocks and, when asked, its `.gz`
+ * as concatenated cached gzip members. Chunks are produced in order (a cache hit is one file read; a miss
+ * renders and compresses), each is appended to every file and fed to the hashes as it arrives, then
+ * dropped. Memory stays bounded by the look-ahead window, whatever the size of the index.
  *
  * A missed group is mostly the same packages as the group(s) it replaces in the previous build: their
  * fragments are copied from those cached groups (same id, same bytes), and only the packages that are new
@@ -16,37 +17,64 @@ import os from 'node:os';
 import path from 'node:path';
 import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
-import { BlockCache, idHash as idHashOf, type BuildRecord, type CachedChunk } from './cache.js';
+import zlib from 'node:zlib';
+import { BlockCache, idHash as idHashOf, type BuildRecord, type CachedChunk } from './block-cache.js';
+import type { BuildStats, Chunk, ChunkPart } from './chunks.js';
 import { Donors } from './donors.js';
-import { renderPart, type BuildStats, type Chunk, type IndexChunks, type MetaLoader } from './index-builder.js';
 import { compressBlocks, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
+
+/** Hashes and size of one written (or only hashed) file. */
+export interface FileDigest {
+  md5?: string;
+  sha1: string;
+  sha256: string;
+  size: number;
+}
 
 export interface WrittenIndex {
   sha1: string;
   sha256: string;
   xzSha1: string;
   xzSha256: string;
+  /** Every variant's digests (md5 too when asked). */
+  plain: FileDigest;
+  xz: FileDigest;
+  gz?: FileDigest;
   stats: BuildStats;
 }
 
-type Piece = Pick<CachedChunk, 'xml' | 'block'>;
+type Piece = Pick<CachedChunk, 'xml' | 'block' | 'gz'>;
 
 class Sink {
   private readonly h1: Hash = createHash('sha1');
   private readonly h256: Hash = createHash('sha256');
+  private readonly h5: Hash | undefined;
   bytes = 0;
-  /** Without a file the bytes are only hashed and counted (an index whose plain form is not published). */
-  constructor(readonly fh: FileHandle | undefined) {}
+  /** `fh` undefined: hash only (an index listed by its checksums but not shipped). */
+  constructor(
+    readonly fh: FileHandle | undefined,
+    md5: boolean,
+  ) {
+    this.h5 = md5 ? createHash('md5') : undefined;
+  }
   async write(buf: Uint8Array): Promise<void> {
     this.h1.update(buf);
     this.h256.update(buf);
+    this.h5?.update(buf);
     this.bytes += buf.length;
-    if (!this.fh) return;
-    for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+    if (this.fh) for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
   }
-  digests(): [string, string] {
-    return [this.h1.digest('hex'), this.h256.digest('hex')];
+  digest(): FileDigest {
+    return { ...(this.h5 ? { md5: this.h5.digest('hex') } : {}), sha1: this.h1.digest('hex'), sha256: this.h256.digest('hex'), size: this.bytes };
   }
+}
+
+/**
+ * One gzip member per chunk (apt, zcat and gzip read concatenated members as one file). Level 9, no
+ * name and no mtime in the header: the bytes depend on the text alone.
+ */
+export function gzipMember(text: Uint8Array): Buffer {
+  return zlib.gzipSync(text, { level: 9 });
 }
 
 /** Upper bound of one xz process's input: keeps batches flowing to both CPUs and memory bounded. */
@@ -115,8 +143,11 @@ class BatchCompressor {
 
 const noop = (): void => undefined;
 
+/** Renders one part's fragment; returns it and how many metadata records it read. */
+export type PartRenderer<P extends ChunkPart> = (part: P) => Promise<{ text: string; loaded: number }>;
+
 /** Text of a chunk that missed the cache, with its fragment table (reused fragments are copied, not rendered). */
-async function renderMissed(chunk: Chunk, loadMeta: MetaLoader, donors: Donors | undefined, counter: { rendered: number; reused: number }): Promise<Omit<CachedChunk, 'block'>> {
+async function renderMissed<P extends ChunkPart>(chunk: Chunk<P>, render: PartRenderer<P>, donors: Donors | undefined, counter: { rendered: number; reused: number }): Promise<Omit<CachedChunk, 'block' | 'gz'>> {
   if (chunk.kind !== 'packages') return { xml: Buffer.from(chunk.text, 'utf8'), fragments: [] };
   const hashes = chunk.parts.map((p) => idHashOf(p.id));
   const found = donors ? await donors.find(chunk.parts, hashes) : [];
@@ -127,8 +158,9 @@ async function renderMissed(chunk: Chunk, loadMeta: MetaLoader, donors: Donors |
         counter.reused++;
         return old;
       }
-      counter.rendered += 1 + p.ds.length;
-      return Buffer.from(await renderPart(p, loadMeta), 'utf8');
+      const r = await render(p);
+      counter.rendered += r.loaded;
+      return Buffer.from(r.text, 'utf8');
     }),
   );
   const fragments = [];
@@ -140,19 +172,29 @@ async function renderMissed(chunk: Chunk, loadMeta: MetaLoader, donors: Donors |
   return { xml: Buffer.concat(pieces, offset), fragments };
 }
 
+export interface IndexNames {
+  /** The plain text's file name, or undefined to hash it without writing it. */
+  xml?: string;
+  xz: string;
+  /** Also write concatenated gzip members under this name. */
+  gz?: string;
+}
+
 /**
- * Produce every chunk (cache or render+compress), write `xmlName` and `xzName` in `dir` (temporary names,
- * renamed at the end), return their hashes. `cacheDir` undefined: no cache (everything compressed).
- * `names.xml` undefined: the plain XML is hashed as it is produced but not written.
+ * Produce every chunk (cache or render+compress), write the named files in `dir` (temporary names,
+ * renamed at the end), return their hashes. `cacheDir` (this index's own block folder) undefined: no
+ * cache (everything compressed). The chunks' keys must cover the compression settings, and whether a gz
+ * member is kept (an entry without one is compressed again when a .gz is asked for).
  */
-export async function writeIndexStreaming(
-  plan: IndexChunks,
-  loadMeta: MetaLoader,
+export async function writeIndexStreaming<P extends ChunkPart>(
+  plan: { chunks: Chunk<P>[]; groups: number },
+  render: PartRenderer<P>,
   dir: string,
-  names: { xml?: string; xz: string },
-  opts: { cacheDir?: string; preset?: number } = {},
+  names: IndexNames,
+  opts: { cacheDir?: string; preset?: number; md5?: boolean } = {},
 ): Promise<WrittenIndex> {
   const { chunks } = plan;
+  const wantGz = names.gz !== undefined;
   const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
   const previous: BuildRecord = cache ? await cache.lastBuild() : { keys: [], firsts: [] };
   const donors = cache ? new Donors(cache, previous) : undefined;
@@ -162,27 +204,45 @@ export async function writeIndexStreaming(
   const counter = { rendered: 0, reused: 0 };
   let compressed = 0;
   let reused = 0;
+  let packages = 0;
   const produce = async (i: number): Promise<Piece> => {
     const chunk = chunks[i]!;
     const hit = cache ? await cache.get(chunk.key) : undefined;
-    if (hit) {
+    if (hit && (!wantGz || hit.gz)) {
       reused++;
       return hit;
     }
     compressed++;
-    const rendered = await renderMissed(chunk, loadMeta, donors, counter);
+    const rendered = await renderMissed(chunk, render, donors, counter);
     const block = await compressor.compress(rendered.xml);
-    if (cache) await cache.put(chunk.key, { ...rendered, block });
-    return { xml: rendered.xml, block };
+    const gz = wantGz ? gzipMember(rendered.xml) : undefined;
+    if (cache) await cache.put(chunk.key, { ...rendered, block, gz });
+    return { xml: rendered.xml, block, gz };
   };
-  const xmlTmp = names.xml === undefined ? undefined : tmpName(dir, names.xml);
-  const xzTmp = tmpName(dir, names.xz);
-  const xmlFh = xmlTmp === undefined ? undefined : await fsp.open(xmlTmp, 'wx', 0o644);
-  let xzFh: FileHandle | undefined;
+  for (const c of chunks) if (c.kind === 'packages') packages += c.parts.length;
+  const tmps: string[] = [];
+  const open = async (name: string | undefined): Promise<FileHandle | undefined> => {
+    if (name === undefined) return undefined;
+    const tmp = tmpName(dir, name);
+    tmps.push(tmp);
+    return fsp.open(tmp, 'wx', 0o644);
+  };
+  const handles: (FileHandle | undefined)[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(handles.map((h) => h?.close()));
+    handles.length = 0;
+  };
   try {
-    xzFh = await fsp.open(xzTmp, 'wx', 0o644);
-    const xmlSink = new Sink(xmlFh);
-    const xzSink = new Sink(xzFh);
+    const xmlFh = await open(names.xml);
+    handles.push(xmlFh);
+    const xzFh = await open(names.xz);
+    handles.push(xzFh);
+    const gzFh = await open(names.gz);
+    handles.push(gzFh);
+    const md5 = !!opts.md5;
+    const xmlSink = new Sink(xmlFh, md5);
+    const xzSink = new Sink(xzFh, md5);
+    const gzSink = wantGz ? new Sink(gzFh, md5) : undefined;
     await xzSink.write(streamHeader());
     const sizes: Pick<XzBlock, 'unpaddedSize' | 'uncompressedSize'>[] = [];
     // Look ahead: keep the xz processes busy with batches and overlap cache reads with writing; memory
@@ -203,32 +263,36 @@ export async function writeIndexStreaming(
       }
       const piece = await pending[i]!;
       pending[i] = undefined;
-      await Promise.all([xmlSink.write(piece.xml), xzSink.write(piece.block.bytes)]);
+      await Promise.all([xmlSink.write(piece.xml), xzSink.write(piece.block.bytes), gzSink?.write(piece.gz!)]);
       sizes.push({ unpaddedSize: piece.block.unpaddedSize, uncompressedSize: piece.block.uncompressedSize });
     }
     await xzSink.write(streamIndexAndFooter(sizes));
-    await Promise.all([xmlFh?.close(), xzFh.close()]);
-    xzFh = undefined;
-    const [sha1, sha256] = xmlSink.digests();
-    const [xzSha1, xzSha256] = xzSink.digests();
-    trace(`eopkg:chunks+write (${(xmlSink.bytes / 1048576).toFixed(1)} MiB, ${compressor.processes} xz)`);
-    if (xmlTmp !== undefined) await fsp.rename(xmlTmp, path.join(dir, names.xml!));
-    await fsp.rename(xzTmp, path.join(dir, names.xz));
-    const firsts = chunks.map((c) => (c.kind === 'packages' ? c.parts[0]!.t.base : ''));
+    // An empty index still needs a valid .gz: one member of nothing (a zero-byte file is not gzip).
+    if (gzSink && gzSink.bytes === 0) await gzSink.write(gzipMember(Buffer.alloc(0)));
+    await closeAll();
+    const plain = xmlSink.digest();
+    const xz = xzSink.digest();
+    const gz = gzSink?.digest();
+    trace(`index:chunks+write (${(plain.size / 1048576).toFixed(1)} MiB, ${compressor.processes} xz)`);
+    const finals = [names.xml, names.xz, names.gz].filter((n): n is string => n !== undefined);
+    for (let i = 0; i < finals.length; i++) await fsp.rename(tmps[i]!, path.join(dir, finals[i]!));
+    tmps.length = 0;
+    const firsts = chunks.map((c) => (c.kind === 'packages' ? c.parts[0]!.sortKey : ''));
     const pruned = cache ? await cache.finishBuild({ keys: chunks.map((c) => c.key), firsts }, previous) : 0;
-    trace('eopkg:prune');
+    trace('index:prune');
     return {
-      sha1,
-      sha256,
-      xzSha1,
-      xzSha256,
-      stats: { chunks: chunks.length, groups: plan.groups, packages: plan.listed.length, compressed, reused, pruned, metaLoaded: counter.rendered, fragmentsReused: counter.reused, xmlBytes: xmlSink.bytes, xzBytes: xzSink.bytes },
+      sha1: plain.sha1,
+      sha256: plain.sha256,
+      xzSha1: xz.sha1,
+      xzSha256: xz.sha256,
+      plain,
+      xz,
+      gz,
+      stats: { chunks: chunks.length, groups: plan.groups, packages, compressed, reused, pruned, metaLoaded: counter.rendered, fragmentsReused: counter.reused, xmlBytes: plain.size, xzBytes: xz.size },
     };
   } catch (e) {
-    await xmlFh?.close().catch(noop);
-    await xzFh?.close().catch(noop);
-    if (xmlTmp !== undefined) await fsp.rm(xmlTmp, { force: true });
-    await fsp.rm(xzTmp, { force: true });
+    await Promise.all(handles.map((h) => h?.close().catch(noop)));
+    for (const t of tmps) await fsp.rm(t, { force: true });
     throw e;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Cache of index chunks in the format's private cache directory. Each entry holds a chunk's compressed xz
- * block, its uncompressed text and, for package groups, a table of its fragments (a sha1 of each
+ * Cache of index chunks in a folder of a format's private cache directory (one folder per index file).
+ * Each entry holds a chunk's compressed xz block, optionally its gzip member (for indexes that also ship
+ * a `.gz`), its uncompressed text and, for package groups, a table of its fragments (a sha1 of each
  * package's id and the fragment's place in the text). Entries are keyed by a hash of everything the
- * chunk's text is made from (package ids, asset text, the xz settings and a serialisation version).
+ * chunk's text is made from (package ids, asset text, the compression settings and a serialisation
+ * version).
  *
  * Entries carry a sha1 of the block and a CRC-32 of the text, checked on read (a damaged entry is a miss),
  * so they are written without fsync: the cache is rebuildable, and verifyIndexes compares the published
@@ -21,9 +23,9 @@ import { mkdirp, tmpName } from '../../util/fsx.js';
 import { crc32 } from './crc32.js';
 import { XZ_WORK_PREFIX, type XzBlock } from './xz-blocks.js';
 
-const MAGIC = Buffer.from('RCUXZB3\0', 'latin1');
-/** magic, unpadded size, uncompressed size, sha1(block), crc32(xml), fragment count. */
-const HEADER = 8 + 8 + 8 + 20 + 4 + 4;
+const MAGIC = Buffer.from('RCUXZB4\0', 'latin1');
+/** magic, unpadded size, uncompressed size, sha1(block), crc32(xml), fragment count, gzip member length, crc32(gzip member). */
+const HEADER = 8 + 8 + 8 + 20 + 4 + 4 + 4 + 4;
 /** sha1(id), offset, length. */
 const ROW = 20 + 4 + 4;
 const LAST_BUILD = 'last-build.json';
@@ -36,8 +38,11 @@ export interface FragmentRow {
 }
 
 export interface CachedChunk {
+  /** The chunk's uncompressed text. */
   xml: Buffer;
   block: XzBlock;
+  /** The chunk as one gzip member (empty when the index has no .gz). */
+  gz?: Buffer;
   fragments: FragmentRow[];
 }
 
@@ -53,8 +58,9 @@ export const idHash = (id: string): Buffer => (oneShot ? oneShot('sha1', id, 'bu
 
 export class BlockCache {
   readonly dir: string;
-  constructor(cacheDir: string) {
-    this.dir = path.join(cacheDir, 'xz-blocks');
+  /** `dir`: this index's own folder (its last-build record prunes everything else in it). */
+  constructor(dir: string) {
+    this.dir = dir;
   }
 
   private file(key: string): string {
@@ -74,12 +80,15 @@ export class BlockCache {
     const unpaddedSize = Number(buf.readBigUInt64LE(8));
     const uncompressedSize = Number(buf.readBigUInt64LE(16));
     const count = buf.readUInt32LE(48);
+    const gzLen = buf.readUInt32LE(52);
     const blockLen = (unpaddedSize + 3) & ~3;
     const blockAt = HEADER + count * ROW;
-    if (buf.length !== blockAt + blockLen + uncompressedSize) return undefined;
+    if (buf.length !== blockAt + blockLen + gzLen + uncompressedSize) return undefined;
     const bytes = buf.subarray(blockAt, blockAt + blockLen);
     if (!createHash('sha1').update(bytes).digest().equals(buf.subarray(24, 44))) return undefined;
-    const xml = buf.subarray(blockAt + blockLen);
+    const gz = buf.subarray(blockAt + blockLen, blockAt + blockLen + gzLen);
+    if (crc32(gz) !== buf.readUInt32LE(56)) return undefined;
+    const xml = buf.subarray(blockAt + blockLen + gzLen);
     if (crc32(xml) !== buf.readUInt32LE(44)) return undefined;
     const fragments: FragmentRow[] = [];
     for (let i = 0, at = HEADER; i < count; i++, at += ROW) {
@@ -87,11 +96,12 @@ export class BlockCache {
       if (row.offset + row.length > xml.length) return undefined;
       fragments.push(row);
     }
-    return { xml, block: { bytes, unpaddedSize, uncompressedSize }, fragments };
+    return { xml, block: { bytes, unpaddedSize, uncompressedSize }, gz: gzLen > 0 ? gz : undefined, fragments };
   }
 
   async put(key: string, chunk: CachedChunk): Promise<void> {
     const { xml, block, fragments } = chunk;
+    const gz = chunk.gz ?? Buffer.alloc(0);
     await mkdirp(this.dir);
     const head = Buffer.alloc(HEADER + fragments.length * ROW);
     MAGIC.copy(head, 0);
@@ -100,6 +110,8 @@ export class BlockCache {
     createHash('sha1').update(block.bytes).digest().copy(head, 24);
     head.writeUInt32LE(crc32(xml), 44);
     head.writeUInt32LE(fragments.length, 48);
+    head.writeUInt32LE(gz.length, 52);
+    head.writeUInt32LE(crc32(gz), 56);
     fragments.forEach((f, i) => {
       const at = HEADER + i * ROW;
       f.idHash.copy(head, at);
@@ -109,8 +121,8 @@ export class BlockCache {
     const tmp = tmpName(this.dir, 'blk');
     const fd = fs.openSync(tmp, 'wx');
     try {
-      const parts = [head, block.bytes, xml];
-      const total = head.length + block.bytes.length + xml.length;
+      const parts = [head, block.bytes, gz, xml];
+      const total = head.length + block.bytes.length + gz.length + xml.length;
       const done = fs.writevSync(fd, parts);
       // A short write (rare on regular files): write the rest from a single buffer.
       if (done < total) fs.writeFileSync(fd, Buffer.concat(parts).subarray(done));

@@ -1,14 +1,14 @@
 /**
  * Fragments of the previous build, for groups that missed the cache. Group boundaries are content
- * defined, so a rebuilt group covers the same basename range as one (or, where a boundary package came or
+ * defined, so a rebuilt group covers the same sort-key range as one (or, where a boundary package came or
  * went, a few) of the previous build's groups: those are found by binary search over their first
- * basenames, read from the cache once, and a package whose id hash appears in their fragment tables gets
+ * sort keys, read from the cache once, and a package whose id hash appears in their fragment tables gets
  * those bytes back instead of being rendered from its metadata again. Ids cover everything a fragment is
  * made from, so the result is byte-identical to rendering (the tests compare with from-scratch builds).
  */
-import type { BlockCache, BuildRecord, CachedChunk } from './cache.js';
-import { compareBytewise } from './compare.js';
-import type { GroupPart } from './index-builder.js';
+import type { BlockCache, BuildRecord, CachedChunk } from './block-cache.js';
+import type { ChunkPart } from './chunks.js';
+import { compareBytewise } from '../../util/paths.js';
 
 /** Groups kept in memory: the build walks groups in order, so recent donors are the useful ones. */
 const KEEP = 32;
@@ -24,9 +24,9 @@ export class Donors {
   ) {}
 
   /** For each part, its fragment from the previous build, or undefined when it must be rendered. */
-  async find(parts: readonly GroupPart[], hashes: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+  async find(parts: readonly ChunkPart[], hashes: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
     if (parts.length === 0) return [];
-    const range = this.range(parts[0]!.t.base, parts[parts.length - 1]!.t.base);
+    const range = this.range(parts[0]!.sortKey, parts[parts.length - 1]!.sortKey);
     if (!range) return [];
     const tables: Table[] = [];
     for (let j = range[0]; j <= range[1]; j++) {
@@ -43,7 +43,7 @@ export class Donors {
     });
   }
 
-  /** Indices of the previous build's package groups whose basename range meets [first, last]. */
+  /** Indices of the previous build's package groups whose sort-key range meets [first, last]. */
   private range(first: string, last: string): [number, number] | undefined {
     const { firsts } = this.previous;
     // Package groups are firsts[1 .. n-2] (head and tail have ''), ascending.

@@ -1,0 +1,49 @@
+/**
+ * How reading commands show a deb repository: packages as name, version, architecture, component and
+ * the distributions that list them, instead of pool paths.
+ */
+import { Pool } from '../engine/pool.js';
+import type { Layout } from '../engine/layout.js';
+import { makeMetaLoader } from '../engine/snapshot-state.js';
+import type { TreeEntry } from '../formats/format.js';
+import { getFormat } from '../formats/registry.js';
+import { debSettings, isDebMeta, parseDebPath } from '../formats/deb/index.js';
+
+export interface DebPackageRow {
+  name: string;
+  version: string;
+  arch: string;
+  component: string;
+  /** Codenames of the distributions whose indexes list the package. */
+  dists: string[];
+  size: number;
+  path: string;
+  sha256: string;
+}
+
+/** A short Debian label of a tree path: `name version arch (component)`, or the path itself. */
+export function debLabel(p: string): string {
+  const d = parseDebPath(p);
+  return d ? `${d.package} ${d.fileVersion} ${d.architecture} (${d.component})` : p;
+}
+
+/** Package rows of a generation's entries; versions (with epochs) come from the cached metadata. */
+export async function debRows(layout: Layout, settings: Record<string, unknown>, entries: readonly TreeEntry[]): Promise<DebPackageRow[]> {
+  const loadMeta = makeMetaLoader(new Pool(layout), await getFormat('deb'));
+  let dists: { codename: string; components: string[]; architectures: string[] }[] = [];
+  try {
+    dists = debSettings(settings).dists;
+  } catch {
+    /* settings damaged: show packages without distributions */
+  }
+  const rows: DebPackageRow[] = [];
+  for (const e of entries) {
+    const d = parseDebPath(e.path);
+    if (!d) continue;
+    const meta = await loadMeta(e);
+    const version = isDebMeta(meta) ? meta.version : d.fileVersion;
+    const inDists = dists.filter((x) => x.components.includes(d.component) && (d.architecture === 'all' || x.architectures.includes(d.architecture))).map((x) => x.codename);
+    rows.push({ name: d.package, version, arch: d.architecture, component: d.component, dists: inDists, size: e.size, path: e.path, sha256: e.sha256 });
+  }
+  return rows;
+}

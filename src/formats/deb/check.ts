@@ -1,0 +1,51 @@
+/**
+ * Checks run before a deb publish consumes a generation (Format.checkChange): the new tree must not
+ * hold one package file name twice (same package, version and architecture from two sources or
+ * components), and the Release fields clients pin must not change silently.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { ChangeContext, TreeEntry } from '../format.js';
+import { errnoCode, RcuError } from '../../util/errors.js';
+import { packagesByComponent } from './packages-index.js';
+import { parseRelease } from './release.js';
+import { debSettings, type DistConfig } from './settings.js';
+
+/** Fields clients pin: a change makes every `apt-get update` fail until the user allows it. */
+const PINNED = ['Origin', 'Label', 'Codename'] as const;
+
+export function checkReleaseInfo(dist: DistConfig & { acceptedReleaseInfo?: Record<string, string> }, previous: Map<string, string>): void {
+  const now: Record<string, string | undefined> = { Origin: dist.origin, Label: dist.label, Codename: dist.codename };
+  for (const f of PINNED) {
+    const before = previous.get(f);
+    const after = now[f];
+    if ((before ?? '') === (after ?? '')) continue;
+    if (dist.acceptedReleaseInfo && (dist.acceptedReleaseInfo[f] ?? '') === (after ?? '')) continue;
+    throw new RcuError('CONFLICT', `distribution ${dist.codename}: ${f} would change from '${before ?? ''}' to '${after ?? ''}'; every client's apt-get update then fails until it passes --allow-releaseinfo-change. Restore the old value in repo.json, or accept the change explicitly (settings.deb.dists[].acceptedReleaseInfo, see docs/FORMAT.md)`);
+  }
+}
+
+/** The previous Release's fields of each distribution, read from a snapshot (undefined: none yet). */
+export async function previousReleaseFields(snapshotDir: string, rel: string): Promise<Map<string, string> | undefined> {
+  try {
+    return parseRelease(await fsp.readFile(path.join(snapshotDir, rel, 'Release'), 'utf8')).fields;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+export async function checkDebChange(ctx: ChangeContext): Promise<void> {
+  const s = debSettings(ctx.settings);
+  for (const dist of s.dists) {
+    const prev = await previousReleaseFields(ctx.parentDir, s.flat ? '' : path.posix.join('dists', dist.codename));
+    if (prev) checkReleaseInfo(dist, prev);
+  }
+  if (!ctx.adds.some((a) => a.path.endsWith('.deb'))) return;
+  const removed = new Set(ctx.removes);
+  const added = new Set(ctx.adds.map((a) => a.path));
+  const next: TreeEntry[] = [];
+  for (const e of await ctx.parentEntries()) if (!removed.has(e.path) && !added.has(e.path) && ![...removed].some((r) => e.path.startsWith(r + '/'))) next.push(e);
+  next.push(...ctx.adds);
+  packagesByComponent(next); // throws CONFLICT naming both files and hashes
+}

@@ -1,0 +1,127 @@
+/**
+ * Everything a deb publish writes into the staging tree, per distribution (`dists/<codename>/`, mirrored
+ * as `dists/<suite>/` by hard links when they differ; the tree root for a flat repository):
+ * `<component>/binary-<arch>/Packages.{xz,gz}` (the uncompressed Packages is hashed for Release, not
+ * shipped), by-hash links for each, by-hash files carried forward from recent generations, and Release.
+ * Release's Date never goes back, and Origin/Label/Codename never change without an explicit acceptance.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { IndexContext } from '../format.js';
+import { writeIndexStreaming } from '../shared/chunk-writer.js';
+import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
+import { tmpName } from '../../util/fsx.js';
+import { trace } from '../../util/trace.js';
+import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.js';
+import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
+import { packagesByComponent, planPackages, selectArch, stanzaOf, type DebPart } from './packages-index.js';
+import { checkReleaseInfo, previousReleaseFields } from './check.js';
+import { renderRelease, type IndexFileDigest } from './release.js';
+import { debSettings, type DistConfig } from './settings.js';
+
+export interface DebBuildStats {
+  indexes: number;
+  packagesListed: number;
+  groupsCompressed: number;
+  groupsReused: number;
+  byHashCarried: number;
+}
+
+export let lastDebStats: DebBuildStats | undefined;
+
+/** Where a distribution's Release lives, relative to the tree root. */
+export function distDir(dist: DistConfig, flat: boolean): string {
+  return flat ? '' : path.posix.join('dists', dist.codename);
+}
+
+/** The binary index folders of a distribution, relative to its Release folder. */
+export function binaryDirs(dist: DistConfig, flat: boolean): { component: string; arch: string; rel: string }[] {
+  if (flat) return [{ component: dist.components[0]!, arch: '', rel: '' }];
+  return dist.components.flatMap((component) => dist.architectures.map((arch) => ({ component, arch, rel: path.posix.join(component, `binary-${arch}`) })));
+}
+
+export async function writeStaged(file: string, data: string | Buffer): Promise<void> {
+  const tmp = tmpName(path.dirname(file), path.basename(file));
+  try {
+    await fsp.writeFile(tmp, data, { flag: 'wx', mode: 0o644 });
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
+  const s = debSettings(ctx.settings);
+  const preset = Number.isInteger(Number(ctx.settings.indexXzPreset)) && Number(ctx.settings.indexXzPreset) >= 0 && Number(ctx.settings.indexXzPreset) <= 9 ? Number(ctx.settings.indexXzPreset) : DEFAULT_XZ_PRESET;
+  const grace = Number(ctx.settings.graceSeconds);
+  const graceSeconds = Number.isFinite(grace) && grace >= 0 ? grace : 3600;
+  const signing = signingSettingsOf(ctx.settings);
+  const byComponent = packagesByComponent(ctx.entries);
+  const recent = await recentSnapshots(ctx.repo, graceSeconds);
+  const stats: DebBuildStats = { indexes: 0, packagesListed: 0, groupsCompressed: 0, groupsReused: 0, byHashCarried: 0 };
+  const written: string[] = [];
+  const render = async (p: DebPart) => ({ text: await stanzaOf(p.entry, ctx.loadMeta), loaded: 1 });
+  for (const dist of s.dists) {
+    const rel = distDir(dist, s.flat);
+    const dir = path.join(ctx.stagingDir, rel);
+    const previous = await previousReleaseFields(ctx.repo.currentLink, rel);
+    if (previous) checkReleaseInfo(dist, previous);
+    const digests: IndexFileDigest[] = [];
+    for (const b of binaryDirs(dist, s.flat)) {
+      const refs = s.flat ? byComponent.get(b.component) ?? [] : selectArch(byComponent.get(b.component), b.arch);
+      const plan = planPackages(refs, { preset, gz: true });
+      const idxDir = path.join(dir, b.rel);
+      await fsp.mkdir(idxDir, { recursive: true });
+      const cacheDir = path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${b.component}` : path.join(b.component, `binary-${b.arch}`));
+      const w = await writeIndexStreaming(plan, render, idxDir, { xz: 'Packages.xz', gz: 'Packages.gz' }, { cacheDir, preset, md5: true });
+      await linkByHash(idxDir, 'Packages.xz', w.xz.sha256);
+      await linkByHash(idxDir, 'Packages.gz', w.gz!.sha256);
+      const at = (name: string) => path.posix.join(b.rel, name);
+      digests.push({ path: at('Packages'), ...w.plain, md5: w.plain.md5! }, { path: at('Packages.gz'), ...w.gz!, md5: w.gz!.md5! }, { path: at('Packages.xz'), ...w.xz, md5: w.xz.md5! });
+      written.push(path.posix.join(rel, b.rel, 'Packages.xz'), path.posix.join(rel, b.rel, 'Packages.gz'));
+      stats.indexes++;
+      stats.packagesListed += w.stats.packages;
+      stats.groupsCompressed += w.stats.compressed;
+      stats.groupsReused += w.stats.reused;
+    }
+    trace(`deb:${dist.codename} packages`);
+    // Date never goes back: a client keeps a cached Release newer than the one it fetches.
+    let date = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const prevDate = previous?.get('Date') ? Date.parse(previous.get('Date')!) : NaN;
+    if (Number.isFinite(prevDate) && prevDate > date.getTime()) date = new Date(prevDate);
+    await writeStaged(path.join(dir, 'Release'), renderRelease(dist, date, digests, { flat: s.flat }));
+    written.push(path.posix.join(rel, 'Release'));
+    // InRelease and Release.gpg from the very bytes just written, inside staging: the three always agree.
+    if (signing) {
+      await signFiles(signing, releaseSignJobs(dir));
+      written.push(path.posix.join(rel, 'InRelease'), path.posix.join(rel, 'Release.gpg'));
+    }
+    stats.byHashCarried += await carryForward(recent, rel, ctx.stagingDir);
+    if (!s.flat && dist.suite !== dist.codename) await mirrorTree(dir, path.join(ctx.stagingDir, 'dists', dist.suite));
+  }
+  lastDebStats = stats;
+  trace(`deb:indexes (${stats.indexes} indexes, ${stats.groupsCompressed} groups compressed, ${stats.groupsReused} reused, ${stats.byHashCarried} by-hash carried)`);
+  return written;
+}
+
+/** The signatures of a Release folder: InRelease (clearsigned) and Release.gpg (armored, detached). */
+export function releaseSignJobs(dir: string): SignJob[] {
+  const source = path.join(dir, 'Release');
+  return [
+    { source, target: path.join(dir, 'InRelease'), kind: 'clearsigned' },
+    { source, target: path.join(dir, 'Release.gpg'), kind: 'detached-armored' },
+  ];
+}
+
+/** Hard-link every file of `src` under `dst` (a suite's name for its codename's folder). */
+async function mirrorTree(src: string, dst: string): Promise<void> {
+  await fsp.mkdir(dst, { recursive: true });
+  for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+    const a = path.join(src, e.name);
+    const b = path.join(dst, e.name);
+    if (e.isDirectory()) await mirrorTree(a, b);
+    else await fsp.link(a, b);
+  }
+}

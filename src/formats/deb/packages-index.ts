@@ -1,0 +1,94 @@
+/**
+ * Packages indexes from cached stanzas. Which packages an index lists (component, architecture or
+ * `all`) and how they are grouped is decided from tree paths alone; a group's cache key is the (path,
+ * sha256, size) of its packages, so a one-package change recompresses one group per variant (.xz block,
+ * .gz member). Packages are listed in path order (bytewise): deterministic, and equal to a from-scratch
+ * build.
+ */
+import { createHash } from 'node:crypto';
+import type { TreeEntry } from '../format.js';
+import { fnv1a, type Chunk, type ChunkPart } from '../shared/chunks.js';
+import { xzArgs } from '../shared/xz-blocks.js';
+import { RcuError } from '../../util/errors.js';
+import { compareBytewise } from '../../util/paths.js';
+import { isDebMeta, META_VERSION, parseDebPath, type DebMeta, type DebPath } from './package.js';
+
+/** A group ends after a package whose path hash has these low bits all zero: ~64 packages a group. */
+export const DEFAULT_GROUP_MASK = 63;
+/** Bump when a stanza's rendering changes: cached groups of older versions are never used. */
+const CHUNK_VERSION = `deb-packages-v1/meta-v${META_VERSION}`;
+
+export interface DebPart extends ChunkPart {
+  entry: TreeEntry;
+}
+
+export interface PackageRef {
+  entry: TreeEntry;
+  p: DebPath;
+}
+
+/** Package files of the tree by component, each list in path order. Refuses one package file name in two places. */
+export function packagesByComponent(entries: readonly TreeEntry[]): Map<string, PackageRef[]> {
+  const out = new Map<string, PackageRef[]>();
+  const byName = new Map<string, TreeEntry>();
+  for (const e of entries) {
+    const p = parseDebPath(e.path);
+    if (!p) continue;
+    const name = e.path.slice(e.path.lastIndexOf('/') + 1);
+    const other = byName.get(name);
+    if (other) {
+      throw new RcuError('CONFLICT', `${p.package} ${p.fileVersion} ${p.architecture} would be published twice: ${other.path} (sha256 ${other.sha256}) and ${e.path} (sha256 ${e.sha256}); remove one`);
+    }
+    byName.set(name, e);
+    let l = out.get(p.component);
+    if (!l) out.set(p.component, (l = []));
+    l.push({ entry: e, p });
+  }
+  for (const l of out.values()) l.sort((a, b) => compareBytewise(a.entry.path, b.entry.path));
+  return out;
+}
+
+/** The packages of one binary index: its architecture's and `all`. */
+export function selectArch(refs: readonly PackageRef[] | undefined, arch: string): PackageRef[] {
+  return (refs ?? []).filter((r) => r.p.architecture === arch || r.p.architecture === 'all');
+}
+
+/** Cut an index's packages into content-defined groups keyed by what they are made of. */
+export function planPackages(refs: readonly PackageRef[], opts: { preset: number; gz: boolean; groupMask?: number }): { chunks: Chunk<DebPart>[]; groups: number } {
+  const mask = opts.groupMask ?? DEFAULT_GROUP_MASK;
+  const prefix = `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0${opts.gz ? 'gz9' : 'nogz'}\0`;
+  const chunks: Chunk<DebPart>[] = [];
+  let parts: DebPart[] = [];
+  let keyText = prefix;
+  for (const r of refs) {
+    const id = `${r.entry.path}\0${r.entry.sha256}\0${r.entry.size}`;
+    parts.push({ id, sortKey: r.entry.path, entry: r.entry });
+    keyText += id + '\n';
+    if ((fnv1a(r.entry.path) & mask) === 0) {
+      chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
+      parts = [];
+      keyText = prefix;
+    }
+  }
+  if (parts.length) chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
+  return { chunks, groups: chunks.length };
+}
+
+/** One Packages stanza (with the empty line that ends it). */
+export function renderStanza(meta: DebMeta, entry: TreeEntry): string {
+  return `${meta.head}Filename: ${entry.path}\nSize: ${entry.size}\nMD5sum: ${meta.md5}\nSHA1: ${meta.sha1}\nSHA256: ${meta.sha256}\n\n`;
+}
+
+export async function stanzaOf(entry: TreeEntry, loadMeta: (e: TreeEntry) => Promise<unknown>): Promise<string> {
+  const meta = await loadMeta(entry);
+  if (!isDebMeta(meta)) throw new RcuError('FAILURE', `${entry.path}: cached deb metadata is missing or from another version (rebuild it with 'verify --repair')`);
+  if (meta.sha256 !== entry.sha256) throw new RcuError('FAILURE', `${entry.path}: cached deb metadata belongs to other bytes`);
+  return renderStanza(meta, entry);
+}
+
+/** The whole Packages text without any cache (what full verification compares with). */
+export async function renderPackages(refs: readonly PackageRef[], loadMeta: (e: TreeEntry) => Promise<unknown>): Promise<Buffer> {
+  const out: string[] = [];
+  for (const r of refs) out.push(await stanzaOf(r.entry, loadMeta));
+  return Buffer.from(out.join(''), 'utf8');
+}
