@@ -221,13 +221,18 @@ test('an interrupted push resumes from its .partial upload; the killed pusher\'s
   assert.equal(r.outcomes[0]!.status, 'pushed');
   assert.ok(r.outcomes[0]!.stats.bytesSent < 0.9 * r.outcomes[0]!.stats.totalFileBytes, `resumed push sent ${r.outcomes[0]!.stats.bytesSent} of ${r.outcomes[0]!.stats.totalFileBytes} bytes`);
   if (pgid) {
-    let alive = true;
-    try {
-      process.kill(-pgid, 0);
-    } catch {
-      alive = false;
-    }
-    assert.equal(alive, false, 'the killed pusher\'s rsync was stopped');
+    // A stopped rsync whose parent (the killed pusher) is gone may linger as a zombie until something
+    // reaps it: only a process of the group that still runs counts.
+    const running = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).some((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(fields[2]) === pgid && fields[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(running, false, 'the killed pusher\'s rsync was stopped');
   }
   checkSums(path.join(mirror, 'current'));
   assert.deepEqual(fs.readdirSync(path.join(mirror, 'snapshots')), ['2']);
