@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { cliIn, tempDir } from './helpers/cli.js';
 
 function setup() {
@@ -99,7 +100,15 @@ test('a dry-run import of 50 files creates no pool/meta folder and leaves nothin
   const many = path.join(dir, 'many');
   fs.mkdirSync(many);
   for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(many, `p${i}.bin`), `package ${i}`);
-  const before = walk(base);
+  // The background work create-repo started (gc, the spare clone) must be over before the base is
+  // compared with itself: wait until two looks 300 ms apart agree.
+  let before = walk(base);
+  for (let i = 0; i < 50; i++) {
+    spawnSync('sleep', ['0.3']);
+    const again = walk(base);
+    if (JSON.stringify(again) === JSON.stringify(before)) break;
+    before = again;
+  }
   const r = cli.sync(['import', 'main', many, '--dry-run']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /50 added/);
