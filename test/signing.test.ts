@@ -269,6 +269,9 @@ test('an expired key aborts the publish with nothing changed', { skip: SKIP }, (
     // A newer self-signature (faked just after creation) that expires one second later.
     const r = gpg(home, ['--faked-system-time', `${created + 1}!`, '--quick-set-expire', fpr, 'seconds=1']);
     assert.equal(r.status, 0, r.stderr);
+    // It expires at created + 2 s: make sure that moment has passed (a fast machine gets here sooner).
+    const wait = (created + 3) * 1000 - Date.now();
+    if (wait > 0) spawnSync('sleep', [String(wait / 1000)]);
   }, /expired/);
 });
 
