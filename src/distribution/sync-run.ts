@@ -193,6 +193,12 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     else faults.push(...(await checkMirrorTree(checkedTree(o.layout, p.work, got.entries), { format: cfg.format, keyring: cfg.upstream.keyring })));
     trace('sync: checked');
     if (faults.length) {
+      // Files a check found wrong are not kept for the next attempt: rsync's quick check (size and
+      // time) could otherwise take a corrected upstream file of the same size and second for unchanged.
+      for (const f of faults) {
+        const rel = f.slice(0, f.indexOf(': '));
+        if (rel && !rel.includes('..')) await fsp.rm(path.join(p.work, rel), { force: true }).catch(() => undefined);
+      }
       throw new RcuError('INTEGRITY', `sync of '${repo.name}' from ${up.url} not published: the received tree fails the ${cfg.format} checks (${faults.length} fault(s)); current stays at generation ${parent}; the received files are kept for the next sync`, {
         details: faults.slice(0, 20),
         data: { faults: faults.length, parent },
