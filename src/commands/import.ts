@@ -5,28 +5,17 @@
  */
 import { openBase, readRepoConfig } from '../engine/repo.js';
 import type { ImportResult } from '../engine/importer.js';
-import type { LockHolder } from '../engine/lock.js';
 import { runImport } from '../hooks/import-pipeline.js';
+import type { ImportRequest } from '../hooks/import-pipeline.js';
 import { RcuError } from '../util/errors.js';
 import { checkTreePath } from '../util/paths.js';
 
 export type { ImportResult } from '../engine/importer.js';
 
-export interface ImportOptions {
+/** The pipeline's request (hooks/import-pipeline.ts), with the base named by path and the repository required. */
+export interface ImportOptions extends Omit<ImportRequest, 'layout' | 'repo' | 'defaultRepo'> {
   base: string;
   repo: string;
-  paths: string[];
-  cwd: string;
-  prefix?: string;
-  /** deb: the distribution and component the packages go to (default: the first of each). */
-  dist?: string;
-  component?: string;
-  replace?: boolean;
-  followSymlinks?: boolean;
-  dryRun?: boolean;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
-  actor?: string;
 }
 
 export async function importFiles(opts: ImportOptions): Promise<ImportResult> {
