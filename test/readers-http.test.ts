@@ -30,7 +30,10 @@ function raw(method: string, p: string, headers: Record<string, string> = {}): P
 function rawAt(url: string, method: string, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
+    // A fresh connection per request (agent: false). With the global agent's keep-alive, a socket the
+    // server closed after its keep-alive timeout while this process sat in a synchronous CLI call is
+    // still in the pool when the next request picks it: 'socket hang up' (seen under heavy load).
+    const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -35,7 +35,8 @@ after(async () => {
 function get(p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const u = new URL(srv.url);
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: u.port, path: p, headers, timeout: 10_000 }, (res) => {
+    // agent: false: no pooled keep-alive socket that the server may have closed meanwhile (see readers-http).
+    const req = http.get({ host: u.hostname, port: u.port, path: p, headers, timeout: 10_000, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
