@@ -3,17 +3,17 @@
  * histogram are kept in memory by the serving process; everything else is read from the base at scrape
  * time: per repository the current generation, snapshots kept, last publish (age and duration, from the
  * history records), publishes so far, live leases; the last gc run (BASE/gc-last.json); pool blobs and
- * bytes (a walk of the pool, refreshed at most once a minute because it stats every blob); per mirror
+ * bytes (pool-count.ts; refreshed at most once a minute, and after a publish or gc); per mirror
  * of a repository what its pushes recorded and how far it is behind (mirror-status.ts).
  */
-import fsp from 'node:fs/promises';
 import type { Layout } from '../engine/layout.js';
 import { listHistory, listSnapshots, readCurrent, readHistory } from '../engine/generations.js';
 import { listRepoNames, readRepoConfig } from '../engine/repo.js';
-import { Pool } from '../engine/pool.js';
 import { readGcRecord } from './gc-record.js';
 import { listLeases } from './leases.js';
 import { mirrorStatus } from './mirror-status.js';
+import { PoolCounter } from './pool-count.js';
+import type { PoolTotals } from './pool-count.js';
 import type { MirrorLag } from './mirror-status.js';
 
 /** Upper bounds of the latency buckets, seconds. */
@@ -33,6 +33,7 @@ export class ServeMetrics {
   private latencyCount = 0;
   private pool: { at: number; blobs: number; bytes: number } | undefined;
   private poolRefresh: Promise<void> | undefined;
+  private poolCounter: PoolCounter | undefined;
 
   constructor(private readonly layout: Layout) {}
 
@@ -164,17 +165,8 @@ export class ServeMetrics {
     return this.pool!;
   }
 
-  private async countPool(): Promise<{ at: number; blobs: number; bytes: number }> {
-    const at = Date.now();
-    let blobs = 0;
-    let bytes = 0;
-    for await (const b of new Pool(this.layout).walk()) {
-      const st = await fsp.stat(b.path).catch(() => undefined);
-      if (!st) continue; // swept while we walked
-      blobs++;
-      bytes += st.size;
-    }
-    return { at, blobs, bytes };
+  private countPool(): Promise<PoolTotals> {
+    return (this.poolCounter ??= new PoolCounter(this.layout.blobsDir)).count();
   }
 }
 
