@@ -72,7 +72,7 @@ async function metrics(t: { diagnostic(s: string): void }): Promise<string> {
   return text;
 }
 
-function pushed(name: string): { code: number | null; stderr: string } {
+function pushed(name: string): { code: number | null; stdout: string; stderr: string } {
   return fx.cli.sync(['mirror', 'push', 'm', name]);
 }
 
