@@ -71,9 +71,9 @@ function mirrorSection(d: RepoPageData): string {
     const since = m.lagSeconds === null ? '-' : m.lagSeconds === 0 ? '0 s' : `<span title="${m.lagSeconds} s, since ${e(m.behindSince)}">${humanSeconds(m.lagSeconds)}</span>`;
     const push = m.lastPush ? `${m.lastPush.generation} at ${time(m.lastPush.at)}, ${m.lastPush.durationSeconds.toFixed(1)} s, <span title="${m.lastPush.bytesSent} bytes">${humanBytes(m.lastPush.bytesSent)}</span> sent` : 'never';
     const err = m.lastError ? `<span class="pill">${e(m.lastError.code)}</span> ${time(m.lastError.at)}${m.failures > 1 ? ` (${m.failures} failures in a row)` : ''}<br><small>${e(m.lastError.message)}</small>` : '';
-    return `<tr data-mirror="${e(m.mirror)}"><td class="name">${e(m.mirror)}</td><td class="num">${e(m.served ?? '-')}</td><td class="num">${behind}</td><td class="num">${since}</td><td>${push}</td><td class="name">${err}</td></tr>`;
+    return `<tr data-mirror="${e(m.mirror)}"><td class="name">${e(m.mirror)}</td><td class="num">${e(m.served ?? '-')}</td><td class="num">${behind}</td><td class="num">${since}</td><td class="wide">${push}</td><td class="name">${err}</td></tr>`;
   });
-  return `<div class="scroll"><table id="mirrors"><thead><tr><th>Mirror</th><th class="num">Serves</th><th class="num">Behind</th><th class="num">Out of date for</th><th>Last push</th><th>Last error</th></tr></thead><tbody>
+  return `<div class="scroll"><table id="mirrors"><thead><tr><th>Mirror</th><th class="num">Serves</th><th class="num">Behind</th><th class="num">Out of date for</th><th class="wide">Last push</th><th>Last error</th></tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table></div>`;
 }
