@@ -4,9 +4,8 @@
  * the next push learns what the mirror serves). Pushes write it here; its reading (and the lag computed
  * from it) is readers/mirror-status.ts's, which the server's pages use too.
  */
-import fsp from 'node:fs/promises';
 import type { RepoLayout } from '../engine/layout.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { mkdirp, writeFileAtomic } from '../util/fsx.js';
 import { mirrorsMetaDir, mirrorStateFile, readMirrorState } from '../readers/mirror-status.js';
 import type { MirrorState } from '../readers/mirror-status.js';
 
@@ -14,7 +13,7 @@ export { readMirrorState };
 export type { MirrorState };
 
 export async function updateMirrorState(repo: RepoLayout, name: string, change: (s: MirrorState) => MirrorState): Promise<MirrorState> {
-  await fsp.mkdir(mirrorsMetaDir(repo), { recursive: true });
+  await mkdirp(mirrorsMetaDir(repo));
   const next = change(await readMirrorState(repo, name));
   await writeFileAtomic(mirrorStateFile(repo, name), JSON.stringify(next, null, 2) + '\n', { syncDir: false });
   return next;
