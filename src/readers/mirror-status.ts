@@ -87,6 +87,10 @@ export function configuredMirrors(settings: Record<string, unknown>): string[] {
     .sort((a, b) => a.localeCompare(b));
 }
 
+/** Fields of a record as the types the page and the metrics expect (the file is a cache and could be torn or edited). */
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
 /** Every configured mirror of a repository with its lag behind `current` (undefined: nothing published). */
 export async function mirrorStatus(repo: RepoLayout, settings: Record<string, unknown>, current: number | undefined, now = Date.now()): Promise<MirrorLag[]> {
   const names = configuredMirrors(settings);
@@ -95,18 +99,21 @@ export async function mirrorStatus(repo: RepoLayout, settings: Record<string, un
   return Promise.all(
     names.map(async (mirror): Promise<MirrorLag> => {
       const s = await readMirrorState(repo, mirror).catch((): MirrorState => ({}));
-      const lag = current === undefined ? undefined : await lagOf(repo, s.served, current, history);
+      const served = num(s.served);
+      const lag = current === undefined ? undefined : await lagOf(repo, served, current, history);
       const since = lag?.since ? Date.parse(lag.since) : NaN;
+      const push = s.lastPush && num(s.lastPush.generation) !== undefined ? s.lastPush : undefined;
+      const err = s.lastError && typeof s.lastError === 'object' ? s.lastError : undefined;
       return {
         mirror,
-        served: s.served ?? null,
+        served: served ?? null,
         lagGenerations: lag ? lag.generations : null,
         lagSeconds: !lag ? null : lag.generations === 0 ? 0 : Number.isNaN(since) ? null : Math.max(0, Math.round((now - since) / 1000)),
-        behindSince: lag?.since ?? null,
-        lastPush: s.lastPush ? { generation: s.lastPush.generation, at: s.lastPush.at, durationSeconds: s.lastPush.durationMs / 1000, bytesSent: s.lastPush.bytesSent } : null,
-        lastSuccessAt: s.lastSuccessAt ?? null,
-        lastError: s.lastError ? { at: s.lastError.at, generation: s.lastError.generation ?? null, code: s.lastError.code, message: s.lastError.message } : null,
-        failures: s.failures ?? 0,
+        behindSince: str(lag?.since) ?? null,
+        lastPush: push ? { generation: push.generation, at: str(push.at) ?? '', durationSeconds: (num(push.durationMs) ?? 0) / 1000, bytesSent: num(push.bytesSent) ?? 0 } : null,
+        lastSuccessAt: str(s.lastSuccessAt) ?? null,
+        lastError: err ? { at: str(err.at) ?? '', generation: num(err.generation) ?? null, code: str(err.code) ?? '', message: str(err.message) ?? '' } : null,
+        failures: num(s.failures) ?? 0,
       };
     }),
   );

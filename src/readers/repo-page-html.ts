@@ -67,10 +67,10 @@ const time = (iso: string) => e(iso.slice(0, 19).replace('T', ' '));
 function mirrorSection(d: RepoPageData): string {
   if (!d.mirrors.length) return '<p class="meta">No mirrors (<code>rcurepo mirror add</code>).</p>';
   const rows = d.mirrors.map((m) => {
-    const behind = m.lagGenerations === null ? '-' : m.lagGenerations === 0 ? '0 <span class="pill">up to date</span>' : `<strong>${m.lagGenerations}</strong>`;
+    const behind = m.lagGenerations === null ? '-' : m.lagGenerations === 0 ? '0 <span class="pill">up to date</span>' : `<strong>${e(m.lagGenerations)}</strong>`;
     const since = m.lagSeconds === null ? '-' : m.lagSeconds === 0 ? '0 s' : `<span title="${m.lagSeconds} s, since ${e(m.behindSince)}">${humanSeconds(m.lagSeconds)}</span>`;
-    const push = m.lastPush ? `${m.lastPush.generation} at ${time(m.lastPush.at)}, ${m.lastPush.durationSeconds.toFixed(1)} s, <span title="${m.lastPush.bytesSent} bytes">${humanBytes(m.lastPush.bytesSent)}</span> sent` : 'never';
-    const err = m.lastError ? `<span class="pill">${e(m.lastError.code)}</span> ${time(m.lastError.at)}${m.failures > 1 ? ` (${m.failures} failures in a row)` : ''}<br><small>${e(m.lastError.message)}</small>` : '';
+    const push = m.lastPush ? `${e(m.lastPush.generation)} at ${time(m.lastPush.at)}, ${m.lastPush.durationSeconds.toFixed(1)} s, <span title="${e(m.lastPush.bytesSent)} bytes">${humanBytes(m.lastPush.bytesSent)}</span> sent` : 'never';
+    const err = m.lastError ? `<span class="pill">${e(m.lastError.code)}</span> ${time(m.lastError.at)}${m.failures > 1 ? ` (${e(m.failures)} failures in a row)` : ''}<br><small>${e(m.lastError.message)}</small>` : '';
     return `<tr data-mirror="${e(m.mirror)}"><td class="name">${e(m.mirror)}</td><td class="num">${e(m.served ?? '-')}</td><td class="num">${behind}</td><td class="num">${since}</td><td class="wide">${push}</td><td class="name">${err}</td></tr>`;
   });
   return `<div class="scroll"><table id="mirrors"><thead><tr><th>Mirror</th><th class="num">Serves</th><th class="num">Behind</th><th class="num">Out of date for</th><th class="wide">Last push</th><th>Last error</th></tr></thead><tbody>
