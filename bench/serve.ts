@@ -6,7 +6,7 @@
  * endpoint is always on (every response is counted); the bench scrapes it during the load.
  * Then a listing of a folder of LISTING_ENTRIES (50,000) files: time to the first byte and to the last,
  * rcurepo's HTML and JSON listings against nginx autoindex of the same folder.
- * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs] [--workers=1,2] [--listing-only]
+ * Run: npm run build && node --import tsx bench/serve.ts [seconds] [runs] [--workers=1,2] [--listing-only|--small-only]
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -60,6 +60,8 @@ cli('config', 'big', 'gcAfterPublish', 'false');
 await importFiles({ base, repo: 'big', paths: [path.dirname(bigSrc)], cwd: dir });
 fs.rmSync(path.dirname(bigSrc), { recursive: true, force: true });
 const LISTING_ONLY = process.argv.includes('--listing-only');
+/** Only the 1 KiB rows (and the listing): a short check of the small-file path. */
+const SMALL_ONLY = process.argv.includes('--small-only');
 
 /** Milliseconds to the first byte and to the end of a GET on a fresh connection. */
 function timedGet(p: number, urlPath: string, headers: string[] = []): Promise<{ firstMs: number; totalMs: number; bytes: number; status: number }> {
@@ -166,20 +168,20 @@ try {
   }
   console.log('| files | processes | rcurepo req/s | p99 ms | errors | nginx req/s | p99 ms | errors | ratio | paired ratio | runs (rcurepo / nginx req/s) |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  const metricsPort = rcuPorts.get('w1')!;
-  const scrape = async () => (await timedGet(metricsPort, '/metrics')).status;
+  // The scrape goes to the server being measured (with --workers, to one of its workers), as Prometheus would.
+  const scrape = async (key: string) => (await timedGet(rcuPorts.get(key)!, '/metrics')).status;
   const rows: Array<[string, string, string, number]> = [];
   for (const n of LISTING_ONLY ? [] : WORKERS) {
     rows.push(['small 1 KiB', 'small/s7.eopkg', `w${n}`, n]);
-    rows.push(['large 1 MiB', 'large/l3.eopkg', `w${n}`, n]);
+    if (!SMALL_ONLY) rows.push(['large 1 MiB', 'large/l3.eopkg', `w${n}`, n]);
   }
-  if (!LISTING_ONLY) rows.push(['large 1 MiB, --cache-mb 0 (streamed)', 'large/l3.eopkg', 'w1-nocache', 1]);
+  if (!LISTING_ONLY && !SMALL_ONLY) rows.push(['large 1 MiB, --cache-mb 0 (streamed)', 'large/l3.eopkg', 'w1-nocache', 1]);
   for (const [label, p, key, n] of rows) {
     const res: { rcurepo: Run[]; nginx: Run[] } = { rcurepo: [], nginx: [] };
     for (let r = 0; r < RUNS; r++) {
       res.nginx.push(await wrk(`http://127.0.0.1:${ngxPorts.get(n)}/r/${p}`));
       // A Prometheus scrape in the middle of the load, as a server with metrics on would see.
-      const scraped = new Promise((r) => setTimeout(r, (SECONDS * 1000) / 2)).then(scrape);
+      const scraped = new Promise((r) => setTimeout(r, (SECONDS * 1000) / 2)).then(() => scrape(key));
       res.rcurepo.push(await wrk(`http://127.0.0.1:${rcuPorts.get(key)}/r/${p}`));
       if ((await scraped) !== 200) throw new Error('metrics scrape failed');
     }

@@ -5,7 +5,7 @@
  */
 import { acquireWriterLock } from '../engine/lock.js';
 import type { LockHolder } from '../engine/lock.js';
-import { readCurrent, readHistory } from '../engine/generations.js';
+import { listHistory, readCurrent } from '../engine/generations.js';
 import { listRepoNames, openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
 import { authorizedKeys } from '../distribution/authorized-keys.js';
 import type { AuthorizedKeys } from '../distribution/authorized-keys.js';
@@ -21,8 +21,8 @@ import {
   validateMirrorName,
   validateSshOption,
 } from '../distribution/mirror-config.js';
-import { readMirrorState } from '../distribution/mirror-state.js';
-import type { MirrorState } from '../distribution/mirror-state.js';
+import { lagOf, readMirrorState } from '../readers/mirror-status.js';
+import type { MirrorState } from '../readers/mirror-status.js';
 import { pushRepo } from '../distribution/push-repo.js';
 import type { PushOutcome } from '../distribution/push.js';
 import { RcuError } from '../util/errors.js';
@@ -133,15 +133,17 @@ export async function mirrorStatus(o: { base: string; repo?: string }): Promise<
     const repo = layout.repo(name);
     const cfg = await readRepoConfig(repo);
     const current = await readCurrent(repo);
+    const history = await listHistory(repo);
     for (const m of parseMirrors(cfg.settings)) {
       const state = await readMirrorState(repo, m.name);
       const served = state.served;
       let behind: number | undefined;
       let behindSince: string | undefined;
       if (current !== undefined) {
-        behind = served === undefined ? undefined : Math.max(0, current - served);
-        // Generation numbers are allocated only by publishes: the first one after `served` that has a history record.
-        for (let g = (served ?? 0) + 1; g <= current && behindSince === undefined && g - (served ?? 0) <= 1000; g++) behindSince = (await readHistory(repo, g))?.time;
+        // The same lag the repository page and /metrics show (readers/mirror-status.ts).
+        const lag = await lagOf(repo, served, current, history);
+        behind = served === undefined ? undefined : lag.generations;
+        behindSince = lag.since;
       }
       out.push({ repo: name, mirror: m.name, to: m.to, current, served, behind, ...(behind ? { behindSince } : {}), state });
     }

@@ -38,30 +38,35 @@ export function parseListen(s: string | undefined): { host: string; port: number
 }
 
 /**
- * Access log lines, buffered: one write per 64 KiB or per 100 ms instead of one per request. `atomic`
- * bounds each write (pipes: PIPE_BUF) so lines of several processes sharing one pipe never interleave.
+ * Access log lines, buffered: one write per `capacity` bytes or per 100 ms instead of one per request.
+ * Each line is copied into a byte buffer as it comes (it dies young: no string chain kept alive until the
+ * flush, nothing to flatten then), and a full buffer is handed to `write` whole and replaced. `capacity`
+ * also bounds each write (pipes: PIPE_BUF) so lines of several processes sharing one pipe never
+ * interleave; only a single line longer than that is written on its own.
  */
-function bufferedLog(write: (chunk: string) => void, atomic = 64 * 1024): { log: (line: string) => void; flush: () => void } {
-  let buf = '';
+function bufferedLog(write: (chunk: Buffer) => void, capacity = 64 * 1024): { log: (line: string) => void; flush: () => void } {
+  let buf = Buffer.allocUnsafe(capacity);
+  let len = 0;
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    while (buf.length > 0) {
-      let cut = buf.length;
-      if (cut > atomic) {
-        const nl = buf.lastIndexOf('\n', atomic - 1);
-        cut = nl >= 0 ? nl + 1 : buf.indexOf('\n') + 1 || buf.length;
-      }
-      write(buf.slice(0, cut));
-      buf = buf.slice(cut);
-    }
+    if (len === 0) return;
+    const full = buf.subarray(0, len);
+    // The write may still read it after this returns: the next lines go to a fresh buffer.
+    buf = Buffer.allocUnsafe(capacity);
+    len = 0;
+    write(full);
   };
   return {
     log(line) {
-      buf += line;
-      if (buf.length >= 64 * 1024) flush();
-      else if (!timer) timer = setTimeout(flush, 100);
+      // A UTF-16 code unit takes at most 3 bytes in UTF-8: room checked without measuring the line.
+      if (capacity - len < line.length * 3) {
+        flush();
+        if (capacity < line.length * 3) return write(Buffer.from(line));
+      }
+      len += buf.write(line, len);
+      if (!timer) timer = setTimeout(flush, 100);
     },
     flush,
   };

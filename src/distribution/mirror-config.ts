@@ -6,6 +6,9 @@
 import path from 'node:path';
 import type { RepoLayout } from '../engine/layout.js';
 import { RcuError } from '../util/errors.js';
+import { MIRROR_NAME, mirrorsMetaDir } from '../readers/mirror-status.js';
+
+export { mirrorsMetaDir, mirrorStateFile } from '../readers/mirror-status.js';
 
 export const MIRRORS_SETTING = 'mirrors';
 export const DEFAULT_MIRROR_KEEP = 3;
@@ -30,7 +33,6 @@ export interface MirrorConfig {
   added?: string;
 }
 
-const MIRROR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Characters allowed in a mirror PATH: it travels through a remote shell and rsync's argument parsing. */
 const SAFE_PATH = /^\/[A-Za-z0-9._+@,=:/-]*$/;
 const SAFE_USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
@@ -115,13 +117,7 @@ export function findMirror(mirrors: MirrorConfig[], repoName: string, name: stri
   return m;
 }
 
-/** Local files of a mirror: state (last push) and the per-mirror push lock. */
-export function mirrorsMetaDir(repo: RepoLayout): string {
-  return path.join(repo.metaDir, 'mirrors');
-}
-export function mirrorStateFile(repo: RepoLayout, name: string): string {
-  return path.join(mirrorsMetaDir(repo), `${name}.state.json`);
-}
+/** The per-mirror push lock, next to the mirror's state in meta/mirrors/. */
 export function mirrorLockTarget(repo: RepoLayout, name: string): string {
   return path.join(mirrorsMetaDir(repo), `${name}.push`);
 }

@@ -2,7 +2,7 @@
  * What a repository page shows (`/REPO/@rcurepo/`, as HTML or JSON): the generation being read, the
  * current one, recent history with what each publish changed, the packages of the generation (the
  * format's own view of its entries, through Format.packageOf, so a new format gets a package list by
- * implementing it), leases, pins, the writer lock holder, and mirrors' lag when a source exists.
+ * implementing it), leases, pins, the writer lock holder, and each configured mirror's lag.
  */
 import fsp from 'node:fs/promises';
 import type { Layout } from '../engine/layout.js';
@@ -37,8 +37,8 @@ export interface RepoPageData {
   leases: Array<{ id: string; generation: number; holder: string; pid: number | null; expires: string; state: string }>;
   pins: Array<{ generation: number; since?: string; reason?: string | null }>;
   lock: { pid: number; user: string; host: string; operation: string; since: string } | null;
-  /** null: this build has no mirror status source. */
-  mirrors: MirrorLag[] | null;
+  /** Each mirror configured for the repository (settings.mirrors), with what its last pushes recorded. */
+  mirrors: MirrorLag[];
 }
 
 /** Package lists per (repository, generation): a generation never changes, so they never go stale. */
@@ -110,6 +110,6 @@ export async function repoPageData(layout: Layout, repoName: string, gen: number
     pins,
     // The lock token is a capability (it proves ownership): never shown.
     lock: holder ? { pid: holder.pid, user: holder.user, host: holder.host, operation: holder.operation, since: holder.since } : null,
-    mirrors: (await mirrorStatus(layout, repoName, current)) ?? null,
+    mirrors: await mirrorStatus(repo, cfg.settings, current),
   };
 }

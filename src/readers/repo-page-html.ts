@@ -51,13 +51,36 @@ function smallTable(head: string[], rows: string[][], empty: string): string {
   return `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}</tbody></table></div>`;
 }
 
+/** 4000 -> "1 h 6 min": how long a mirror has been out of date. */
+function humanSeconds(s: number): string {
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+const time = (iso: string) => e(iso.slice(0, 19).replace('T', ' '));
+
+/** Each configured mirror: what it serves, how far behind current (generations, time), its last push and error. */
+function mirrorSection(d: RepoPageData): string {
+  if (!d.mirrors.length) return '<p class="meta">No mirrors (<code>rcurepo mirror add</code>).</p>';
+  const rows = d.mirrors.map((m) => {
+    const behind = m.lagGenerations === null ? '-' : m.lagGenerations === 0 ? '0 <span class="pill">up to date</span>' : `<strong>${e(m.lagGenerations)}</strong>`;
+    const since = m.lagSeconds === null ? '-' : m.lagSeconds === 0 ? '0 s' : `<span title="${m.lagSeconds} s, since ${e(m.behindSince)}">${humanSeconds(m.lagSeconds)}</span>`;
+    const push = m.lastPush ? `${e(m.lastPush.generation)} at ${time(m.lastPush.at)}, ${m.lastPush.durationSeconds.toFixed(1)} s, <span title="${e(m.lastPush.bytesSent)} bytes">${humanBytes(m.lastPush.bytesSent)}</span> sent` : 'never';
+    const err = m.lastError ? `<span class="pill">${e(m.lastError.code)}</span> ${time(m.lastError.at)}${m.failures > 1 ? ` (${e(m.failures)} failures in a row)` : ''}<br><small>${e(m.lastError.message)}</small>` : '';
+    return `<tr data-mirror="${e(m.mirror)}"><td class="name">${e(m.mirror)}</td><td class="num">${e(m.served ?? '-')}</td><td class="num">${behind}</td><td class="num">${since}</td><td class="wide">${push}</td><td class="name">${err}</td></tr>`;
+  });
+  return `<div class="scroll"><table id="mirrors"><thead><tr><th>Mirror</th><th class="num">Serves</th><th class="num">Behind</th><th class="num">Out of date for</th><th class="wide">Last push</th><th>Last error</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table></div>`;
+}
+
 export function repoPageHtml(d: RepoPageData): string {
   const pinnedNote = d.generation !== d.current ? ` (reading generation ${d.generation})` : '';
   const lock = d.lock ? `held by pid ${e(d.lock.pid)} (${e(d.lock.user)}@${e(d.lock.host)}, ${e(d.lock.operation)} since ${e(d.lock.since)})` : 'free';
-  const mirrors =
-    d.mirrors === null
-      ? '<p class="meta">No mirror status source in this build.</p>'
-      : smallTable(['Mirror', 'Generation', 'Behind', 'Completed'], d.mirrors.map((m) => [e(m.mirror), e(m.generation), e(m.behind), e(m.completedAt)]), 'No mirrors.');
   return `${pageHead(`${d.repo} · rcurepo`)}<h1>${e(d.repo)}</h1>
 <dl>
 <dt>Format</dt><dd>${e(d.format)}</dd>
@@ -75,7 +98,7 @@ ${smallTable(['Generation', 'Holder', 'Pid', 'Expires', 'State'], d.leases.map((
 <h2>Pins</h2>
 ${smallTable(['Generation', 'Since', 'Reason'], d.pins.map((p) => [e(p.generation), e(p.since ?? ''), e(p.reason ?? '')]), 'No pins.')}
 <h2>Mirrors</h2>
-${mirrors}
+${mirrorSection(d)}
 <p class="meta"><a href="?format=json">JSON</a> · <a href="/">all repositories</a></p>
 ${SEARCH_SCRIPT}
 ${pageFoot}`;

@@ -3,16 +3,18 @@
  * histogram are kept in memory by the serving process; everything else is read from the base at scrape
  * time: per repository the current generation, snapshots kept, last publish (age and duration, from the
  * history records), publishes so far, live leases; the last gc run (BASE/gc-last.json); pool blobs and
- * bytes (a walk of the pool, refreshed at most once a minute because it stats every blob).
+ * bytes (pool-count.ts; refreshed at most once a minute, and after a publish or gc); per mirror
+ * of a repository what its pushes recorded and how far it is behind (mirror-status.ts).
  */
-import fsp from 'node:fs/promises';
 import type { Layout } from '../engine/layout.js';
 import { listHistory, listSnapshots, readCurrent, readHistory } from '../engine/generations.js';
-import { listRepoNames } from '../engine/repo.js';
-import { Pool } from '../engine/pool.js';
+import { listRepoNames, readRepoConfig } from '../engine/repo.js';
 import { readGcRecord } from './gc-record.js';
 import { listLeases } from './leases.js';
 import { mirrorStatus } from './mirror-status.js';
+import { PoolCounter } from './pool-count.js';
+import type { PoolTotals } from './pool-count.js';
+import type { MirrorLag } from './mirror-status.js';
 
 /** Upper bounds of the latency buckets, seconds. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -31,6 +33,7 @@ export class ServeMetrics {
   private latencyCount = 0;
   private pool: { at: number; blobs: number; bytes: number } | undefined;
   private poolRefresh: Promise<void> | undefined;
+  private poolCounter: PoolCounter | undefined;
 
   constructor(private readonly layout: Layout) {}
 
@@ -87,9 +90,25 @@ export class ServeMetrics {
       }
     }
 
-    // Mirrors' lag, once a mirror status source exists (mirror-status.ts); no samples until then.
-    family('rcurepo_mirror_behind_generations', 'gauge', 'Generations a mirror is behind the repository current (0: up to date).');
-    for (const r of rows) for (const m of (await mirrorStatus(this.layout, r.name, r.current)) ?? []) out.push(`rcurepo_mirror_behind_generations{repo="${r.name}",mirror="${labelValue(m.mirror)}"} ${m.behind}`);
+    // Each configured mirror, from what its pushes recorded (meta/mirrors/NAME.state.json).
+    const mirrors = rows.flatMap((r) => r.mirrors.map((m) => ({ labels: `repo="${r.name}",mirror="${labelValue(m.mirror)}"`, m })));
+    const perMirror: Array<[string, string, (m: MirrorLag) => number | null | undefined]> = [
+      ['rcurepo_mirror_served_generation', 'Generation the mirror serves (no sample before its first push).', (m) => m.served],
+      ['rcurepo_mirror_lag_generations', 'Generations published that the mirror does not serve yet (0: up to date).', (m) => m.lagGenerations],
+      ['rcurepo_mirror_lag_seconds', 'Seconds since the first generation the mirror lacks was published (0: up to date).', (m) => m.lagSeconds],
+      ['rcurepo_mirror_last_push_timestamp_seconds', 'When the last push that sent a snapshot completed (Unix time).', (m) => (m.lastPush ? Date.parse(m.lastPush.at) / 1000 : undefined)],
+      ['rcurepo_mirror_last_push_duration_seconds', 'How long the last push that sent a snapshot took.', (m) => m.lastPush?.durationSeconds],
+      ['rcurepo_mirror_last_push_sent_bytes', 'Bytes the last push sent (rsync statistics).', (m) => m.lastPush?.bytesSent],
+      ['rcurepo_mirror_last_success_timestamp_seconds', 'When a push (or a check finding the mirror up to date) last succeeded (Unix time).', (m) => (m.lastSuccessAt ? Date.parse(m.lastSuccessAt) / 1000 : undefined)],
+      ['rcurepo_mirror_failures', 'Failed push attempts since the last success (0: the last attempt succeeded).', (m) => m.failures],
+    ];
+    for (const [name, help, get] of perMirror) {
+      family(name, 'gauge', help);
+      for (const { labels, m } of mirrors) {
+        const v = get(m);
+        if (v !== null && v !== undefined && Number.isFinite(v)) out.push(`${name}{${labels}} ${round(v)}`);
+      }
+    }
 
     const gc = await readGcRecord(this.layout);
     const gcGauges: Array<[string, string, number | undefined]> = [
@@ -119,6 +138,7 @@ export class ServeMetrics {
     const repo = this.layout.repo(name);
     const [current, snaps, hist, leases] = await Promise.all([readCurrent(repo), listSnapshots(repo), listHistory(repo), listLeases(this.layout, name).catch(() => [])]);
     const rec = current === undefined ? undefined : await readHistory(repo, current).catch(() => undefined);
+    const settings = await readRepoConfig(repo).then((c) => c.settings, () => ({}));
     return {
       name,
       current,
@@ -127,6 +147,7 @@ export class ServeMetrics {
       lastPublish: rec ? Date.parse(rec.time) / 1000 : undefined,
       publishDuration: rec?.durationSeconds,
       leases: leases.filter((l) => l.state === 'live').length,
+      mirrors: await mirrorStatus(repo, settings, current).catch(() => []),
     };
   }
 
@@ -144,17 +165,8 @@ export class ServeMetrics {
     return this.pool!;
   }
 
-  private async countPool(): Promise<{ at: number; blobs: number; bytes: number }> {
-    const at = Date.now();
-    let blobs = 0;
-    let bytes = 0;
-    for await (const b of new Pool(this.layout).walk()) {
-      const st = await fsp.stat(b.path).catch(() => undefined);
-      if (!st) continue; // swept while we walked
-      blobs++;
-      bytes += st.size;
-    }
-    return { at, blobs, bytes };
+  private countPool(): Promise<PoolTotals> {
+    return (this.poolCounter ??= new PoolCounter(this.layout.blobsDir)).count();
   }
 }
 
@@ -166,6 +178,7 @@ interface RepoRow {
   lastPublish: number | undefined;
   publishDuration: number | undefined;
   leases: number;
+  mirrors: MirrorLag[];
 }
 
 /** A label value in the text format: backslash, double quote and newline escaped. */

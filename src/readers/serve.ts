@@ -64,11 +64,20 @@ function rawHeader(req: http.IncomingMessage, lower: string): string | undefined
 
 let isoAt = 0;
 let iso = '';
+let isoSecond = -1;
+let isoPrefix = '';
+/** The access log's time, ISO 8601 with milliseconds: the date formatted once a second, the milliseconds appended. */
 function isoNow(): string {
   const t = Date.now();
   if (t !== isoAt) {
     isoAt = t;
-    iso = new Date(t).toISOString();
+    const s = Math.floor(t / 1000);
+    if (s !== isoSecond) {
+      isoSecond = s;
+      isoPrefix = new Date(s * 1000).toISOString().slice(0, 20); // 2026-11-30T09:26:48.
+    }
+    const ms = t - s * 1000;
+    iso = `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
   }
   return iso;
 }
