@@ -4,10 +4,11 @@
  *   promotion brings) ends the search, else the first alternative the source can satisfy is taken;
  * - version constraints by dpkg's order; a virtual package is satisfied through Provides, a versioned
  *   dependency only through a versioned Provides;
- * - architectures: a package's dependencies are resolved on its own architecture (an `all` package's on
- *   every architecture the target publishes it for), satisfied by the same architecture, `all`, or a
- *   `Multi-Arch: foreign` package; `:any` only by a `Multi-Arch: allowed` package; `:native` by the
- *   same architecture or `all`.
+ * - architectures: a package's dependencies are resolved as a client of its architecture sees them (an
+ *   `all` package's, for every architecture the target publishes it for): by that architecture or `all`,
+ *   which apt counts as native; `:any` only by such a package that is `Multi-Arch: allowed` (apt gives
+ *   no other package the implicit `pkg:any`); `:native` like no qualifier; `:ARCH` by that architecture.
+ *   Another architecture's packages reach only multiarch clients that enabled it, so they never count.
  * A dependency nobody satisfies is reported with the chain that needs it.
  */
 import { compareVersions, formatDependency, multiArchOf, parseDependencies, parseProvides, versionSatisfies, type Dependency, type Relation } from '../../formats/deb/index.js';
@@ -52,16 +53,15 @@ function push<T>(m: Map<string, T[]>, k: string, v: T): void {
   else m.set(k, [v]);
 }
 
-/** Prefer the package's own architecture, then `all`, then another (Multi-Arch) one. */
+/** Prefer the package's own architecture, then `all`. */
 function archRank(b: DebBuild, arch: string): number {
-  return b.arch === arch ? 0 : b.arch === 'all' ? 1 : 2;
+  return b.arch === arch ? 0 : 1;
 }
 
 function archMatches(b: DebBuild, rel: Relation, arch: string): boolean {
-  const ma = b.meta ? multiArchOf(b.meta.head) : undefined;
-  if (rel.arch === 'any') return ma === 'allowed';
-  if (rel.arch === 'native' || rel.arch === undefined) return b.arch === arch || b.arch === 'all' || (rel.arch === undefined && ma === 'foreign');
-  return b.arch === rel.arch;
+  if (rel.arch !== undefined && rel.arch !== 'any' && rel.arch !== 'native') return b.arch === rel.arch;
+  if (b.arch !== arch && b.arch !== 'all') return false;
+  return rel.arch !== 'any' || (b.meta !== undefined && multiArchOf(b.meta.head) === 'allowed');
 }
 
 function badField(b: DebBuild, field: string, reason: string): RcuError {
