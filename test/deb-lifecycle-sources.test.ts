@@ -52,6 +52,17 @@ describe('copy-source and remove-source for deb repositories', () => {
     assert.ok(r.notes.some((n) => /hello-tools 1:2\.0-1\+b1 arm64 \(main\): small publishes no arm64 in component main; left out/.test(n)), r.notes.join('\n'));
   });
 
+  it('the same package file with other bytes in the target is refused with both hashes; nothing changes', () => {
+    const { cli, deb, must, current } = sourcesFixture();
+    must(['import', 'stable', deb('other', '1.0', 'amd64', { Homepage: 'https://example.invalid/rebuilt' })]);
+    const gen = current('stable');
+    const r = cli.sync(['copy-source', 'testing', 'stable', 'other']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /pool\/main\/o\/other\/other_1\.0_amd64\.deb: stable already has other 1\.0 amd64 with other content \(sha256 [0-9a-f]{64}, incoming [0-9a-f]{64}\)/);
+    assert.equal(current('stable'), gen);
+    assert.equal(cli.sync(['promote', 'testing', 'stable', 'other']).code, 4, 'promote refuses it alike');
+  });
+
   it('remove-source removes one source version, then the rest; other sources stay', () => {
     const { cli, ids, current } = sourcesFixture();
     // Versions are equal by dpkg's rules, not as text: 1:02.0-1 is 1:2.0-1.
