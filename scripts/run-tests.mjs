@@ -2,17 +2,23 @@
 // Runs every test file under test/ with node:test + tsx. Node 20 does not expand globs and
 // `node --test dir/` finds no .ts files, so the list is built here, and an empty list is a failure.
 //
-// First it makes sure the system tools the tests use are there, as .ci/run does: run as root on a
-// machine with apt, it installs what is missing; otherwise it says loudly which tools are missing (the
+// First it makes sure the system tools the tests use (scripts/test-deps.txt) are there: run as root on
+// a machine with apt, it installs what is missing; otherwise it says loudly which tools are missing (the
 // tests needing them skip, saying so). RCUREPO_TEST_NO_INSTALL=1 turns the installing off.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-/** command -> Debian package. Keep in step with the `need` list of .ci/run. */
-const TOOLS = { rsync: 'rsync', xz: 'xz-utils', python3: 'python3', 'mkfs.ext4': 'e2fsprogs' };
+/** command (or absolute path) -> Debian package, from scripts/test-deps.txt (.ci/run reads it too). */
+const TOOLS = Object.fromEntries(
+  readFileSync(new URL('./test-deps.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((l) => l.split(/\s+/)),
+);
 
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const has = (cmd) => (cmd.startsWith('/') ? existsSync(cmd) : spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0);
 
 function ensureTools() {
   let missing = Object.entries(TOOLS).filter(([cmd]) => !has(cmd));
@@ -29,7 +35,7 @@ function ensureTools() {
   }
   const bar = '!'.repeat(78);
   console.error(`${bar}\nrun-tests: MISSING system tools: ${missing.map(([cmd, pkg]) => `${cmd} (Debian package ${pkg})`).join(', ')}`);
-  console.error(`run-tests: the tests that need them are SKIPPED. Install them, run as root with apt, or use .ci/run.\n${bar}`);
+  console.error(`run-tests: the tests that need them are SKIPPED. Install them, or run "npm test" as root on a machine with apt.\n${bar}`);
 }
 
 ensureTools();

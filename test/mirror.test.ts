@@ -65,6 +65,21 @@ function servedGen(mirror: string): number {
   return Number(/([0-9]+)$/.exec(fs.readlinkSync(path.join(mirror, 'current')))![1]);
 }
 
+/**
+ * The mirror's snapshots folder once the background spare maker of the last push is done: its entries,
+ * after checking that a spare is only ever of the served snapshot and holds exactly its files.
+ */
+async function settledSnapshots(mirror: string): Promise<string[]> {
+  const dirOf = path.join(mirror, 'snapshots');
+  await until('the mirror spare maker to finish', 60_000, () => !fs.readdirSync(dirOf).some((n) => n.includes('.making.')));
+  const names = fs.readdirSync(dirOf).sort();
+  for (const n of names.filter((x) => x.startsWith('.spare-'))) {
+    assert.equal(n, `.spare-${servedGen(mirror)}`, 'a spare is of the served snapshot only');
+    assert.deepEqual([...checkSums(path.join(dirOf, n)).entries()].sort(), [...checkSums(path.join(mirror, 'current')).entries()].sort(), 'the spare holds the served files');
+  }
+  return names;
+}
+
 /** eopkg trees: the index's sha1sum companion matches, and every package it names has its size and sha1. */
 function checkEopkgTree(root: string): number {
   const xml = fs.readFileSync(path.join(root, 'eopkg-index.xml'));
@@ -110,6 +125,11 @@ test('files repository over ssh: only changed bytes cross, unchanged files are h
   assert.equal(first.outcomes[0]!.status, 'pushed');
   assert.ok(first.outcomes[0]!.stats.bytesSent > 800_000, 'first push sends everything');
   checkSums(path.join(mirror, 'current'));
+  // After the push, in the background, the mirror makes a flushed hard-link copy of what it serves ...
+  const g1 = first.outcomes[0]!.generation;
+  assert.ok((await settledSnapshots(mirror)).includes(`.spare-${g1}`), 'a spare of the served snapshot');
+  const spareIno = fs.statSync(path.join(mirror, 'snapshots', `.spare-${g1}`)).ino;
+  assert.equal(fs.statSync(path.join(mirror, 'snapshots', `.spare-${g1}`, 'big/a.bin')).ino, fs.statSync(path.join(mirror, 'current', 'big/a.bin')).ino, 'its files are hard links');
 
   const src = path.join(fx.dir, 'changed');
   fs.mkdirSync(src, { recursive: true });
@@ -126,6 +146,9 @@ test('files repository over ssh: only changed bytes cross, unchanged files are h
   const prev = path.join(mirror, 'snapshots', String(o.previous));
   assert.equal(fs.statSync(path.join(cur, 'big/a.bin')).ino, fs.statSync(path.join(prev, 'big/a.bin')).ino, 'unchanged file is a hard link to the previous snapshot');
   assert.equal(fs.readFileSync(path.join(prev, 'small.txt'), 'utf8'), 'one\n', 'the previous snapshot is untouched');
+  // ... which the next push took as its starting tree (one rename) instead of copying the tree again.
+  assert.equal(fs.statSync(path.join(mirror, 'snapshots', String(o.generation))).ino, spareIno, 'the second push started from the spare');
+  assert.deepEqual((await settledSnapshots(mirror)).filter((n) => n.startsWith('.')), [`.spare-${o.generation}`]);
 
   // Idempotent: nothing new, nothing sent.
   const again = fx.cli.json<{ outcomes: Array<{ status: string }> }>(['mirror', 'push', 'r']);
@@ -235,7 +258,7 @@ test('an interrupted push resumes from its .partial upload; the killed pusher\'s
     assert.equal(running, false, 'the killed pusher\'s rsync was stopped');
   }
   checkSums(path.join(mirror, 'current'));
-  assert.deepEqual(fs.readdirSync(path.join(mirror, 'snapshots')), ['2']);
+  assert.deepEqual((await settledSnapshots(mirror)).filter((n) => n !== '.spare-2'), ['2']);
 });
 
 test('restricted key: the printed authorized_keys line and installed script allow a push and nothing else', { skip, timeout: 60_000 }, async () => {
@@ -504,7 +527,8 @@ test('continuous pushes, some killed with -9, while HTTP and rsync readers on th
   const local = checkSums(path.join(fx.repoDir, 'current'));
   assert.deepEqual([...cur.entries()].sort(), [...local.entries()].sort());
   assert.equal(servedGen(mirror), Number(/([0-9]+)$/.exec(fs.readlinkSync(path.join(fx.repoDir, 'current')))![1]));
-  assert.deepEqual(fs.readdirSync(path.join(mirror, 'snapshots')).filter((n) => n.startsWith('.') && !n.endsWith('.partial')), [], 'no leftovers but resumable partials');
+  const served = servedGen(mirror);
+  assert.deepEqual((await settledSnapshots(mirror)).filter((n) => n.startsWith('.') && !n.endsWith('.partial') && n !== `.spare-${served}`), [], 'no leftovers but resumable partials and the spare');
   console.log(`# ${rounds} publish rounds, ${pushes} completed pushes, ${killed} killed with -9, ${httpTrees} HTTP trees and ${rsyncTrees} rsync trees checked`);
   assert.deepEqual(failures, []);
   assert.ok(killed >= 2, `killed ${killed} pushes`);

@@ -3,7 +3,6 @@
  * keyring clients need (binary .gpg for apt's signed-by= and systemd-sysupdate, armored .asc), and a
  * dedicated passphrase-less ed25519 key for operators who have none.
  */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { LockHolder } from '../engine/lock.js';
 import { acquireWriterLock } from '../engine/lock.js';
@@ -13,7 +12,7 @@ import type { KeyInfo } from '../signing/keys.js';
 import { checkCanSign } from '../signing/sign.js';
 import { MAX_SIGN_KEYS, parseGnupgHome, signingSettingsOf } from '../signing/settings.js';
 import { RcuError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic, mkdirp } from '../util/fsx.js';
 
 export interface KeysShowResult {
   repo: string;
@@ -42,7 +41,7 @@ export async function keysExport(o: { base: string; repo: string; out?: string; 
   const s = signingSettingsOf(cfg.settings);
   if (!s) throw new RcuError('USAGE', `repository '${o.repo}' does not sign (no signKeys); see 'rcurepo keys init-key ${o.repo}'`);
   const dir = path.resolve(o.cwd, o.out ?? '.');
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const [bin, asc] = await Promise.all([exportPublicKeys(s, false), exportPublicKeys(s, true)]);
   const files = [path.join(dir, `${o.repo}-keyring.gpg`), path.join(dir, `${o.repo}-keyring.asc`)];
   await writeFileAtomic(files[0]!, bin);

@@ -2,9 +2,8 @@
  * What the last pushes of a mirror did, for `mirror status`: meta/mirrors/NAME.state.json. A cache in
  * the sense of docs/FORMAT.md (losing it loses only history: the next push learns what the mirror serves).
  */
-import fsp from 'node:fs/promises';
 import type { RepoLayout } from '../engine/layout.js';
-import { readJsonIfExists, writeFileAtomic } from '../util/fsx.js';
+import { readJsonIfExists, writeFileAtomic, mkdirp } from '../util/fsx.js';
 import { mirrorsMetaDir, mirrorStateFile } from './mirror-config.js';
 
 export interface MirrorState {
@@ -30,7 +29,7 @@ export async function readMirrorState(repo: RepoLayout, name: string): Promise<M
 }
 
 export async function updateMirrorState(repo: RepoLayout, name: string, change: (s: MirrorState) => MirrorState): Promise<MirrorState> {
-  await fsp.mkdir(mirrorsMetaDir(repo), { recursive: true });
+  await mkdirp(mirrorsMetaDir(repo));
   const next = change(await readMirrorState(repo, name));
   await writeFileAtomic(mirrorStateFile(repo, name), JSON.stringify(next, null, 2) + '\n', { syncDir: false });
   return next;

@@ -5,7 +5,6 @@
  * push, and retries a failing mirror with backoff (5 s doubling to 5 min, for up to `retrySeconds`),
  * holding no lock while it sleeps. Mirrors are pushed side by side: one that is down never delays another.
  */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from '../engine/layout.js';
 import { readCurrent } from '../engine/generations.js';
@@ -17,6 +16,7 @@ import type { MirrorConfig } from './mirror-config.js';
 import { findMirror, mirrorsMetaDir, parseMirrors } from './mirror-config.js';
 import { pushMirror } from './push.js';
 import type { PushOutcome } from './push.js';
+import { mkdirp } from '../util/fsx.js';
 
 export interface PushRepoOptions {
   names?: string[];
@@ -99,7 +99,7 @@ export async function pushRepo(layout: Layout, repoName: string, o: PushRepoOpti
   // One background run per repository at a time; it claims the pending marker only once it has its turn,
   // so a burst of publishes leaves at most one more child waiting (publish/pending.ts).
   const repo = layout.repo(repoName);
-  await fsp.mkdir(mirrorsMetaDir(repo), { recursive: true });
+  await mkdirp(mirrorsMetaDir(repo));
   const turn = await acquireWriterLock(path.join(mirrorsMetaDir(repo), 'background'), { operation: 'mirror push --background', waitSeconds: (o.retrySeconds ?? 0) + 600 });
   try {
     await claimPending(repo, MIRROR_PUSH_REACTION);

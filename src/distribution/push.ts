@@ -26,6 +26,7 @@ import { updateMirrorState } from './mirror-state.js';
 import { beginPush } from './remote-lock.js';
 import { explainFailure, makeTransport, parseRsyncStats, runChild } from './transport.js';
 import type { RsyncStats, Transport } from './transport.js';
+import { mkdirp } from '../util/fsx.js';
 
 export interface PushOptions {
   /** Generation to push (default: current). */
@@ -154,7 +155,7 @@ export async function pushMirror(layout: Layout, repoName: string, mirror: Mirro
   const started = Date.now();
   const to = describeTarget(parseTarget(mirror.to));
   let gen: number | undefined = opts.gen;
-  await fsp.mkdir(mirrorsMetaDir(repo), { recursive: true });
+  await mkdirp(mirrorsMetaDir(repo));
   try {
     const local = await acquireWriterLock(mirrorLockTarget(repo, mirror.name), {
       operation: 'mirror push',

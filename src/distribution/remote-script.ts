@@ -12,6 +12,8 @@
  *   .rcurepo-mirror              "format 1" and "repo NAME": refused when it differs
  *   current -> snapshots/GEN     the served path, swapped by symlink + rename
  *   snapshots/GEN/               complete snapshots; snapshots/.GEN.partial/ an upload in progress
+ *   snapshots/.spare-GEN/        a flushed hard-link copy of the served GEN, made in the background after
+ *                                a push, taken by the next push's prepare (.spare-GEN.making.PID meanwhile)
  *   meta/superseded/GEN          epoch seconds when GEN stopped being current (its grace clock)
  *   .lock/holder                 "TOKEN HOST PID SINCE BEAT" of the pusher holding the mirror
  *
@@ -123,6 +125,14 @@ prepare() {
     p=$(for d in "$S"/*; do x=\${d##*/}; is_gen "$x" && [ -d "$d" ] && [ "$x" -lt "$g" ] && echo "$x"; done | sort -n | tail -n 1)
   fi
   [ -n "$p" ] || return 0
+  # The copy the previous push left in the background (spare below): one rename, no waiting for cp -al.
+  # A maker still at work on it is waited for rather than raced by a second copy of the same tree.
+  n=0
+  while [ ! -d "$S/.spare-$p" ] && maker_alive "$p" && [ "$n" -lt 1200 ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n + 1)); done
+  if [ -d "$S/.spare-$p" ] && holds "$2" && [ ! -e "$S/.$g.partial" ] && mv "$S/.spare-$p" "$S/.$g.partial" 2>/dev/null; then
+    echo "prepared $p spare"
+    return 0
+  fi
   t=$S/.$g.prep.$$
   # A pusher killed mid-copy leaves its shell running here: it must not install its copy once the lock
   # has been broken and taken by the next pusher (token check, and never over an existing upload).
@@ -138,6 +148,34 @@ finish() {
   activate "$1" "$4"
   prune "$2" "$3" "$4"
   unlock "$4"
+  spare "$1"
+}
+maker_alive() {
+  for m in "$S"/.spare-"$1".making.*; do
+    [ -d "$m" ] && kill -0 "\${m##*.}" 2>/dev/null && return 0
+  done
+  return 1
+}
+spare() {
+  # In the background, after the push has returned: a hard-link copy of the snapshot now served, flushed
+  # to disk, so that the next push starts from it with one rename (prepare) instead of waiting for cp -al
+  # and, at activation, for the flush of that copy's directory entries. A spare costs directory inodes
+  # only (files are hard links); prune drops a spare of anything but the served snapshot.
+  g=$1
+  [ -d "$S/$g" ] && [ ! -e "$S/.spare-$g" ] && ! maker_alive "$g" || return 0
+  nohup sh -c 't="$1/.spare-$2.making.$$"
+    mkdir "$t" || exit 0
+    if cp -al "$1/$2/." "$t/" 2>/dev/null && { sync -f "$t" 2>/dev/null || sync; } && [ ! -e "$1/.spare-$2" ]; then
+      mv "$t" "$1/.spare-$2" 2>/dev/null || rm -rf "$t"
+    else
+      rm -rf "$t"
+    fi' sh "$S" "$g" </dev/null >/dev/null 2>&1 &
+  # Return once the maker's folder exists: whoever looks next sees a maker at work, never a gap.
+  m=$!; n=0
+  while [ ! -d "$S/.spare-$g.making.$m" ] && [ ! -d "$S/.spare-$g" ] && kill -0 "$m" 2>/dev/null && [ "$n" -lt 200 ]; do
+    sleep 0.01 2>/dev/null || sleep 1; n=$((n + 1))
+  done
+  return 0
 }
 lock() {
   [ $# -eq 3 ] || die usage "lock TOKEN HOST PID"
@@ -224,6 +262,14 @@ prune() {
     is_gen "$g" && [ -n "$cur" ] && [ "$g" -lt "$cur" ] && rm -rf "$d" && echo "dropped $g"
   done
   for d in "$S"/.trash-* "$S"/.*.prep.*; do [ -e "$d" ] && rm -rf "$d"; done
+  for d in "$S"/.spare-*; do
+    [ -d "$d" ] || continue
+    x=\${d##*/.spare-}
+    case $x in
+      *.making.*) kill -0 "\${x##*.}" 2>/dev/null || rm -rf "$d" ;;
+      *) [ "$x" = "$cur" ] || rm -rf "$d" ;;
+    esac
+  done
   return 0
 }
 case $verb in

@@ -17,7 +17,7 @@ import type { HistoryRecord } from '../engine/generations.js';
 import { defaultActor } from '../engine/transaction.js';
 import type { TreeEntry } from '../formats/format.js';
 import { RcuError } from '../util/errors.js';
-import { fsyncPath } from '../util/fsx.js';
+import { fsyncPath, mkdirp } from '../util/fsx.js';
 
 export interface TreeDiff {
   added: string[];
@@ -93,7 +93,7 @@ export async function publishTree(o: PublishTreeOptions): Promise<{ generation: 
       },
     };
     await writeHistory(repo, record);
-    await fsp.mkdir(repo.snapshotsDir, { recursive: true });
+    await mkdirp(repo.snapshotsDir);
     await fsp.rename(o.tree, repo.snapshotDir(gen));
     await fsyncPath(repo.snapshotsDir);
     await lock.assertHeld();

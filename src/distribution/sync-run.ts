@@ -22,7 +22,7 @@ import { readManifest, requireCurrent } from '../engine/generations.js';
 import { rebuildEntries, poolInodeMap } from '../engine/snapshot-state.js';
 import { RcuError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
-import { removePath, syncFilesystem } from '../util/fsx.js';
+import { removePath, syncFilesystem, mkdirp } from '../util/fsx.js';
 import { checkedTree, checkMirrorTree } from './sync-checks.js';
 import { dryRunDiff, probeUnchanged } from './sync-probe.js';
 import { mirrorFormat } from './sync-format.js';
@@ -127,7 +127,7 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
   // Checked again under the writer lock before publishing; here it saves a transfer that could not publish.
   if (cfg.frozen && !o.dryRun) throw new RcuError('FROZEN', `repository '${repo.name}' is frozen since ${cfg.frozen.since} by ${cfg.frozen.by}; 'rcurepo unfreeze ${repo.name}' first`);
   const p = syncPaths(repo);
-  await fsp.mkdir(repo.syncDir, { recursive: true });
+  await mkdirp(repo.syncDir);
   const syncLock = await acquireWriterLock(path.join(repo.syncDir, 'attempt'), { operation: 'sync', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {
     const parent = await requireCurrent(repo);

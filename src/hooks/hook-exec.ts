@@ -13,6 +13,7 @@ import { readRepoConfig } from '../engine/repo.js';
 import { claimPending } from '../publish/pending.js';
 import type { HookJob, HookOutcome, PostPublishHook } from './post-publish.js';
 import { DEFAULT_HOOK_TIMEOUT_SECONDS, hookLogFile, parseHooks } from './post-publish.js';
+import { mkdirp } from '../util/fsx.js';
 
 const OUTPUT_TAIL = 4096;
 const KILL_GRACE_MS = 5000;
@@ -78,7 +79,7 @@ export function runHook(job: HookJob, hook: PostPublishHook, n: number): Promise
  */
 export async function runHooksOnCurrent(layout: Layout, repoName: string): Promise<{ generation?: number; outcomes: HookOutcome[] }> {
   const repo = layout.repo(repoName);
-  await fsp.mkdir(repo.metaDir, { recursive: true });
+  await mkdirp(repo.metaDir);
   const lock = await acquireWriterLock(repo.postPublishLockTarget, { operation: 'post-publish', waitSeconds: 24 * 3600 });
   const outcomes: HookOutcome[] = [];
   try {

@@ -9,7 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../util/errors.js';
-import { writeFileAtomic, listDir } from '../util/fsx.js';
+import { writeFileAtomic, listDir, mkdirp } from '../util/fsx.js';
 
 export interface FileIdentity {
   /** Path relative to the incoming directory (for a name that is not valid UTF-8: as shown, escaped). */
@@ -64,7 +64,7 @@ async function writeVerdict(incoming: string, d: Decision): Promise<void> {
     ...(d.verdict.generation !== undefined ? [`generation=${d.verdict.generation}`] : []),
     ...(d.reason ? [`reason=${oneLine(d.reason)}`] : []),
   ];
-  await fsp.mkdir(verdictsDir(incoming), { recursive: true });
+  await mkdirp(verdictsDir(incoming));
   await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncDir: false });
 }
 
@@ -114,12 +114,12 @@ async function freeRejectedName(incoming: string, rel: string, taken: Set<string
 export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>): Promise<Decision> {
   const dec: Decision = { ...d, id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}` };
   if (d.kind === 'rejected') {
-    await fsp.mkdir(path.join(incoming, REJECTED_DIR), { recursive: true });
+    await mkdirp(path.join(incoming, REJECTED_DIR));
     const taken = new Set<string>();
     dec.dest = [];
     for (const f of d.files) dec.dest.push(await freeRejectedName(incoming, f.rel, taken));
   }
-  await fsp.mkdir(journalDir(incoming), { recursive: true });
+  await mkdirp(journalDir(incoming));
   await writeFileAtomic(path.join(journalDir(incoming), `${dec.id}.json`), JSON.stringify(dec));
   return dec;
 }
@@ -129,7 +129,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
   await writeVerdict(incoming, d);
   if (d.kind === 'rejected') {
     const rej = path.join(incoming, REJECTED_DIR);
-    await fsp.mkdir(rej, { recursive: true });
+    await mkdirp(rej);
     // The reason first: whatever is in rejected/ always has its explanation beside it.
     const last = d.dest![d.dest!.length - 1]!;
     const text = `${d.name}: refused ${new Date().toISOString()}\n${d.reason ?? ''}\nfiles: ${d.files.map((f, i) => `${f.rel} -> ${REJECTED_DIR}/${d.dest![i]}`).join(', ')}\n`;

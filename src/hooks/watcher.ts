@@ -19,6 +19,7 @@ import { refuseReason } from './uploads.js';
 import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
 import type { FileIdentity } from './watch-journal.js';
 import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
+import { mkdirp } from '../util/fsx.js';
 
 export interface WatchOptions {
   layout: Layout;
@@ -58,8 +59,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number; rejected: number }> {
   const incoming = path.resolve(o.incoming);
-  await fsp.mkdir(path.join(incoming, STATE_DIR), { recursive: true });
-  await fsp.mkdir(path.join(incoming, REJECTED_DIR), { recursive: true });
+  await mkdirp(path.join(incoming, STATE_DIR));
+  await mkdirp(path.join(incoming, REJECTED_DIR));
   // One watcher per directory; a killed one is recovered at once (its pid is dead).
   const lock = await acquireWriterLock(path.join(incoming, STATE_DIR, 'watcher'), { operation: 'watch', waitSeconds: o.waitSeconds });
   const counts = { accepted: 0, rejected: 0 };

@@ -14,7 +14,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout, RepoLayout } from '../engine/layout.js';
 import { errnoCode } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic, mkdirp } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 import { BIN } from '../util/bin.js';
 
@@ -52,7 +52,7 @@ export async function scheduleBackground(layout: Layout, repoName: string, react
   child.unref();
   if (child.pid === undefined) return undefined;
   const marker = repo.reactionPendingMarker(reaction);
-  await fsp.mkdir(path.dirname(marker), { recursive: true });
+  await mkdirp(path.dirname(marker));
   await writeFileAtomic(marker, `${child.pid}\n`, { syncDir: false });
   return child.pid;
 }

@@ -6,7 +6,7 @@
  */
 import fsp from 'node:fs/promises';
 import type { Layout } from '../engine/layout.js';
-import { tmpName } from '../util/fsx.js';
+import { tmpName, mkdirp } from '../util/fsx.js';
 import { BIN } from '../util/bin.js';
 
 export function fragmentsDir(layout: Layout): string {
@@ -43,7 +43,7 @@ export function renderFragment(layout: Layout, repoName: string, gen: number): s
  */
 export async function writeRsyncFragment(layout: Layout, repoName: string, gen: number): Promise<string> {
   const dir = fragmentsDir(layout);
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const target = fragmentFile(layout, repoName);
   const tmp = tmpName(dir, 'fragment');
   await fsp.writeFile(tmp, renderFragment(layout, repoName, gen), { flag: 'wx', mode: 0o644 });

@@ -2,8 +2,8 @@
  * What gpg knows about the configured keys (presence of the secret part, expiry, revocation), the public
  * keyring an operator hands to clients, and a fresh signing key for operators who have none.
  */
-import fsp from 'node:fs/promises';
 import { RcuError } from '../util/errors.js';
+import { mkdirp } from '../util/fsx.js';
 import { gpgSays, runGpg } from './gpg.js';
 import type { SigningSettings } from './settings.js';
 
@@ -133,7 +133,7 @@ export async function exportPublicKeys(s: SigningSettings, armor: boolean): Prom
  * `home`, created with mode 0700 when absent. Returns its fingerprint.
  */
 export async function generateSigningKey(home: string | undefined, name: string, email: string, expire = '2y'): Promise<string> {
-  if (home) await fsp.mkdir(home, { recursive: true, mode: 0o700 });
+  if (home) await mkdirp(home, 0o700);
   const uid = `${name} <${email}>`;
   const r = await runGpg(['--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', uid, 'ed25519', 'sign', expire], { home, timeoutMs: 60_000 });
   const created = r.status.find((l) => l.startsWith('KEY_CREATED '));

@@ -82,12 +82,13 @@ export async function readJsonIfExists<T>(p: string): Promise<T | undefined> {
  * (no inode left); the synchronous one reports the true code, so a failure is asked again that way
  * (which also succeeds if the missing parent was made meanwhile).
  */
-export async function mkdirp(dir: string): Promise<void> {
+export async function mkdirp(dir: string, mode?: number): Promise<void> {
+  const opts = mode === undefined ? { recursive: true } : { recursive: true, mode };
   try {
-    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(dir, opts);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, opts);
   }
 }
 

@@ -9,6 +9,7 @@ import { openBase, readRepoConfig } from '../../engine/repo.js';
 import { claimPending } from '../../publish/pending.js';
 import { makeDeltas } from './run.js';
 import { withDeltasLock } from './lock.js';
+import { mkdirp } from '../../util/fsx.js';
 
 /** How long the background run waits for the repository's writer lock before publishing. */
 const PUBLISH_WAIT_SECONDS = 3600;
@@ -20,7 +21,7 @@ export async function runDeltasAfterPublish(o: { base: string; repo: string }): 
     await claimPending(repo, 'deltas');
     return;
   }
-  await fsp.mkdir(repo.metaDir, { recursive: true });
+  await mkdirp(repo.metaDir);
   await withDeltasLock(repo, { waitSeconds: 24 * 3600 }, async () => {
     await claimPending(repo, 'deltas');
     const started = new Date().toISOString();

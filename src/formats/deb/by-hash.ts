@@ -11,13 +11,14 @@ import path from 'node:path';
 import type { RepoView } from '../format.js';
 import { errnoCode } from '../../util/errors.js';
 import { parseRelease } from './release.js';
+import { mkdirp } from '../../util/fsx.js';
 
 export const BY_HASH = path.join('by-hash', 'SHA256');
 
 /** Link `dir/name` as `dir/by-hash/SHA256/<sha256>` (an existing one has these bytes by definition). */
 export async function linkByHash(dir: string, name: string, sha256: string): Promise<void> {
   const target = path.join(dir, BY_HASH);
-  await fsp.mkdir(target, { recursive: true });
+  await mkdirp(target);
   try {
     await fsp.link(path.join(dir, name), path.join(target, sha256));
   } catch (e) {
@@ -81,7 +82,7 @@ export async function carryForward(snapshots: readonly string[], relDir: string,
       const src = path.join(snap, rel);
       const dst = path.join(stagingDir, rel);
       if (fs.existsSync(dst) || !fs.existsSync(src)) continue;
-      await fsp.mkdir(path.dirname(dst), { recursive: true });
+      await mkdirp(path.dirname(dst));
       try {
         await fsp.link(src, dst);
         carried++;

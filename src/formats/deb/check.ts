@@ -5,9 +5,9 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { ChangeContext, TreeEntry } from '../format.js';
+import type { ChangeContext } from '../format.js';
 import { errnoCode, RcuError } from '../../util/errors.js';
-import { packagesByComponent } from './packages-index.js';
+import { parseDebPath } from './package.js';
 import { parseRelease } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
@@ -41,11 +41,27 @@ export async function checkDebChange(ctx: ChangeContext): Promise<void> {
     const prev = await previousReleaseFields(ctx.parentDir, s.flat ? '' : path.posix.join('dists', dist.codename));
     if (prev) checkReleaseInfo(dist, prev);
   }
-  if (!ctx.adds.some((a) => a.path.endsWith('.deb'))) return;
+  const adds = ctx.adds.filter((a) => parseDebPath(a.path));
+  if (adds.length === 0) return;
+  // One package file name in two places would list one package twice: only an added file can make
+  // that happen, so the parent's names are indexed once and the adds checked against them.
   const removed = new Set(ctx.removes);
-  const added = new Set(ctx.adds.map((a) => a.path));
-  const next: TreeEntry[] = [];
-  for (const e of await ctx.parentEntries()) if (!removed.has(e.path) && !added.has(e.path) && ![...removed].some((r) => e.path.startsWith(r + '/'))) next.push(e);
-  next.push(...ctx.adds);
-  packagesByComponent(next); // throws CONFLICT naming both files and hashes
+  const replaced = new Set(ctx.adds.map((a) => a.path));
+  const under = removed.size ? [...removed].map((r) => r + '/') : [];
+  const gone = (p: string) => removed.has(p) || replaced.has(p) || under.some((r) => p.startsWith(r));
+  const byName = new Map<string, { path: string; sha256: string }>();
+  for (const e of await ctx.parentEntries()) if (e.path.endsWith('.deb') && parseDebPath(e.path) && !gone(e.path)) byName.set(fileName(e.path), e);
+  for (const a of adds) {
+    const name = fileName(a.path);
+    const other = byName.get(name);
+    if (other) {
+      const p = parseDebPath(a.path)!;
+      throw new RcuError('CONFLICT', `${p.package} ${p.fileVersion} ${p.architecture} would be published twice: ${other.path} (sha256 ${other.sha256}) and ${a.path} (sha256 ${a.sha256}); remove one`);
+    }
+    byName.set(name, a);
+  }
+}
+
+function fileName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
 }

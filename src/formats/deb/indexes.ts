@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { IndexContext } from '../format.js';
 import { writeIndexStreaming } from '../shared/chunk-writer.js';
 import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
-import { tmpName } from '../../util/fsx.js';
+import { tmpName, mkdirp } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.js';
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
@@ -73,7 +73,7 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
       const refs = s.flat ? byComponent.get(b.component) ?? [] : selectArch(byComponent.get(b.component), b.arch);
       const plan = planPackages(refs, { preset, gz: true });
       const idxDir = path.join(dir, b.rel);
-      await fsp.mkdir(idxDir, { recursive: true });
+      await mkdirp(idxDir);
       const cacheDir = path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${b.component}` : path.join(b.component, `binary-${b.arch}`));
       const w = await writeIndexStreaming(plan, render, idxDir, { xz: 'Packages.xz', gz: 'Packages.gz' }, { cacheDir, preset, md5: true });
       await linkByHash(idxDir, 'Packages.xz', w.xz.sha256);
@@ -117,7 +117,7 @@ export function releaseSignJobs(dir: string): SignJob[] {
 
 /** Hard-link every file of `src` under `dst` (a suite's name for its codename's folder). */
 async function mirrorTree(src: string, dst: string): Promise<void> {
-  await fsp.mkdir(dst, { recursive: true });
+  await mkdirp(dst);
   for (const e of fs.readdirSync(src, { withFileTypes: true })) {
     const a = path.join(src, e.name);
     const b = path.join(dst, e.name);

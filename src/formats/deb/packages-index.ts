@@ -29,6 +29,15 @@ export interface PackageRef {
 
 /** Package files of the tree by component, each list in path order. Refuses one package file name in two places. */
 export function packagesByComponent(entries: readonly TreeEntry[]): Map<string, PackageRef[]> {
+  // The index build and verification of one publish are handed the same entries: group them once.
+  let out = grouped.get(entries);
+  if (!out) grouped.set(entries, (out = groupByComponent(entries)));
+  return out;
+}
+
+const grouped = new WeakMap<readonly TreeEntry[], Map<string, PackageRef[]>>();
+
+function groupByComponent(entries: readonly TreeEntry[]): Map<string, PackageRef[]> {
   const out = new Map<string, PackageRef[]>();
   const byName = new Map<string, TreeEntry>();
   for (const e of entries) {
@@ -44,8 +53,14 @@ export function packagesByComponent(entries: readonly TreeEntry[]): Map<string, 
     if (!l) out.set(p.component, (l = []));
     l.push({ entry: e, p });
   }
-  for (const l of out.values()) l.sort((a, b) => compareBytewise(a.entry.path, b.entry.path));
+  // Tree entries usually arrive in path order already (manifests are written sorted): check before sorting.
+  for (const l of out.values()) if (!isSorted(l)) l.sort((a, b) => compareBytewise(a.entry.path, b.entry.path));
   return out;
+}
+
+function isSorted(refs: readonly PackageRef[]): boolean {
+  for (let i = 1; i < refs.length; i++) if (compareBytewise(refs[i - 1]!.entry.path, refs[i]!.entry.path) > 0) return false;
+  return true;
 }
 
 /** The packages of one binary index: its architecture's and `all`. */
