@@ -1,8 +1,8 @@
 /**
  * `promote SRC DST NAME... [--with-deps]`: copy the tip builds of NAMEs from SRC to DST in one
  * transaction of DST (deb repositories: deb-promote.ts). With --with-deps, the runtime-dependency
- * closure resolved in SRC comes along, skipping what DST already has at the same or a higher release. A dependency that cannot be resolved
- * stops the whole promotion and names the chain that needs it.
+ * closure resolved in SRC comes along, skipping what DST already has at the same or a higher release.
+ * A dependency that cannot be resolved stops the whole promotion and names the chain that needs it.
  */
 import type { TreeEntry } from '../../formats/format.js';
 import { Pool } from '../../engine/pool.js';
