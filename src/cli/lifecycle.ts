@@ -13,8 +13,6 @@ function show(ctx: CliContext, opts: GlobalOptions, r: LifecycleResult): void {
   ctx.emit(opts, r, () => [describeTx(r), ...r.notes.map((n) => `note: ${n}`)].join('\n'));
 }
 
-const optionalRelease = (v: string | undefined) => (v === undefined ? undefined : intArg(v, 'RELEASE'));
-
 export const lifecycleCommands: CommandDef[] = [
   {
     usage: 'clone <src> <new>',
@@ -41,39 +39,43 @@ export const lifecycleCommands: CommandDef[] = [
   {
     usage: 'promote <src> <dst> <package...>',
     dryRun: true,
-    describe: "Copy the tips of the named packages from SRC to DST; --with-deps adds their runtime-dependency closure resolved in SRC.",
-    options: [['--with-deps', 'Also promote the runtime dependencies DST lacks (at the same or a higher release)']],
+    describe: "Copy the tips of the named packages (deb: the newest version on each architecture) from SRC to DST; --with-deps adds their runtime-dependency closure resolved in SRC.",
+    options: [
+      ['--with-deps', 'Also promote the runtime dependencies DST lacks (eopkg: at the same or a higher release; deb: Depends and Pre-Depends DST does not satisfy)'],
+      ['--dist', "deb: take packages from SRC's distribution D (codename or suite); DST's D, when it has one, decides what is already satisfied"],
+    ],
     booleans: ['with-deps'],
-    examples: ['promote unstable stable nano', 'promote unstable stable gimp --with-deps --dry-run'],
+    examples: ['promote unstable stable nano', 'promote unstable stable gimp --with-deps --dry-run', 'promote apt-testing apt-stable hello --with-deps --dist trixie'],
     async run(ctx, [source, target], opts) {
       const { promote } = await import('../commands/lifecycle/promote.js');
-      show(ctx, opts, await promote({ ...writeOpts(ctx, opts), source: source!, target: target!, names: ctx.rest(opts), withDeps: !!opts['with-deps'] }));
+      const dist = opts.dist === undefined ? undefined : String(opts.dist);
+      show(ctx, opts, await promote({ ...writeOpts(ctx, opts), source: source!, target: target!, names: ctx.rest(opts), withDeps: !!opts['with-deps'], dist }));
     },
   },
   {
-    usage: 'copy-source <src> <dst> <source> [release]',
+    usage: 'copy-source <src> <dst> <source> [version]',
     dryRun: true,
-    describe: 'Copy every build of a source package (optionally one release) from SRC to DST.',
-    examples: ['copy-source unstable stable nano', 'copy-source unstable stable nano 76'],
-    async run(ctx, [source, target, name, release], opts) {
+    describe: 'Copy every build of a source package (optionally one version: eopkg release number, deb source version) from SRC to DST.',
+    examples: ['copy-source unstable stable nano', 'copy-source unstable stable nano 76', 'copy-source apt-testing apt-stable hello 1:2.10-3'],
+    async run(ctx, [source, target, name, version], opts) {
       const { copySource } = await import('../commands/lifecycle/sources.js');
-      show(ctx, opts, await copySource({ ...writeOpts(ctx, opts), source: source!, target: target!, sourceName: name!, release: optionalRelease(release) }));
+      show(ctx, opts, await copySource({ ...writeOpts(ctx, opts), source: source!, target: target!, sourceName: name!, version: version === undefined ? undefined : String(version) }));
     },
   },
   {
-    usage: 'remove-source <repo> <source> [release]',
+    usage: 'remove-source <repo> <source> [version]',
     dryRun: true,
-    describe: 'Remove every build of a source package (optionally one release).',
-    examples: ['remove-source unstable nano', 'remove-source unstable nano 75'],
-    async run(ctx, [repo, name, release], opts) {
+    describe: 'Remove every build of a source package (optionally one version: eopkg release number, deb source version).',
+    examples: ['remove-source unstable nano', 'remove-source unstable nano 75', 'remove-source apt hello 2.10-2'],
+    async run(ctx, [repo, name, version], opts) {
       const { removeSource } = await import('../commands/lifecycle/sources.js');
-      show(ctx, opts, await removeSource({ ...writeOpts(ctx, opts), repo: repo!, sourceName: name!, release: optionalRelease(release) }));
+      show(ctx, opts, await removeSource({ ...writeOpts(ctx, opts), repo: repo!, sourceName: name!, version: version === undefined ? undefined : String(version) }));
     },
   },
   {
     usage: 'trim-packages <repo> <keep>',
     dryRun: true,
-    describe: 'Keep the newest KEEP builds of each package name (never the tip) and the deltas between them (a delta whose source or target goes, goes too).',
+    describe: 'Keep the newest KEEP builds of each package name (never the tip) and the deltas between them (a delta whose source or target goes, goes too); deb: the newest KEEP versions of each package and architecture.',
     examples: ['trim-packages unstable 3', 'trim-packages unstable 1 --dry-run'],
     async run(ctx, [repo, keep], opts) {
       const { trimPackages } = await import('../commands/lifecycle/trim.js');

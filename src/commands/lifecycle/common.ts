@@ -18,6 +18,15 @@ export interface WriteOptions {
   onWait?: (h: LockHolder | undefined) => void;
 }
 
+export interface PromoteOptions extends WriteOptions {
+  source: string;
+  target: string;
+  names: string[];
+  withDeps?: boolean;
+  /** deb: the distribution to take packages from (codename or suite). */
+  dist?: string;
+}
+
 export interface RepoSnapshot {
   name: string;
   config: RepoConfig;
@@ -40,6 +49,11 @@ export async function readSource(layout: Layout, name: string): Promise<RepoSnap
 
 export function requireEopkg(r: { name: string; config: RepoConfig }, command: string): void {
   if (r.config.format !== 'eopkg') throw new RcuError('USAGE', `${command} applies to eopkg repositories; '${r.name}' is ${r.config.format}`);
+}
+
+/** Commands about packages (promote, sources, trim-packages): eopkg and deb, not the files format. */
+export function requirePackages(r: { name: string; config: RepoConfig }, command: string): void {
+  if (r.config.format !== 'eopkg' && r.config.format !== 'deb') throw new RcuError('USAGE', `${command} applies to eopkg and deb repositories; '${r.name}' is ${r.config.format}`);
 }
 
 export function sameFormat(src: RepoSnapshot, dstConfig: RepoConfig, dstName: string): void {

@@ -1,25 +1,29 @@
 /**
  * `promote SRC DST NAME... [--with-deps]`: copy the tip builds of NAMEs from SRC to DST in one
- * transaction of DST. With --with-deps, the runtime-dependency closure resolved in SRC comes along,
- * skipping what DST already has at the same or a higher release. A dependency that cannot be resolved
- * stops the whole promotion and names the chain that needs it.
+ * transaction of DST (deb repositories: deb-promote.ts). With --with-deps, the runtime-dependency
+ * closure resolved in SRC comes along, skipping what DST already has at the same or a higher release.
+ * A dependency that cannot be resolved stops the whole promotion and names the chain that needs it.
  */
 import type { TreeEntry } from '../../formats/format.js';
 import { Pool } from '../../engine/pool.js';
 import { makeMetaLoader } from '../../engine/snapshot-state.js';
 import { readRepoConfig } from '../../engine/repo.js';
 import { RcuError } from '../../util/errors.js';
-import { baseOf, linkAdds, publishInto, readSource, requireEopkg, sameFormat } from './common.js';
-import type { LifecycleResult, WriteOptions } from './common.js';
+import { baseOf, linkAdds, publishInto, readSource, requirePackages, sameFormat } from './common.js';
+import type { LifecycleResult, PromoteOptions } from './common.js';
 import { deltaIndex, eopkgBuilds, runtimeDependencies, tips } from './packages.js';
 import type { PackageBuild } from './packages.js';
+import { promoteDeb } from './deb-promote.js';
 
-export async function promote(opts: WriteOptions & { source: string; target: string; names: string[]; withDeps?: boolean }): Promise<LifecycleResult> {
+export async function promote(opts: PromoteOptions): Promise<LifecycleResult> {
   if (opts.names.length === 0) throw new RcuError('USAGE', 'promote needs at least one package NAME');
   const layout = await baseOf(opts);
   const src = await readSource(layout, opts.source);
-  requireEopkg(src, 'promote');
-  sameFormat(src, await readRepoConfig(layout.repo(opts.target)), opts.target);
+  const dstConfig = await readRepoConfig(layout.repo(opts.target));
+  sameFormat(src, dstConfig, opts.target);
+  requirePackages(src, 'promote');
+  if (src.config.format === 'deb') return promoteDeb(layout, src, dstConfig, opts);
+  if (opts.dist !== undefined) throw new RcuError('USAGE', '--dist applies to deb repositories');
   const srcBuilds = eopkgBuilds(src.entries);
   const deltasOf = deltaIndex(srcBuilds);
   const srcTips = tips(srcBuilds);

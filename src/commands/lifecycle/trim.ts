@@ -1,6 +1,7 @@
 /**
  * `trim-packages REPO KEEP`: keep the newest KEEP builds of each name (the tip always stays), with the
- * deltas between kept builds (a delta whose source or target build is gone goes too).
+ * deltas between kept builds (a delta whose source or target build is gone goes too). deb: the newest
+ * KEEP versions, by dpkg's order, of each (package, architecture).
  * `trim-obsoletes REPO`: drop every build of the names the repository's
  * distribution.xml marks obsolete, and of their `-dbginfo`.
  */
@@ -10,7 +11,8 @@ import { Pool } from '../../engine/pool.js';
 import { ASSET_FILE } from '../../formats/eopkg/index.js';
 import { validateDistribution } from '../../formats/eopkg/assets.js';
 import { RcuError } from '../../util/errors.js';
-import { baseOf, publishInto, requireEopkg } from './common.js';
+import { baseOf, publishInto, requireEopkg, requirePackages } from './common.js';
+import { buildsByPackageArch, debBuilds } from './deb-builds.js';
 import type { LifecycleResult, WriteOptions } from './common.js';
 import { eopkgBuilds } from './packages.js';
 import type { PackageBuild } from './packages.js';
@@ -18,8 +20,14 @@ import type { PackageBuild } from './packages.js';
 export async function trimPackages(opts: WriteOptions & { repo: string; keep: number }): Promise<LifecycleResult> {
   if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new RcuError('USAGE', `KEEP must be at least 1 (the tip is never trimmed), not ${opts.keep}`);
   const layout = await baseOf(opts);
-  requireEopkg({ name: opts.repo, config: await readRepoConfig(layout.repo(opts.repo)) }, 'trim-packages');
+  const config = await readRepoConfig(layout.repo(opts.repo));
+  requirePackages({ name: opts.repo, config }, 'trim-packages');
   const r = await publishInto(layout, opts.repo, 'trim-packages', [opts.repo, String(opts.keep)], opts, async (_state, parent) => {
+    if (config.format === 'deb') {
+      const removes: string[] = [];
+      for (const list of buildsByPackageArch(await debBuilds(layout, parent)).values()) removes.push(...list.slice(opts.keep).map((b) => b.entry.path));
+      return { adds: [], removes };
+    }
     const byName = new Map<string, PackageBuild[]>();
     const builds = eopkgBuilds(parent);
     for (const b of builds) if (!b.delta) (byName.get(b.name) ?? byName.set(b.name, []).get(b.name)!).push(b);

@@ -14,6 +14,7 @@ import { verifyDebIndexes } from './verify.js';
 export type { DebMeta } from './package.js';
 export { canonicalName, parseDebPath, poolPrefix, treePathFor, isDebMeta } from './package.js';
 export { compareVersions, parseVersion } from './version.js';
+export { formatDependency, formatRelation, multiArchOf, parseDependencies, parseProvides, versionSatisfies, type Dependency, type Provided, type Relation } from './relations.js';
 export { debSettings, makeDist, pickDist, type DebSettings, type DistConfig } from './settings.js';
 export { lastDebStats } from './indexes.js';
 
