@@ -213,9 +213,11 @@ describe('.changes uploads', () => {
     const up = upload(path.join(base, 'build'), 'watched', '1.0', 'stable');
     for (const f of up.files) fs.renameSync(f, path.join(inc, path.basename(f)));
     fs.renameSync(up.changes, path.join(inc, path.basename(up.changes)));
-    await until('incoming drained', () => pendingUploads(inc).length === 0, 60_000);
-    const accepted = w.events.find((e) => e.event === 'accepted' && e.name === 'watched_1.0_amd64.changes');
-    assert.ok(accepted, JSON.stringify(w.events));
+    // The watcher deletes what it imported, then logs the acceptance: wait for the log line.
+    await until('.changes accepted', () => w.events.some((e) => e.event === 'accepted' && e.name === 'watched_1.0_amd64.changes'), 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(w.events)}`);
+    });
+    assert.deepEqual(pendingUploads(inc), []);
     const paths = cli.json<{ entries: Array<{ path: string }> }>(['list', 'apt']).entries.map((e) => e.path);
     for (const p of ['pool/main/w/watched/watched_1.0.dsc', 'pool/main/w/watched/watched_1.0.tar.xz', 'pool/main/w/watched/watched_1.0_amd64.deb']) assert.ok(paths.includes(p), p);
     w.proc.kill('SIGTERM');
