@@ -570,7 +570,10 @@ test('after each publish the mirror is pushed in the background; a mirror that i
   const served = () => (fs.existsSync(path.join(mirror, 'current')) ? servedGen(mirror) : 0);
   // No `mirror push`: the publish starts it.
   fx.publish({ 'b.txt': 'b\n' });
-  await until('the automatic push after a publish', 60_000, () => served() === localGen());
+  // Done when the pusher has recorded its success, not merely when the mirror swapped `current` (its
+  // session is still open then, and stopping sshd at that moment would fail the push on purpose).
+  type Rec = { mirrors: Array<{ served: number }> };
+  await until('the automatic push after a publish', 60_000, () => served() === localGen() && fx.cli.json<Rec>(['mirror', 'status', 'd']).mirrors[0]!.served === localGen());
   checkSums(path.join(mirror, 'current'));
 
   await sshd!.stop();

@@ -107,7 +107,7 @@ export const coreCommands: CommandDef[] = [
   {
     usage: 'import <repo> <path...>',
     dryRun: true,
-    describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation. Idempotent.',
+    describe: 'Import files, directories (walked) or glob patterns into a repository as one new generation, or one upload manifest (.tram, .changes). deb: a .dsc brings the files it lists. Idempotent.',
     options: [
       ['--prefix', 'Place the files under this folder of the tree (files format)'],
       ['--dist', 'deb: distribution to import into (default: the first)'],
@@ -116,7 +116,7 @@ export const coreCommands: CommandDef[] = [
       ['--follow-symlinks', 'Import the targets of symbolic links instead of refusing them'],
     ],
     booleans: ['replace', 'follow-symlinks'],
-    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram', 'import apt --dist bookworm --component main ./out/*.deb'],
+    examples: ['import main ./build/out --prefix releases/1.2', "import main 'dist/**/*.tar.gz'", 'import unstable nano-2.8.6-76-1-x86_64.eopkg', 'import unstable build-1234.tram', 'import apt --dist bookworm --component main ./out/*.deb', 'import apt ./hello_1.0-1.dsc', 'import apt ./hello_1.0-1_amd64.changes'],
     async run(ctx, [repo], opts) {
       const { importFiles } = await import('../commands/import.js');
       const r = await importFiles({

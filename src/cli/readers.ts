@@ -130,20 +130,20 @@ export const readersCommands: CommandDef[] = [
   {
     usage: 'config <repo> [key] [value]',
     dryRun: true,
-    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, plainIndex, mirrorPushAfterPublish, deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc.`,
+    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, plainIndex, mirrorPushAfterPublish, deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc; uploads: uploadKeyring (binary keyring FILE: upload manifests must be clearsigned by one of its keys).`,
     options: [
       ['--unset', 'Return KEY to its default'],
       ['--disable-signing', "Confirms 'signKeys --unset': later publishes are unsigned"],
     ],
     booleans: ['unset', 'disable-signing'],
-    examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset', 'config main signGnupgHome /srv/rcurepo/gnupg', 'config main signKeys 0123...CDEF,4567...89AB', 'config main signKeys --unset --disable-signing'],
+    examples: ['config main', 'config main graceSeconds 600', 'config main keep --unset', 'config main signGnupgHome /srv/rcurepo/gnupg', 'config main signKeys 0123...CDEF,4567...89AB', 'config main signKeys --unset --disable-signing', 'config main uploadKeyring /srv/rcurepo/uploaders.gpg'],
     async run(ctx, [repo, key, value], opts) {
       const { config } = await import('../commands/config.js');
       const r = await config({ base: ctx.base(opts), repo: repo!, key, value, unset: !!opts.unset, dryRun: !!opts['dry-run'], disableSigning: !!opts['disable-signing'], cwd: ctx.io.cwd, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
       ctx.emit(opts, r, () =>
         r.changed
           ? `${r.dryRun ? 'dry run: would set ' : ''}${r.repo}: ${r.changed.key} = ${r.changed.value === null ? '(default)' : String(r.changed.value)}`
-          : [...Object.entries(r.settings), ...Object.entries(r.signing)].map(([k, v]) => `${k} = ${String(v)}`).join('\n'),
+          : [...Object.entries(r.settings), ...Object.entries(r.signing), ...(r.uploadKeyring ? [['uploadKeyring', r.uploadKeyring]] : [])].map(([k, v]) => `${k} = ${String(v)}`).join('\n'),
       );
     },
   },

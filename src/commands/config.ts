@@ -1,4 +1,5 @@
-/** `rcurepo config REPO [KEY [VALUE]]`: show or set the reader settings of a repository. */
+/** `rcurepo config REPO [KEY [VALUE]]`: show or set the reader settings (and uploadKeyring) of a repository. */
+import path from 'node:path';
 import type { LockHolder } from '../engine/lock.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
@@ -7,6 +8,10 @@ import type { ReaderSettings } from '../readers/settings.js';
 import { RcuError } from '../util/errors.js';
 import { isSigningKey, SIGNING_KEYS } from '../signing/settings.js';
 import { applySigningSetting, signingOf } from './config-signing.js';
+import { checkKeyringFile } from '../signing/uploader.js';
+
+/** The setting naming the keyring of allowed uploaders (signing/uploader.ts). */
+export const UPLOAD_KEYRING = 'uploadKeyring';
 
 export interface ConfigResult {
   repo: string;
@@ -14,6 +19,8 @@ export interface ConfigResult {
   changed?: { key: string; value: unknown };
   /** The signing settings that are set (signKeys, signGnupgHome, ...); empty when the repository does not sign. */
   signing: Record<string, unknown>;
+  /** Keyring of the keys whose signed upload manifests (.changes) are accepted; unset: any upload. */
+  uploadKeyring?: string;
   dryRun?: boolean;
 }
 
@@ -36,17 +43,28 @@ export async function config(o: ConfigOptions): Promise<ConfigResult> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
   const cfg = await readRepoConfig(repo);
-  const show = (settings: Record<string, unknown>): ConfigResult => ({ repo: o.repo, settings: settingsFrom(settings), signing: signingOf(settings) });
+  const show = (settings: Record<string, unknown>): ConfigResult => ({
+    repo: o.repo,
+    settings: settingsFrom(settings),
+    signing: signingOf(settings),
+    ...(typeof settings[UPLOAD_KEYRING] === 'string' ? { uploadKeyring: settings[UPLOAD_KEYRING] } : {}),
+  });
   if (o.key === undefined) return show(cfg.settings);
   if (isSigningKey(o.key)) {
     if (o.value === undefined && !o.unset) return show(cfg.settings);
     return { ...(await applySigningSetting(repo, { ...o, key: o.key })), repo: o.repo };
   }
-  if (!(o.key in SETTING_KINDS)) throw new RcuError('USAGE', `unknown setting '${o.key}'; known: ${[...Object.keys(SETTING_KINDS), ...SIGNING_KEYS].join(', ')}`);
+  if (!(o.key in SETTING_KINDS) && o.key !== UPLOAD_KEYRING) throw new RcuError('USAGE', `unknown setting '${o.key}'; known: ${[...Object.keys(SETTING_KINDS), ...SIGNING_KEYS, UPLOAD_KEYRING].join(', ')}`);
   const key = o.key as keyof ReaderSettings;
   if (o.value === undefined && !o.unset) return show(cfg.settings);
-  let value: number | boolean | undefined;
-  if (!o.unset) {
+  let value: number | boolean | string | undefined;
+  if (o.key === UPLOAD_KEYRING) {
+    // Stored absolute: the watcher and imports run from other folders.
+    if (!o.unset) {
+      value = path.resolve(o.cwd ?? process.cwd(), o.value ?? '');
+      checkKeyringFile(value);
+    }
+  } else if (!o.unset) {
     value = parseSetting(key, o.value);
     if (value === undefined) throw new RcuError('USAGE', `'${o.value}' is not a valid ${SETTING_KINDS[key]} for ${key} (default ${String(DEFAULT_SETTINGS[key])})`);
     if (key === 'keep' && (value as number) < 1) throw new RcuError('USAGE', 'keep must be at least 1');
@@ -54,14 +72,14 @@ export async function config(o: ConfigOptions): Promise<ConfigResult> {
   if (o.dryRun) {
     const next = { ...cfg.settings };
     if (value === undefined) delete next[key];
-    else next[key] = value;
+    else (next as Record<string, unknown>)[key] = value;
     return { ...show(next), changed: { key, value: value ?? null }, dryRun: true };
   }
   const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
   try {
     const fresh = await readRepoConfig(repo); // re-read under the lock
     if (value === undefined) delete fresh.settings[key];
-    else fresh.settings[key] = value;
+    else (fresh.settings as Record<string, unknown>)[key] = value;
     await lock.assertHeld();
     await writeRepoConfig(repo, fresh);
     return { ...show(fresh.settings), changed: { key, value: value ?? null } };

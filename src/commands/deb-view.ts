@@ -1,13 +1,14 @@
 /**
  * How reading commands show a deb repository: packages as name, version, architecture, component and
- * the distributions that list them, instead of pool paths.
+ * the distributions that list them, instead of pool paths; a source package (its .dsc) has arch 'source'
+ * (the files it lists are not rows of their own).
  */
 import { Pool } from '../engine/pool.js';
 import type { Layout } from '../engine/layout.js';
 import { makeMetaLoader } from '../engine/snapshot-state.js';
 import type { TreeEntry } from '../formats/format.js';
 import { getFormat } from '../formats/registry.js';
-import { debSettings, isDebMeta, parseDebPath } from '../formats/deb/index.js';
+import { debSettings, isDebMeta, isDscMeta, parseDebPath, parseDscPath } from '../formats/deb/index.js';
 
 export interface DebPackageRow {
   name: string;
@@ -24,7 +25,8 @@ export interface DebPackageRow {
 /** A short Debian label of a tree path: `name version arch (component)`, or the path itself. */
 export function debLabel(p: string): string {
   const d = parseDebPath(p);
-  return d ? `${d.package} ${d.fileVersion} ${d.architecture} (${d.component})` : p;
+  const s = d ? undefined : parseDscPath(p);
+  return d ? `${d.package} ${d.fileVersion} ${d.architecture} (${d.component})` : s ? `${s.source} ${s.fileVersion} source (${s.component})` : p;
 }
 
 /** Package rows of a generation's entries; versions (with epochs) come from the cached metadata. */
@@ -38,6 +40,14 @@ export async function debRows(layout: Layout, settings: Record<string, unknown>,
   }
   const rows: DebPackageRow[] = [];
   for (const e of entries) {
+    const s = parseDscPath(e.path);
+    if (s) {
+      // A source package: arch 'source', listed by every distribution with its component.
+      const meta = await loadMeta(e);
+      const version = isDscMeta(meta) ? meta.version : s.fileVersion;
+      rows.push({ name: s.source, version, arch: 'source', component: s.component, dists: dists.filter((x) => x.components.includes(s.component)).map((x) => x.codename), size: e.size, path: e.path, sha256: e.sha256 });
+      continue;
+    }
     const d = parseDebPath(e.path);
     if (!d) continue;
     const meta = await loadMeta(e);

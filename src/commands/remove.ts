@@ -46,6 +46,8 @@ export async function removePaths(opts: RemoveOptions): Promise<TransactionResul
         for (const e of sel) removes.add(e.path);
       }
       if (missing.length) throw new RcuError('NOT_FOUND', `not in generation ${state.parent} of '${opts.repo}': ${missing.join(', ')}; nothing was removed`);
+      // deb: a source package's files go with its .dsc.
+      if (format.name === 'deb') return { adds: [], removes: await (await import('./deb-sources.js')).withSourceFiles(layout, entries, removes) };
       return { adds: [], removes: [...removes] };
     },
   );

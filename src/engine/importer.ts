@@ -18,6 +18,11 @@ export interface SourceFile {
   abs: string;
   /** Relative path the format may use for placement. */
   rel: string;
+  /**
+   * Where the format already decided this file goes (a file another input lists, e.g. a .dsc's tarball:
+   * Format.companions); the format is not asked to place it again.
+   */
+  placeAt?: string;
 }
 
 export interface PreparedFile {
@@ -69,11 +74,13 @@ export async function prepareOne(pool: Pool, format: Format, f: SourceFile, opts
     staged = blob;
     // The format reads a stable copy of the bytes hashed: the private one, or the (read-only) pool blob.
     const copyPath = blob.tmpPath ?? pool.blobPath(blob.sha256);
-    const placement = await format.place({ source: f.abs, relPath: f.rel, copyPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
+    const placement: Placement = f.placeAt !== undefined ? { treePath: f.placeAt } : await format.place({ source: f.abs, relPath: f.rel, copyPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size }, opts);
     // Metadata goes to the pool's cache now, not into memory: a bulk import of 50,000 packages would
     // otherwise hold every fragment, and queued requests would carry them. Caching the hashes here too
     // keeps that file write out of the commit, which runs under the lock.
     pool.cacheStagedMetaSync(blob, HASHES_META, { sha256: blob.sha256, sha1: blob.sha1, size: blob.size });
+    // A file placed beforehand (a companion) is described now, outside the writer lock, like the others.
+    if (f.placeAt !== undefined) placement.meta = await format.describe(copyPath, { path: f.placeAt, sha256: blob.sha256, size: blob.size }, { sha256: blob.sha256, sha1: blob.sha1, size: blob.size });
     if (placement.meta === undefined) return { source: f, staged: blob, placement };
     pool.cacheStagedMetaSync(blob, format.name, placement.meta);
     return { source: f, staged: blob, placement: { ...placement, meta: undefined } };

@@ -123,6 +123,23 @@ export interface ChangeContext {
   removes: readonly string[];
 }
 
+/** A file that another input lists as part of itself (a Debian .dsc's tarballs). */
+export interface Companion {
+  /** Its name in the listing file's folder (a plain file name). */
+  name: string;
+  /** The bytes it must have. */
+  sha256: string;
+  size: number;
+  /** Where it goes in the tree (decided by the format from the listing file). */
+  treePath: string;
+}
+
+export interface CompanionList {
+  /** The sha256 of the listing file's bytes as read for this list (its staged copy must have the same). */
+  sha256: string;
+  files: Companion[];
+}
+
 export interface Format {
   readonly name: string;
   /**
@@ -135,6 +152,12 @@ export interface Format {
   readonly indexFiles: readonly string[];
   /** Decide where an incoming file goes and extract its metadata; throw RcuError('BAD_INPUT') to refuse. */
   place(file: IncomingFile, opts: PlaceOptions): Promise<Placement>;
+  /**
+   * The files an input lists as part of itself, imported with it (a Debian .dsc and its tarballs), or
+   * undefined when the input lists none. Throw RcuError('BAD_INPUT') naming the file for a malformed
+   * listing. Optional.
+   */
+  companions?(file: { abs: string; rel: string }, opts: PlaceOptions): Promise<CompanionList | undefined>;
   /** Recompute a blob's cached metadata from its bytes (cache rebuild, `verify --repair`). */
   describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<unknown>;
   /**

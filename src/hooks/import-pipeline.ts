@@ -3,8 +3,9 @@
  * (watcher.ts). Read top-down:
  *
  *   source (paths, or one upload manifest of any kind) -> repository and format -> already delivered?
- *   -> inputs (walked paths, or the files the manifest names) -> prepare (staged in the pool and placed by
- *   the format, on threads when many) -> refusals (placement, manifest hashes: one refusal, nothing kept)
+ *   -> inputs (walked paths, or the files the manifest names; plus the files each .dsc lists) -> prepare
+ *   (staged in the pool and placed by the format, on threads when many) -> refusals (placement, manifest
+ *   and .dsc hashes: one refusal, nothing kept)
  *   -> already current? -> group commit (few files) or a transaction of its own -> result
  *
  * Safe from many processes at once: files are copied and placed outside the lock, then queued; whoever
@@ -22,12 +23,14 @@ import type { LockHolder } from '../engine/lock.js';
 import { Pool } from '../engine/pool.js';
 import type { PlaceOptions, Format } from '../formats/format.js';
 import { getFormat } from '../formats/registry.js';
+import { verifyUploader } from '../signing/uploader.js';
 import { publishingTransaction } from '../publish/after-publish.js';
 import { manifestKindFor, readManifest } from './manifest-kinds.js';
 import type { UploadManifest } from './manifest-kinds.js';
 import { collectInputs } from './inputs.js';
+import { companionMismatches, withCompanions } from './companions.js';
+import { importRefusal, manifestDist, manifestMismatches, namedFiles } from './manifest-files.js';
 import { prepareThreadsFor } from './prepare-threads.js';
-import { checkUpload } from './uploads.js';
 import { findDelivered, recordDelivered } from './delivered.js';
 import { submitImport } from './group-commit.js';
 import { RcuError } from '../util/errors.js';
@@ -63,12 +66,23 @@ export async function runImport(o: ImportRequest): Promise<ImportResult> {
   const { repoName, config, format } = await openTarget(o.layout, manifest, o.repo, o.defaultRepo);
   const repo = o.layout.repo(repoName);
   if (manifest) {
+    // Only keys the repository lists may upload, when it lists any (also for a re-delivery).
+    const keyring = config.settings.uploadKeyring;
+    if (typeof keyring === 'string') await verifyUploader(manifest.file, keyring, manifest.signedText);
     const before = await deliveredBefore(o.layout, repo, manifest);
     if (before) return before;
   }
   trace('import: start');
-  const inputs = manifest ? await namedFiles(manifest) : await collectInputs(o.paths, { cwd: o.cwd, followSymlinks: o.followSymlinks });
-  const prepared = await prepareAll(o.layout, format, inputs, { prefix: o.prefix, dist: o.dist, component: o.component, settings: config.settings }, manifest);
+  const listed = manifest ? await namedFiles(manifest) : undefined;
+  const named = listed ? listed.inputs : await collectInputs(o.paths, { cwd: o.cwd, followSymlinks: o.followSymlinks });
+  const placeOpts: PlaceOptions = { prefix: o.prefix, dist: manifest ? manifestDist(manifest, repoName, config, o.dist) : o.dist, component: o.component, settings: config.settings };
+  // A .dsc brings the files it lists (format companions), checked against its checksums after staging.
+  const published = async (treePath: string, sha256: string) => {
+    const gen = await readCurrent(repo);
+    return gen !== undefined && (await new Pool(o.layout).compareFile(path.join(repo.snapshotDir(gen), treePath), sha256)) === 'same';
+  };
+  const { inputs, expected } = await withCompanions(format, named, placeOpts, { strict: !!manifest, followSymlinks: o.followSymlinks, published });
+  const prepared = await prepareAll(o.layout, format, inputs, placeOpts, (p) => [...(manifest && listed ? manifestMismatches(manifest, listed.byAbs, p) : []), ...companionMismatches(expected, p)], manifest);
   const ctx: Publishing = { o, repo, repoName, format, config, manifest, prepared, inputs: inputs.length };
   return publish(ctx);
 }
@@ -111,60 +125,23 @@ async function deliveredBefore(layout: Layout, repo: RepoLayout, m: UploadManife
   return { ...noChange(repo.name, cur, done.generation), inputs: m.files.length, unchanged: done.files.map((f) => f.path), manifest: path.basename(m.file), alreadyPublished: done.generation };
 }
 
-/** The files a manifest names, each checked before any is copied: every problem is reported at once. */
-async function namedFiles(m: UploadManifest): Promise<SourceFile[]> {
-  const name = path.basename(m.file);
-  const refused: string[] = [];
-  const out: SourceFile[] = [];
-  for (const f of m.files) {
-    try {
-      const { abs, rel } = await checkUpload(m.dir, f.path, name);
-      out.push({ abs, rel });
-    } catch (e) {
-      if (!(e instanceof RcuError)) throw e;
-      refused.push(e.message);
-    }
-  }
-  if (refused.length) throw refusal(name, refused);
-  return out;
-}
-
 /**
  * Stage and place every input (threads for many), then apply every check that refuses the whole import:
- * the format's placement refusals and, for a manifest, each file's sha256 (and size). Refused: nothing is
- * kept, the error lists every reason.
+ * the format's placement refusals and `mismatches` (a manifest's and a .dsc's sha256 and size of each file
+ * they list). Refused: nothing is kept, the error lists every reason.
  */
-async function prepareAll(layout: Layout, format: Format, inputs: SourceFile[], placeOpts: PlaceOptions, manifest: UploadManifest | undefined): Promise<PreparedFile[]> {
+async function prepareAll(layout: Layout, format: Format, inputs: SourceFile[], placeOpts: PlaceOptions, mismatches: (prepared: readonly PreparedFile[]) => string[], manifest: UploadManifest | undefined): Promise<PreparedFile[]> {
   const bar = progress('reading', inputs.length);
   const parallel = prepareThreadsFor(layout.base, format.name, placeOpts, inputs.length);
   const { prepared, refused } = await prepareFiles(layout, format, inputs, { ...placeOpts, progress: bar, parallel });
   bar.done();
   trace(`import: prepared${parallel ? ` (${parallel.threads} threads)` : ''}`);
-  if (manifest) refused.unshift(...manifestMismatches(manifest, inputs, prepared));
+  refused.unshift(...mismatches(prepared));
   if (refused.length) {
     await new Pool(layout).discard(prepared.map((p) => p.staged));
-    throw refusal(manifest ? path.basename(manifest.file) : undefined, refused);
+    throw importRefusal(manifest ? path.basename(manifest.file) : undefined, refused);
   }
   return prepared;
-}
-
-function manifestMismatches(m: UploadManifest, inputs: SourceFile[], prepared: readonly PreparedFile[]): string[] {
-  const name = path.basename(m.file);
-  const byAbs = new Map(m.files.map((f, i) => [inputs[i]!.abs, f]));
-  const out: string[] = [];
-  for (const p of prepared) {
-    const want = byAbs.get(p.source.abs)!;
-    if (p.staged.sha256 !== want.sha256) out.push(`${name}: '${want.path}' has sha256 ${p.staged.sha256}, the manifest says ${want.sha256}`);
-    else if (want.size !== undefined && p.staged.size !== want.size) out.push(`${name}: '${want.path}' has ${p.staged.size} bytes, the manifest says ${want.size}`);
-  }
-  return out;
-}
-
-/** The one refusal of an import: every reason, and the promise that nothing was imported. */
-function refusal(subject: string | undefined, reasons: string[]): RcuError {
-  if (reasons.length === 1) return new RcuError('BAD_INPUT', `${reasons[0]}; nothing was imported`);
-  const what = subject ? `${subject}: ${reasons.length} problems` : `${reasons.length} files refused`;
-  return new RcuError('BAD_INPUT', `${what}; nothing was imported`, { details: reasons });
 }
 
 interface Publishing {

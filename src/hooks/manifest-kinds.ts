@@ -3,7 +3,7 @@
  * (usually) the target repository. The watcher, the import pipeline and the delivery records work with
  * the one shape below, whatever the kind; a kind is chosen by the manifest's file-name suffix.
  *
- * To add a kind (Debian's `.changes` is the next): write a module exporting a ManifestKind whose read()
+ * The kinds: `.tram` (tram.ts) and Debian's `.changes` (changes.ts). To add one: write a module exporting a ManifestKind whose read()
  * returns an UploadManifest (throwing RcuError BAD_INPUT, naming the file and reason, for anything it
  * cannot accept), and append it to MANIFEST_KINDS below. Load heavy parsers inside read() (as tram.ts
  * loads its TOML parser), since every `import` and watcher scan consults this list. Nothing else changes:
@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import { errnoCode, RcuError } from '../util/errors.js';
 import { refuseReason } from './uploads.js';
 import { tramManifest } from './tram.js';
+import { changesManifest } from './changes.js';
 
 export interface ManifestFile {
   /** Path relative to the manifest's folder (checked: no '..', no symbolic links on the way). */
@@ -21,6 +22,8 @@ export interface ManifestFile {
   sha256: string;
   /** Size in bytes, when the kind states it (checked too). */
   size?: number;
+  /** false: part of the delivery, checked, but not imported (a .changes' .buildinfo, a build record). */
+  publish?: false;
 }
 
 export interface UploadManifest {
@@ -31,6 +34,10 @@ export interface UploadManifest {
   /** Repository the delivery is for; absent when the kind does not say (the caller's --repo decides). */
   target?: string;
   files: ManifestFile[];
+  /** The signed text when the manifest was clearsigned (checked against the repository's uploadKeyring). */
+  signedText?: string;
+  /** Distributions the delivery is for (a .changes' Distribution field); the repository must have one of them. */
+  dists?: string[];
   /**
    * Identity of the delivery, independent of formatting (a re-delivery is answered from its record:
    * repos/NAME/meta/delivered/<key>.json). Hex, at most 64 characters.
@@ -45,7 +52,7 @@ export interface ManifestKind {
   read(file: string): Promise<UploadManifest>;
 }
 
-export const MANIFEST_KINDS: readonly ManifestKind[] = [tramManifest];
+export const MANIFEST_KINDS: readonly ManifestKind[] = [tramManifest, changesManifest];
 
 export function manifestKindFor(name: string): ManifestKind | undefined {
   return MANIFEST_KINDS.find((k) => name.endsWith(k.suffix));

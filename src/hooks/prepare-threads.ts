@@ -73,7 +73,7 @@ function runThreads(threads: number, workerData: PrepareWorkerData, files: reado
       // After a fault nothing new starts; what is in flight still answers (its staged copies must be known).
       if (fault !== undefined || next >= files.length) return;
       const jobs: PrepareJob[] = [];
-      for (; jobs.length < BATCH && next < files.length; next++) jobs.push({ i: next, abs: files[next]!.abs, rel: files[next]!.rel });
+      for (; jobs.length < BATCH && next < files.length; next++) jobs.push({ i: next, abs: files[next]!.abs, rel: files[next]!.rel, ...(files[next]!.placeAt !== undefined ? { placeAt: files[next]!.placeAt } : {}) });
       sent += jobs.length;
       w.postMessage(jobs);
     };

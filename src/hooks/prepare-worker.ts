@@ -22,7 +22,7 @@ port.on('message', (jobs: PrepareJob[]) => {
     const replies: PrepareReply[] = [];
     for (const j of jobs) {
       try {
-        replies.push({ i: j.i, outcome: await prepareOne(pool, format, { abs: j.abs, rel: j.rel }, data.opts) });
+        replies.push({ i: j.i, outcome: await prepareOne(pool, format, { abs: j.abs, rel: j.rel, placeAt: j.placeAt }, data.opts) });
       } catch (e) {
         replies.push({ i: j.i, fault: errorToWire(e) });
       }

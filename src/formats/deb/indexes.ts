@@ -1,15 +1,15 @@
 /**
  * Everything a deb publish writes into the staging tree, per distribution (`dists/<codename>/`, mirrored
  * as `dists/<suite>/` by hard links when they differ; the tree root for a flat repository):
- * `<component>/binary-<arch>/Packages.{xz,gz}` (the uncompressed Packages is hashed for Release, not
- * shipped), by-hash links for each, by-hash files carried forward from recent generations, and Release.
+ * `<component>/binary-<arch>/Packages.{xz,gz}` and `<component>/source/Sources.{xz,gz}` (the
+ * uncompressed files are hashed for Release, not shipped), by-hash links for each, by-hash files carried forward from recent generations, and Release.
  * Release's Date never goes back, and Origin/Label/Codename never change without an explicit acceptance.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { IndexContext } from '../format.js';
-import { writeIndexStreaming } from '../shared/chunk-writer.js';
+import { writeIndexStreaming, type PartRenderer } from '../shared/chunk-writer.js';
 import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
 import { tmpName, mkdirp } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
@@ -17,12 +17,14 @@ import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
 import { packagesByComponent, planPackages, selectArch, stanzaOf, type DebPart } from './packages-index.js';
 import { checkReleaseInfo, previousReleaseFields } from './check.js';
+import { planSources, sourceStanzaOf, sourcesByComponent } from './sources-index.js';
 import { renderRelease, type IndexFileDigest } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
 export interface DebBuildStats {
   indexes: number;
   packagesListed: number;
+  sourcesListed: number;
   groupsCompressed: number;
   groupsReused: number;
   byHashCarried: number;
@@ -39,6 +41,21 @@ export function distDir(dist: DistConfig, flat: boolean): string {
 export function binaryDirs(dist: DistConfig, flat: boolean): { component: string; arch: string; rel: string }[] {
   if (flat) return [{ component: dist.components[0]!, arch: '', rel: '' }];
   return dist.components.flatMap((component) => dist.architectures.map((arch) => ({ component, arch, rel: path.posix.join(component, `binary-${arch}`) })));
+}
+
+/** The source index folders of a distribution (one per component), relative to its Release folder. */
+export function sourceDirs(dist: DistConfig, flat: boolean): { component: string; rel: string }[] {
+  if (flat) return [{ component: dist.components[0]!, rel: '' }];
+  return dist.components.map((component) => ({ component, rel: path.posix.join(component, 'source') }));
+}
+
+/** One index file set to write: Packages of a binary folder, or Sources of a source folder. */
+interface IndexJob {
+  rel: string;
+  name: 'Packages' | 'Sources';
+  plan: ReturnType<typeof planPackages>;
+  render: PartRenderer<DebPart>;
+  cacheDir: string;
 }
 
 export async function writeStaged(file: string, data: string | Buffer): Promise<void> {
@@ -60,29 +77,47 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   const signing = signingSettingsOf(ctx.settings);
   const byComponent = packagesByComponent(ctx.entries);
   const recent = await recentSnapshots(ctx.repo, graceSeconds);
-  const stats: DebBuildStats = { indexes: 0, packagesListed: 0, groupsCompressed: 0, groupsReused: 0, byHashCarried: 0 };
+  const stats: DebBuildStats = { indexes: 0, packagesListed: 0, sourcesListed: 0, groupsCompressed: 0, groupsReused: 0, byHashCarried: 0 };
   const written: string[] = [];
   const render = async (p: DebPart) => ({ text: await stanzaOf(p.entry, ctx.loadMeta), loaded: 1 });
+  const sourcesByComp = sourcesByComponent(ctx.entries);
+  const renderSource = async (p: DebPart) => ({ text: await sourceStanzaOf(p.entry, ctx.loadMeta), loaded: 1 });
   for (const dist of s.dists) {
     const rel = distDir(dist, s.flat);
     const dir = path.join(ctx.stagingDir, rel);
     const previous = await previousReleaseFields(ctx.repo.currentLink, rel);
     if (previous) checkReleaseInfo(dist, previous);
     const digests: IndexFileDigest[] = [];
-    for (const b of binaryDirs(dist, s.flat)) {
-      const refs = s.flat ? byComponent.get(b.component) ?? [] : selectArch(byComponent.get(b.component), b.arch);
-      const plan = planPackages(refs, { preset, gz: true });
-      const idxDir = path.join(dir, b.rel);
+    const jobs: IndexJob[] = [
+      ...binaryDirs(dist, s.flat).map((b): IndexJob => ({
+        rel: b.rel,
+        name: 'Packages',
+        plan: planPackages(s.flat ? byComponent.get(b.component) ?? [] : selectArch(byComponent.get(b.component), b.arch), { preset, gz: true }),
+        render,
+        cacheDir: path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${b.component}` : path.join(b.component, `binary-${b.arch}`)),
+      })),
+      ...sourceDirs(dist, s.flat).map((c): IndexJob => ({
+        rel: c.rel,
+        name: 'Sources',
+        plan: planSources(sourcesByComp.get(c.component) ?? [], { preset }),
+        render: renderSource,
+        cacheDir: path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${c.component}-source` : path.join(c.component, 'source')),
+      })),
+    ];
+    for (const job of jobs) {
+      const idxDir = path.join(dir, job.rel);
       await mkdirp(idxDir);
-      const cacheDir = path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${b.component}` : path.join(b.component, `binary-${b.arch}`));
-      const w = await writeIndexStreaming(plan, render, idxDir, { xz: 'Packages.xz', gz: 'Packages.gz' }, { cacheDir, preset, md5: true });
-      await linkByHash(idxDir, 'Packages.xz', w.xz.sha256);
-      await linkByHash(idxDir, 'Packages.gz', w.gz!.sha256);
-      const at = (name: string) => path.posix.join(b.rel, name);
-      digests.push({ path: at('Packages'), ...w.plain, md5: w.plain.md5! }, { path: at('Packages.gz'), ...w.gz!, md5: w.gz!.md5! }, { path: at('Packages.xz'), ...w.xz, md5: w.xz.md5! });
-      written.push(path.posix.join(rel, b.rel, 'Packages.xz'), path.posix.join(rel, b.rel, 'Packages.gz'));
+      const xzName = `${job.name}.xz`;
+      const gzName = `${job.name}.gz`;
+      const w = await writeIndexStreaming(job.plan, job.render, idxDir, { xz: xzName, gz: gzName }, { cacheDir: job.cacheDir, preset, md5: true });
+      await linkByHash(idxDir, xzName, w.xz.sha256);
+      await linkByHash(idxDir, gzName, w.gz!.sha256);
+      const at = (name: string) => path.posix.join(job.rel, name);
+      digests.push({ path: at(job.name), ...w.plain, md5: w.plain.md5! }, { path: at(gzName), ...w.gz!, md5: w.gz!.md5! }, { path: at(xzName), ...w.xz, md5: w.xz.md5! });
+      written.push(path.posix.join(rel, job.rel, xzName), path.posix.join(rel, job.rel, gzName));
       stats.indexes++;
-      stats.packagesListed += w.stats.packages;
+      if (job.name === 'Packages') stats.packagesListed += w.stats.packages;
+      else stats.sourcesListed += w.stats.packages;
       stats.groupsCompressed += w.stats.compressed;
       stats.groupsReused += w.stats.reused;
     }

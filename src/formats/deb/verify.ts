@@ -2,7 +2,8 @@
  * Checks of a deb snapshot's indexes. Always: each distribution's Release exists, every shipped index it
  * lists has the stated size and hashes, its by-hash link exists, each .xz is one well-formed stream.
  * Without `quick` (`rcurepo verify`): both compressed variants decompress to bytes matching the listed
- * uncompressed Packages, which must equal a from-scratch rendering from the entries' metadata.
+ * uncompressed Packages (Sources), which must equal a from-scratch rendering from the entries' metadata;
+ * every file a .dsc lists is in the tree beside it with the stated bytes.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -17,6 +18,8 @@ import { BY_HASH } from './by-hash.js';
 import { releaseSignJobs } from './indexes.js';
 import { packagesByComponent, renderPackages, selectArch } from './packages-index.js';
 import { parseRelease } from './release.js';
+import { isDscMeta } from './dsc.js';
+import { renderSources, sourcesByComponent } from './sources-index.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -36,6 +39,7 @@ async function read(file: string): Promise<Buffer | undefined> {
 export async function verifyDebIndexes(ctx: VerifyContext): Promise<string[]> {
   const faults: string[] = [];
   const byComponent = packagesByComponent(ctx.entries);
+  const sourcesByComp = sourcesByComponent(ctx.entries);
   const rels: string[] = [];
   if (await read(path.join(ctx.snapshotDir, 'Release'))) rels.push('');
   try {
@@ -60,25 +64,60 @@ export async function verifyDebIndexes(ctx: VerifyContext): Promise<string[]> {
       const problems = ctx.quick ? missingSignatures(signing, jobs) : present.length ? await verifySignatures(signing, present) : [];
       faults.push(...problems.map((p) => `${path.posix.join(rel, 'Release')}: ${p}`));
     }
-    const dirs = [...new Set([...release.sha256.keys()].filter((p) => p === 'Packages' || p.endsWith('/Packages')).map((p) => path.posix.dirname(p)))].sort();
-    for (const d of dirs) {
-      const idxRel = d === '.' ? '' : d;
-      const m = /^([^/]+)\/binary-([^/]+)$/.exec(idxRel);
-      const refs = rel === '' ? [...byComponent.values()].flat() : m ? selectArch(byComponent.get(m[1]!), m[2]!) : undefined;
-      await checkIndexDir(ctx, rel, idxRel, release, faults, refs && (async () => renderPackages(refs, ctx.loadMeta)));
+    for (const kind of ['Packages', 'Sources'] as const) {
+      const dirs = [...new Set([...release.sha256.keys()].filter((p) => p === kind || p.endsWith(`/${kind}`)).map((p) => path.posix.dirname(p)))].sort();
+      for (const d of dirs) {
+        const idxRel = d === '.' ? '' : d;
+        await checkIndexDir(ctx, rel, idxRel, kind, release, faults, expectedIndex(ctx, kind, rel, idxRel, byComponent, sourcesByComp));
+      }
+    }
+  }
+  if (!ctx.quick) faults.push(...(await missingSourceFiles(ctx)));
+  return faults;
+}
+
+/** How to render an index folder's content from scratch, or undefined when the folder is not one this format writes. */
+function expectedIndex(ctx: VerifyContext, kind: 'Packages' | 'Sources', rel: string, idxRel: string, byComponent: ReturnType<typeof packagesByComponent>, sourcesByComp: ReturnType<typeof sourcesByComponent>): (() => Promise<Buffer>) | undefined {
+  if (kind === 'Sources') {
+    const m = /^([^/]+)\/source$/.exec(idxRel);
+    const refs = rel === '' ? [...sourcesByComp.values()].flat() : m ? sourcesByComp.get(m[1]!) ?? [] : undefined;
+    return refs && (async () => renderSources(refs, ctx.loadMeta));
+  }
+  const m = /^([^/]+)\/binary-([^/]+)$/.exec(idxRel);
+  const refs = rel === '' ? [...byComponent.values()].flat() : m ? selectArch(byComponent.get(m[1]!), m[2]!) : undefined;
+  return refs && (async () => renderPackages(refs, ctx.loadMeta));
+}
+
+/** Every file a published .dsc lists must be in the tree beside it, with the bytes the .dsc states. */
+async function missingSourceFiles(ctx: VerifyContext): Promise<string[]> {
+  const byPath = new Map(ctx.entries.map((e) => [e.path, e]));
+  const faults: string[] = [];
+  for (const refs of sourcesByComponent(ctx.entries).values()) {
+    for (const r of refs) {
+      const meta = await ctx.loadMeta(r.entry);
+      if (!isDscMeta(meta)) {
+        faults.push(`${r.entry.path}: cached source metadata is missing or from another version`);
+        continue;
+      }
+      for (const f of meta.files) {
+        const p = path.posix.join(path.posix.dirname(r.entry.path), f.name);
+        const e = byPath.get(p);
+        if (!e) faults.push(`${r.entry.path}: lists ${f.name}, which is not in the tree`);
+        else if (e.sha256 !== f.sha256 || e.size !== f.size) faults.push(`${r.entry.path}: lists ${f.name} with sha256 ${f.sha256} (${f.size} bytes), the tree has sha256 ${e.sha256} (${e.size} bytes)`);
+      }
     }
   }
   return faults;
 }
 
-async function checkIndexDir(ctx: VerifyContext, rel: string, idxRel: string, release: ReturnType<typeof parseRelease>, faults: string[], expected: (() => Promise<Buffer>) | undefined): Promise<void> {
+async function checkIndexDir(ctx: VerifyContext, rel: string, idxRel: string, kind: 'Packages' | 'Sources', release: ReturnType<typeof parseRelease>, faults: string[], expected: (() => Promise<Buffer>) | undefined): Promise<void> {
   const dir = path.join(ctx.snapshotDir, rel, idxRel);
   const name = (f: string) => path.posix.join(rel, idxRel, f);
   const listed = (f: string) => release.sha256.get(path.posix.join(idxRel, f));
-  const plain = listed('Packages');
-  if (!plain) faults.push(`${name('Packages')}: not listed in ${path.posix.join(rel, 'Release')}`);
+  const plain = listed(kind);
+  if (!plain) faults.push(`${name(kind)}: not listed in ${path.posix.join(rel, 'Release')}`);
   const contents: Buffer[] = [];
-  for (const f of ['Packages.xz', 'Packages.gz']) {
+  for (const f of [`${kind}.xz`, `${kind}.gz`]) {
     const want = listed(f);
     const bytes = await read(path.join(dir, f));
     if (!want) {
@@ -93,7 +132,7 @@ async function checkIndexDir(ctx: VerifyContext, rel: string, idxRel: string, re
     if (bytes.length !== want.size || h !== want.sha256) faults.push(`${name(f)}: Release says ${want.size} bytes sha256 ${want.sha256}, the file has ${bytes.length} bytes sha256 ${h}`);
     const byHash = await read(path.join(dir, BY_HASH, want.sha256));
     if (!byHash) faults.push(`${name(f)}: by-hash/SHA256/${want.sha256} missing`);
-    if (f === 'Packages.xz') {
+    if (f.endsWith('.xz')) {
       try {
         checkXzStructure(bytes);
       } catch (e) {
@@ -103,20 +142,20 @@ async function checkIndexDir(ctx: VerifyContext, rel: string, idxRel: string, re
     }
     if (ctx.quick) continue;
     try {
-      contents.push(f === 'Packages.xz' ? await runXz(['-d', '-c', '--format=xz', '--single-stream'], bytes) : zlib.gunzipSync(bytes));
+      contents.push(f.endsWith('.xz') ? await runXz(['-d', '-c', '--format=xz', '--single-stream'], bytes) : zlib.gunzipSync(bytes));
     } catch (e) {
       faults.push(`${name(f)}: does not decompress (${(e as Error).message})`);
     }
   }
   if (ctx.quick || !plain) return;
-  for (const c of contents) if (c.length !== plain.size || sha256(c) !== plain.sha256) faults.push(`${name('Packages')}: a compressed variant decompresses to bytes that differ from the Release listing`);
+  for (const c of contents) if (c.length !== plain.size || sha256(c) !== plain.sha256) faults.push(`${name(kind)}: a compressed variant decompresses to bytes that differ from the Release listing`);
   if (expected) {
     let want: Buffer | undefined;
     try {
       want = await expected();
     } catch (e) {
-      faults.push(`${name('Packages')}: cannot regenerate for comparison (${(e as Error).message})`);
+      faults.push(`${name(kind)}: cannot regenerate for comparison (${(e as Error).message})`);
     }
-    if (want && (want.length !== plain.size || sha256(want) !== plain.sha256)) faults.push(`${name('Packages')}: differs from the index the snapshot's packages produce`);
+    if (want && (want.length !== plain.size || sha256(want) !== plain.sha256)) faults.push(`${name(kind)}: differs from the index the snapshot's ${kind === 'Packages' ? 'packages' : 'source packages'} produce`);
   }
 }
