@@ -67,7 +67,7 @@ function aptlyTree(dir: string, debs: string[]): string {
   const aptly = (...args: string[]) => tool('aptly', [`-config=${cfg}`, ...args]);
   aptly('repo', 'create', '-distribution=bookworm', '-component=main', 'adoptme');
   aptly('repo', 'add', 'adoptme', ...debs);
-  aptly('publish', 'repo', '-skip-signing', '-distribution=bookworm', '-architectures=amd64,arm64', '-origin=AptlyOrigin', '-label=AptlyLabel', 'adoptme');
+  aptly('-architectures=amd64,arm64', 'publish', 'repo', '-skip-signing', '-distribution=bookworm', '-origin=AptlyOrigin', '-label=AptlyLabel', 'adoptme');
   return path.join(dir, 'aptly', 'public');
 }
 
@@ -262,6 +262,32 @@ describe('adopt an apt tree', () => {
     assert.match(r.differences[0]!, /^dists\/bookworm\/main\/binary-amd64: hello 1\.1-1 amd64: Maintainer: original "Someone Else <t@example\.invalid>", regenerated "T <t@example\.invalid>"$/);
     assert.ok(r.notImported.includes('dists/bookworm/main/source/Sources.gz: 1 source package(s) not adopted (adopt takes binary packages; their .dsc and source files are listed below as not imported)'), r.notImported.join('\n'));
     assert.ok(r.notImported.some((n) => n.startsWith('pool/main/h/hello/hello_1.1-1.dsc: a source package file')));
+  });
+
+  it('two distributions: --dist picks one; adopting both reports what one component shared by both changes', (t) => {
+    if (!hasReprepro()) return t.skip(missing('reprepro', 'reprepro'));
+    const { dir, cli, debs } = setup();
+    const b = path.join(dir, 'two');
+    fs.mkdirSync(path.join(b, 'conf'), { recursive: true });
+    const dist = (codename: string, suite: string) => `Codename: ${codename}\nSuite: ${suite}\nOrigin: Two\nLabel: Two\nArchitectures: amd64 arm64\nComponents: main\n`;
+    fs.writeFileSync(path.join(b, 'conf', 'distributions'), `${dist('bookworm', 'stable')}\n${dist('trixie', 'testing')}`);
+    for (const f of Object.values(debs)) tool('reprepro', ['-b', b, 'includedeb', 'bookworm', f]);
+    tool('reprepro', ['-b', b, 'includedeb', 'trixie', debs['hello-data 1:0.9~rc1-1 all']!]);
+    const one = cli.json<Adopted>(['create-repo', 'one', '--format', 'deb', '--adopt', b, '--dist', 'testing']);
+    assert.deepEqual(one.distributions.map((d) => d.codename), ['trixie']);
+    assert.equal(one.imported, 1);
+    assert.deepEqual(one.differences, []);
+    assert.ok(one.notImported.includes('dists/bookworm: distribution not adopted (not named by --dist)'), one.notImported.join('\n'));
+    assert.ok(one.notImported.includes('pool/main/h/hello/hello_1.1-1_amd64.deb: a package no adopted Packages index lists'), one.notImported.join('\n'));
+    const both = cli.json<Adopted>(['create-repo', 'both', '--format', 'deb', '--adopt', b]);
+    assert.deepEqual(both.distributions.map((d) => d.codename), ['bookworm', 'trixie']);
+    assert.equal(both.imported, 5);
+    // rcurepo lists a component's packages in every distribution with that component: trixie gains them.
+    assert.ok(both.differences.length > 0 && both.differences.every((d) => /^dists\/trixie\/main\/binary-(amd64|arm64): .*: in the regenerated index, not in the original one$/.test(d)), both.differences.join('\n'));
+    assert.ok(both.differences.includes('dists/trixie/main/binary-amd64: hello 1.1-1 amd64: in the regenerated index, not in the original one'));
+    const bad = cli.sync(['create-repo', 'none', '--format', 'deb', '--adopt', b, '--dist', 'sid']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--dist sid: .* has no such distribution \(it has bookworm, trixie\)/);
   });
 
   it('a flat repository (apt-ftparchive): packages placed in the pool, moves reported, no differences', (t) => {
