@@ -71,6 +71,9 @@ function aptlyTree(dir: string, debs: string[]): string {
   return path.join(dir, 'aptly', 'public');
 }
 
+/** reprepro 5.3 keeps one version of a package per architecture in a distribution: the older hello goes. */
+const kept = (debs: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(debs).filter(([id]) => id !== 'hello 1.0-1 amd64'));
+
 /** reprepro: codename bookworm with suite stable, components main and contrib (libfoo1 in contrib). */
 function repreproTree(dir: string, debs: Record<string, string>): string {
   const b = path.join(dir, 'reprepro');
@@ -182,14 +185,14 @@ describe('adopt an apt tree', () => {
     const before = listing(base);
     const dry = cli.json<Adopted>(['create-repo', 'rep', '--format', 'deb', '--adopt', tree, '--dry-run']);
     assert.equal(dry.dryRun, true);
-    assert.equal(dry.imported, 5);
+    assert.equal(dry.imported, 4);
     assert.deepEqual(listing(base), before, 'a dry run changes nothing');
     const r = cli.json<Adopted>(['create-repo', 'rep', '--format', 'deb', '--adopt', tree]);
     assert.deepEqual(r.differences, []);
-    assert.equal(r.imported, 5);
+    assert.equal(r.imported, 4);
     assert.deepEqual(r.distributions, [{ codename: 'bookworm', suite: 'stable', components: ['main', 'contrib'], architectures: ['amd64', 'arm64'], origin: 'RepOrigin', label: 'RepLabel' }]);
     assert.ok(r.notImported.some((n) => n.startsWith('conf/distributions: ')), `reprepro's configuration is reported: ${r.notImported.join(' | ')}`);
-    assertSameBytes(base, 'rep', debs);
+    assertSameBytes(base, 'rep', kept(debs));
     const snap = fs.realpathSync(path.join(base, 'repos', 'rep', 'current'));
     const release = fs.readFileSync(path.join(snap, 'dists/bookworm/Release'), 'utf8');
     for (const l of ['Origin: RepOrigin', 'Label: RepLabel', 'Suite: stable', 'Codename: bookworm', 'Components: main contrib']) assert.ok(release.includes(`${l}\n`), `Release has ${l}`);
@@ -228,7 +231,7 @@ describe('adopt an apt tree', () => {
     const swapped = copy('swapped');
     const victim = path.join(swapped, 'pool/main/h/hello/hello_1.0-1_arm64.deb');
     const bytes = fs.readFileSync(victim);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     fs.writeFileSync(victim, bytes);
     refused(swapped, /pool\/main\/h\/hello\/hello_1\.0-1_arm64\.deb: SHA256 [0-9a-f]{64}, dists\/bookworm\/main\/binary-arm64\/Packages(\.gz)? says [0-9a-f]{64}/);
     assert.equal(fs.existsSync(path.join(base, 'repos', 'bad')), false);
@@ -257,7 +260,7 @@ describe('adopt an apt tree', () => {
     relist(path.join(dist, 'Release'), 'main/source/Sources.gz', sources);
     fs.writeFileSync(path.join(tree, 'pool/main/h/hello/hello_1.1-1.dsc'), 'Format: 3.0 (native)\n');
     const r = cli.json<Adopted>(['create-repo', 'drift', '--format', 'deb', '--adopt', tree]);
-    assert.equal(r.imported, 5);
+    assert.equal(r.imported, 4);
     assert.equal(r.differences.length, 1, r.differences.join('\n'));
     assert.match(r.differences[0]!, /^dists\/bookworm\/main\/binary-amd64: hello 1\.1-1 amd64: Maintainer: original "Someone Else <t@example\.invalid>", regenerated "T <t@example\.invalid>"$/);
     assert.ok(r.notImported.includes('dists/bookworm/main/source/Sources.gz: 1 source package(s) not adopted (adopt takes binary packages; their .dsc and source files are listed below as not imported)'), r.notImported.join('\n'));
@@ -281,7 +284,7 @@ describe('adopt an apt tree', () => {
     assert.ok(one.notImported.includes('pool/main/h/hello/hello_1.1-1_amd64.deb: a package no adopted Packages index lists'), one.notImported.join('\n'));
     const both = cli.json<Adopted>(['create-repo', 'both', '--format', 'deb', '--adopt', b]);
     assert.deepEqual(both.distributions.map((d) => d.codename), ['bookworm', 'trixie']);
-    assert.equal(both.imported, 5);
+    assert.equal(both.imported, 4);
     // rcurepo lists a component's packages in every distribution with that component: trixie gains them.
     assert.ok(both.differences.length > 0 && both.differences.every((d) => /^dists\/trixie\/main\/binary-(amd64|arm64): .*: in the regenerated index, not in the original one$/.test(d)), both.differences.join('\n'));
     assert.ok(both.differences.includes('dists/trixie/main/binary-amd64: hello 1.1-1 amd64: in the regenerated index, not in the original one'));
