@@ -173,6 +173,21 @@ describe('adopt an apt tree', () => {
       assert.equal(sha256(apt.download('hello')), sha256(debs['hello 1.1-1 amd64']!));
       assert.equal(sha256(apt.download('hello:arm64')), sha256(debs['hello 1.0-1 arm64']!));
       assert.equal(sha256(apt.download('libfoo1')), sha256(debs['libfoo1 2.0-3 amd64']!));
+      if (spawnSync('gpg', ['--version']).status !== 0) return t.skip(missing('gpg', 'gnupg'));
+      // Signed with the repository's own key: a key, a resign, and apt checks it through signed-by.
+      const home = path.join(dir, 'gnupg');
+      fs.mkdirSync(home, { mode: 0o700 });
+      try {
+        for (const args of [['keys', 'init-key', 'apt', '--name', 'Adopted Archive', '--email', 'archive@example.invalid', '--gnupg-home', home, '--expire', 'never'], ['resign', 'apt'], ['keys', 'export', 'apt', '--out', dir]]) {
+          const k = cli.sync(args);
+          assert.equal(k.code, 0, `rcurepo ${args.join(' ')}: ${k.stdout}${k.stderr}`);
+        }
+        const signed = new AptClient(`deb [signed-by=${path.join(dir, 'apt-keyring.gpg')}] ${served.url}/apt/ bookworm main`, ['amd64', 'arm64']);
+        signed.update();
+        assert.equal(sha256(signed.download('hello-data')), sha256(debs['hello-data 1:0.9~rc1-1 all']!));
+      } finally {
+        spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } });
+      }
     } finally {
       await served.stop();
     }
