@@ -31,6 +31,7 @@ interface Adopted {
   moved: string[];
   notes: string[];
   dryRun: boolean;
+  wouldImport: string[];
   distributions: Array<{ codename: string; suite: string; components: string[]; architectures: string[]; origin?: string; label?: string }>;
 }
 
@@ -201,6 +202,7 @@ describe('adopt an apt tree', () => {
     const dry = cli.json<Adopted>(['create-repo', 'rep', '--format', 'deb', '--adopt', tree, '--dry-run']);
     assert.equal(dry.dryRun, true);
     assert.equal(dry.imported, 4);
+    assert.ok(dry.wouldImport.includes('pool/contrib/libf/libfoo/libfoo1_2.0-3_amd64.deb (libfoo1 2.0-3 amd64)'), dry.wouldImport.join('\n'));
     assert.deepEqual(listing(base), before, 'a dry run changes nothing');
     const r = cli.json<Adopted>(['create-repo', 'rep', '--format', 'deb', '--adopt', tree]);
     assert.deepEqual(r.differences, []);

@@ -19,14 +19,20 @@ export function describeTx(r: TransactionResult, what = 'change'): string {
   return `published generation ${r.generation} of '${r.repo}' (${counts})` + (warn ? '\n' + warn : '');
 }
 
-function describeAdopt(r: import('../commands/adopt.js').AdoptResult): string {
+type AdoptResult = import('../commands/adopt.js').AdoptResult;
+
+function distributionLine(d: NonNullable<AdoptResult['distributions']>[number]): string {
+  return `  distribution ${d.codename}${d.suite !== d.codename ? ` (suite ${d.suite})` : ''}: components ${d.components.join(' ')}; architectures ${d.architectures.join(' ')}${d.origin !== undefined ? `; Origin ${d.origin}` : ''}${d.label !== undefined ? `; Label ${d.label}` : ''}`;
+}
+
+function describeAdopt(r: AdoptResult): string {
   if (r.dryRun) {
     const head = `dry run: would create '${r.repo}' (${r.format}) from ${r.source}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}; ${r.notImported.length} not imported`;
     if (r.format !== 'deb') return head;
-    return [head, ...(r.distributions ?? []).map((d) => `  distribution ${d.codename}: components ${d.components.join(' ')}; architectures ${d.architectures.join(' ')}`), ...r.moved.map((m) => `  would move: ${m}`), ...r.notImported.map((n) => `  not imported: ${n}`), ...r.notes.map((n) => `  note: ${n}`)].join('\n');
+    return [head, ...(r.distributions ?? []).map(distributionLine), ...(r.wouldImport ?? []).map((f) => `  would import: ${f}`), ...r.moved.map((m) => `  would move: ${m}`), ...r.notImported.map((n) => `  not imported: ${n}`), ...r.notes.map((n) => `  note: ${n}`)].join('\n');
   }
   const lines = [`adopted ${r.source} as '${r.repo}' (${r.format}), generation ${r.generation}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}`];
-  for (const d of r.distributions ?? []) lines.push(`  distribution ${d.codename}${d.suite !== d.codename ? ` (suite ${d.suite})` : ''}: components ${d.components.join(' ')}; architectures ${d.architectures.join(' ')}${d.origin !== undefined ? `; Origin ${d.origin}` : ''}${d.label !== undefined ? `; Label ${d.label}` : ''}`);
+  for (const d of r.distributions ?? []) lines.push(distributionLine(d));
   for (const m of r.moved) lines.push(`  moved: ${m}`);
   for (const n of r.notImported) lines.push(`  not imported: ${n}`);
   for (const n of r.notes) lines.push(`  note: ${n}`);

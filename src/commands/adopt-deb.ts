@@ -114,6 +114,7 @@ export async function adoptDeb(opts: AdoptOptions, source: string): Promise<Adop
   // Fail fast, before reading every package: create-repo checks again when it creates the repository.
   if (await pathExists(layout.repo(opts.name).dir)) throw new RcuError('EXISTS', `repository '${opts.name}' already exists`);
   if (opts.dryRun) {
+    result.wouldImport = survey.listed.map((l) => `${l.rel} (${l.id})`);
     const faults = await dryCheck(format, settings, survey, result);
     if (faults.length) throw refuse(source, faults);
     return result;

@@ -51,6 +51,8 @@ export interface AdoptResult {
   moved: string[];
   /** What a reader of the differences should know (an index rcurepo does not write, fields not compared). */
   notes: string[];
+  /** deb --dry-run: each file that would be imported, with the package it is (`path (name version arch)`). */
+  wouldImport?: string[];
   /** deb: the distributions created from the tree's Release files. */
   distributions?: Array<{ codename: string; suite: string; components: string[]; architectures: string[]; origin?: string; label?: string }>;
 }
