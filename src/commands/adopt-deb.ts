@@ -23,8 +23,12 @@ import { pathExists } from '../util/fsx.js';
 import { progress } from '../util/progress.js';
 import { createRepo, deleteRepo } from './repos.js';
 
+/** Faults listed in full up to this many; a tree that is wholly wrong needs no 50,000-line answer. */
+const MAX_LISTED_FAULTS = 200;
+
 function refuse(source: string, faults: string[]): RcuError {
-  return new RcuError('BAD_INPUT', `${source}: ${faults.length} fault(s) against the tree's own Release and Packages files; nothing was adopted`, { details: faults });
+  const details = faults.length > MAX_LISTED_FAULTS ? [...faults.slice(0, MAX_LISTED_FAULTS), `... and ${faults.length - MAX_LISTED_FAULTS} more`] : faults;
+  return new RcuError('BAD_INPUT', `${source}: ${faults.length} fault(s) against the tree's own Release and Packages files; nothing was adopted`, { details });
 }
 
 /** A listed file's bytes against its stanza (Size was checked by the survey; SHA256, else SHA1). */
