@@ -19,11 +19,23 @@ export function describeTx(r: TransactionResult, what = 'change'): string {
   return `published generation ${r.generation} of '${r.repo}' (${counts})` + (warn ? '\n' + warn : '');
 }
 
-function describeAdopt(r: import('../commands/adopt.js').AdoptResult): string {
-  if (r.dryRun) return `dry run: would create '${r.repo}' (${r.format}) from ${r.source}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}; ${r.notImported.length} not imported`;
+type AdoptResult = import('../commands/adopt.js').AdoptResult;
+
+function distributionLine(d: NonNullable<AdoptResult['distributions']>[number]): string {
+  return `  distribution ${d.codename}${d.suite !== d.codename ? ` (suite ${d.suite})` : ''}: components ${d.components.join(' ')}; architectures ${d.architectures.join(' ')}${d.origin !== undefined ? `; Origin ${d.origin}` : ''}${d.label !== undefined ? `; Label ${d.label}` : ''}`;
+}
+
+function describeAdopt(r: AdoptResult): string {
+  if (r.dryRun) {
+    const head = `dry run: would create '${r.repo}' (${r.format}) from ${r.source}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}; ${r.notImported.length} not imported`;
+    if (r.format !== 'deb') return head;
+    return [head, ...(r.distributions ?? []).map(distributionLine), ...(r.wouldImport ?? []).map((f) => `  would import: ${f}`), ...r.moved.map((m) => `  would move: ${m}`), ...r.notImported.map((n) => `  not imported: ${n}`), ...r.notes.map((n) => `  note: ${n}`)].join('\n');
+  }
   const lines = [`adopted ${r.source} as '${r.repo}' (${r.format}), generation ${r.generation}: ${r.imported} file(s)${r.assets.length ? `, assets ${r.assets.join(', ')}` : ''}`];
+  for (const d of r.distributions ?? []) lines.push(distributionLine(d));
   for (const m of r.moved) lines.push(`  moved: ${m}`);
   for (const n of r.notImported) lines.push(`  not imported: ${n}`);
+  for (const n of r.notes) lines.push(`  note: ${n}`);
   for (const d of r.differences) lines.push(`  DIFFERENCE: ${d}`);
   lines.push(r.differences.length ? `${r.differences.length} difference(s) between the original index and rcurepo's` : "rcurepo's index lists every package exactly as the original did");
   return lines.join('\n');
@@ -51,8 +63,8 @@ export const coreCommands: CommandDef[] = [
       ['--format', 'Repository format: files (default), eopkg or deb'],
       ['--upstream', "Make a mirror of rsync://HOST/MODULE/PATH, ssh://HOST/PATH or a local path; fill it with 'sync'"],
       ['--keyring', "A mirror's OpenPGP keyring: the upstream's signatures must verify against it"],
-      ['--adopt', 'Take an existing published tree (e.g. a ferryd repository folder) once: packages into the pool, indexes regenerated and compared'],
-      ['--dist', 'deb: codename of the first distribution (required for deb)'],
+      ['--adopt', 'Take an existing published tree (a ferryd repository folder, an aptly or reprepro publish) once: packages into the pool, indexes regenerated and compared'],
+      ['--dist', 'deb: codename of the first distribution (required for deb); with --adopt: the distributions to adopt (comma-separated or repeated; default all)'],
       ['--suite', 'deb: suite name (default: the codename)'],
       ['--components', 'deb: comma-separated components (default main)'],
       ['--architectures', 'deb: comma-separated architectures (default amd64)'],
@@ -62,12 +74,15 @@ export const coreCommands: CommandDef[] = [
       ['--flat', 'deb: flat layout (Packages and Release at the top, one component)'],
     ],
     booleans: ['flat'],
-    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo apt --format deb --dist bookworm --components main,contrib --architectures amd64,arm64 --origin Example', 'create-repo solus --format eopkg --upstream rsync://mirror.example.org/solus/packages/shannon', 'create-repo legacy --format eopkg --adopt /srv/ferryd/repo/unstable'],
+    examples: ['create-repo main --format files', 'create-repo unstable --format eopkg', 'create-repo apt --format deb --dist bookworm --components main,contrib --architectures amd64,arm64 --origin Example', 'create-repo solus --format eopkg --upstream rsync://mirror.example.org/solus/packages/shannon', 'create-repo legacy --format eopkg --adopt /srv/ferryd/repo/unstable', 'create-repo apt --format deb --adopt /srv/aptly/public --dist bookworm'],
     async run(ctx, [name], opts) {
       if (opts.adopt !== undefined) {
         if (opts.upstream !== undefined) throw new RcuError('USAGE', '--adopt and --upstream exclude each other');
+        const fromTree = ['suite', 'components', 'architectures', 'origin', 'label', 'description', 'flat'].filter((k) => opts[k] !== undefined && opts[k] !== false);
+        if (fromTree.length) throw new RcuError('USAGE', `--${fromTree[0]} does not go with --adopt: an adopted tree's distributions are read from its Release files`);
+        const dists = ([] as unknown[]).concat(opts.dist ?? []).flatMap((d) => String(d).split(',')).map((d) => d.trim()).filter((d) => d !== '');
         const { adoptRepo } = await import('../commands/adopt.js');
-        const r = await adoptRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, source: String(opts.adopt), cwd: ctx.io.cwd, dryRun: !!opts['dry-run'], waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
+        const r = await adoptRepo({ base: ctx.base(opts), name: name!, format: opts.format as string | undefined, source: String(opts.adopt), cwd: ctx.io.cwd, dryRun: !!opts['dry-run'], dists, waitSeconds: ctx.waitSeconds(opts), onWait: ctx.onWait });
         ctx.emit(opts, r, () => describeAdopt(r));
         return;
       }

@@ -1,8 +1,9 @@
 /**
- * `rcurepo create-repo NAME --format eopkg|files --adopt PATH`: make an existing published tree an
+ * `rcurepo create-repo NAME --format eopkg|files|deb --adopt PATH`: make an existing published tree an
  * ordinary rcurepo repository, once. A new repository is created, every package (and eopkg asset) is
  * imported in one transaction, and the index rcurepo regenerated is compared with the tree's original
  * one package by package. Refused input removes the new repository again: nothing half-adopted stays.
+ * deb trees (distributions, Release checks) are adopted by adopt-deb.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,8 @@ export interface AdoptOptions {
   source: string;
   cwd: string;
   dryRun?: boolean;
+  /** deb: the distributions to adopt (folder name, codename or suite; default: all of them). */
+  dists?: string[];
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
 }
@@ -46,17 +49,25 @@ export interface AdoptResult {
   notImported: string[];
   /** Packages rcurepo placed elsewhere than the original tree had them. */
   moved: string[];
+  /** What a reader of the differences should know (an index rcurepo does not write, fields not compared). */
+  notes: string[];
+  /** deb --dry-run: each file that would be imported, with the package it is (`path (name version arch)`). */
+  wouldImport?: string[];
+  /** deb: the distributions created from the tree's Release files. */
+  distributions?: Array<{ codename: string; suite: string; components: string[]; architectures: string[]; origin?: string; label?: string }>;
 }
 
 export async function adoptRepo(opts: AdoptOptions): Promise<AdoptResult> {
   const layout = await openBase(opts.base);
   const formatName = opts.format ?? 'files';
   const source = path.resolve(opts.cwd, opts.source);
+  if (formatName === 'deb') return (await import('./adopt-deb.js')).adoptDeb(opts, source);
+  if (opts.dists?.length) throw new RcuError('USAGE', '--dist applies to --format deb');
   const survey = surveyTree(source, formatName);
   const format = await getFormat(formatName);
   const result: AdoptResult = {
     repo: opts.name, format: formatName, source, dryRun: !!opts.dryRun, generation: 0, imported: survey.files.length,
-    assets: Object.keys(survey.assets), differences: [], notImported: survey.notImported, moved: [],
+    assets: Object.keys(survey.assets), differences: [], notImported: survey.notImported, moved: [], notes: [],
   };
   if (opts.dryRun) return result;
   await createRepo({ base: opts.base, name: opts.name, format: formatName });

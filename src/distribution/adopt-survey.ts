@@ -33,7 +33,8 @@ function walk(root: string, rel: string, out: string[], odd: string[]): void {
   }
 }
 
-export function surveyTree(source: string, format: string): AdoptSurvey {
+/** Every regular file of a tree to adopt (sorted, relative paths), and everything else found in it. */
+export function walkTree(source: string): { all: string[]; odd: string[] } {
   const st = fs.statSync(source, { throwIfNoEntry: false });
   if (!st) throw new RcuError('BAD_INPUT', `${source}: no such folder`);
   if (!st.isDirectory()) throw new RcuError('BAD_INPUT', `${source}: not a folder (adopt takes a published repository tree)`);
@@ -41,6 +42,11 @@ export function surveyTree(source: string, format: string): AdoptSurvey {
   const odd: string[] = [];
   walk(source, '', all, odd);
   all.sort();
+  return { all, odd };
+}
+
+export function surveyTree(source: string, format: string): AdoptSurvey {
+  const { all, odd } = walkTree(source);
   const s: AdoptSurvey = { source, format, files: [], assets: {}, notImported: odd.map((o) => `${o}: not a regular file`) };
   const abs = (r: string) => path.join(source, r);
   if (format === 'eopkg') {
@@ -64,7 +70,7 @@ export function surveyTree(source: string, format: string): AdoptSurvey {
     }
     if (s.files.length === 0) throw new RcuError('BAD_INPUT', `${source}: no file to adopt`);
   } else {
-    throw new RcuError('USAGE', `adopt supports the files and eopkg formats, not '${format}'`);
+    throw new RcuError('USAGE', `adopt supports the files, eopkg and deb formats, not '${format}'`);
   }
   return s;
 }

@@ -13,7 +13,7 @@ import type { TreeEntry } from '../formats/format.js';
 import type { CheckedTree } from './sync-checks.js';
 import { gpgv, unxz } from './sync-tools.js';
 
-interface ReleaseSum {
+export interface ReleaseSum {
   hash: string;
   size: number;
   path: string;
@@ -24,7 +24,7 @@ const HASH_FIELDS = [
   ['SHA1', 'sha1'],
   ['MD5Sum', 'md5'],
 ] as const;
-type Algo = (typeof HASH_FIELDS)[number][1];
+export type Algo = (typeof HASH_FIELDS)[number][1];
 
 /** Fields of a deb822 paragraph (continuation lines joined with '\n'). */
 export function parseParagraph(text: string): Map<string, string> {
@@ -56,7 +56,7 @@ function hashOf(t: CheckedTree, e: TreeEntry, algo: Algo): string {
 }
 
 /** The strongest checksum list of a Release paragraph. */
-function releaseSums(fields: Map<string, string>): { algo: Algo; sums: ReleaseSum[] } | undefined {
+export function releaseSums(fields: Map<string, string>): { algo: Algo; sums: ReleaseSum[] } | undefined {
   for (const [field, algo] of HASH_FIELDS) {
     const v = fields.get(field);
     if (v === undefined) continue;
@@ -105,11 +105,15 @@ async function signedRelease(t: CheckedTree, dir: string, keyring: string | unde
   return text;
 }
 
-async function readIndex(t: CheckedTree, e: TreeEntry): Promise<string> {
-  const b = t.read(e.path);
-  if (e.path.endsWith('.gz')) return zlib.gunzipSync(b).toString('utf8');
-  if (e.path.endsWith('.xz')) return (await unxz(b)).toString('utf8');
+/** An index's text from its bytes, by its name's compression suffix (none, .gz or .xz). */
+export async function decodeIndex(name: string, b: Buffer): Promise<string> {
+  if (name.endsWith('.gz')) return zlib.gunzipSync(b).toString('utf8');
+  if (name.endsWith('.xz')) return (await unxz(b)).toString('utf8');
   return b.toString('utf8');
+}
+
+async function readIndex(t: CheckedTree, e: TreeEntry): Promise<string> {
+  return decodeIndex(e.path, t.read(e.path));
 }
 
 export async function checkDebTree(t: CheckedTree, keyring: string | undefined): Promise<string[]> {

@@ -23,7 +23,7 @@ export { canonicalName, parseDebPath, poolPrefix, treePathFor, isDebMeta } from 
 export { compareVersions, parseVersion } from './version.js';
 export { formatDependency, formatRelation, multiArchOf, parseDependencies, parseProvides, versionSatisfies, type Dependency, type Provided, type Relation } from './relations.js';
 export { debSettings, makeDist, pickDist, type DebSettings, type DistConfig } from './settings.js';
-export { lastDebStats } from './indexes.js';
+export { binaryDirs, distDir, lastDebStats } from './indexes.js';
 
 /** Root names the format generates (pool/dists layout and flat layout); never pool entries. */
 export const DEB_INDEX_FILES = ['dists', 'Packages', 'Packages.gz', 'Packages.xz', 'Release', 'InRelease', 'Release.gpg', 'by-hash', 'Sources', 'Sources.gz', 'Sources.xz'] as const;
