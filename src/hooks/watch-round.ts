@@ -10,6 +10,14 @@ import type { CommitGate } from './group-commit.js';
 export const ROUND_MAX_UPLOADS = 256;
 export const ROUND_MAX_BYTES = 1 << 30;
 
+/**
+ * How long a round whose first upload is ready waits for uploads still settling: a burst of build bots
+ * arrives over a second or so, and one publish less is worth more than that. Never longer than 2 s.
+ */
+export function gatherMs(settleMs: number): number {
+  return Math.min(Math.max(settleMs, 1000), 2000);
+}
+
 /** An upload ready to be taken: its size (for the round's bound) and how to import it. */
 export interface Job {
   bytes: number;

@@ -15,7 +15,7 @@ import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
 import type { CommitGate } from './group-commit.js';
-import { refusalJob, roundIsFull, runRound, takeRound } from './watch-round.js';
+import { gatherMs, refusalJob, roundIsFull, runRound, takeRound } from './watch-round.js';
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
@@ -91,10 +91,10 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         await sleep(o.pollMs, o.signal);
         continue;
       }
-      // A burst arrives over a moment: wait (one settle time at most) for uploads still settling, so
-      // they share this round's publish instead of needing one of their own.
+      // A burst arrives over a moment: wait (briefly, see gatherMs) for uploads still settling, so they
+      // share this round's publish instead of needing one of their own.
       firstReady ??= Date.now();
-      if (settling > 0 && !roundIsFull(jobs) && Date.now() - firstReady < o.settleMs) {
+      if (settling > 0 && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
         await sleep(o.pollMs, o.signal);
         continue;
       }
