@@ -142,8 +142,8 @@ test('fifty uploads waiting for the watcher share ONE publish; a conflicting one
   assert.deepEqual([...gens], [before + 1], 'every accepted upload of the round was published in the same, single new generation');
   const listed = listRepo(cli, 'r');
   for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
-  assert.ok(fs.readdirSync(path.join(inc, 'rejected')).some((n) => n.startsWith('same.bin')), 'the refused upload is in rejected/');
-  assert.deepEqual(pendingUploads(inc), [], 'nothing left in incoming');
+  await until('the refused upload moved into rejected/', () => fs.readdirSync(path.join(inc, 'rejected')).some((n) => n.startsWith('same.bin')));
+  await until('nothing left in incoming', () => pendingUploads(inc).length === 0);
   assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'verdicts')), [], 'every verdict collected');
   assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'wake')), [], 'every wake-up FIFO removed by its client');
   w.proc.kill('SIGTERM');

@@ -71,11 +71,11 @@ async function writeVerdict(incoming: string, d: Decision): Promise<void> {
   // No fsync: a verdict is for an uploader waiting now; after a machine crash there is none (and the
   // journal, which is synced, says the decision again).
   await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncData: false, syncDir: false });
-  await wakeUploader(incoming, d.name);
 }
 
 /**
- * Wake the uploader of `name` if it waits on its FIFO: one newline, never blocking (no FIFO, nobody
+ * Wake the uploader of `name` if it waits on its FIFO (once its upload has been deleted or moved, so a
+ * client that returns finds incoming as the verdict says): one newline, never blocking (no FIFO, nobody
  * reading, a full pipe: nothing to do; the client also looks again every second).
  */
 async function wakeUploader(incoming: string, name: string): Promise<void> {
@@ -177,6 +177,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
       await fsp.rm(pathOf(incoming, f), { force: true });
     }
   }
+  if (d.verdict) await wakeUploader(incoming, d.name);
   await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });
 }
 

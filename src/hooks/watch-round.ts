@@ -49,6 +49,6 @@ export function roundIsFull(jobs: readonly Job[]): boolean {
  */
 export async function runRound(round: readonly Job[], onError: (reason: string) => void): Promise<void> {
   const gates = commitGates(round.length);
-  const results = await Promise.allSettled(round.map((job, i) => job.run(gates[i]!).finally(() => gates[i]!.arrive())));
+  const results = await Promise.allSettled(round.map((job, i) => job.run(gates[i]!).finally(() => void gates[i]!.arrive())));
   for (const r of results) if (r.status === 'rejected') onError((r.reason as Error)?.message ?? String(r.reason));
 }
