@@ -12,6 +12,8 @@
  *   npm run build && node --import tsx bench/publish-latency.ts [--eopkg=50000] [--files=100000] [--uploads=10000] [--runs=5] [--only=eopkg,files,uploads] [--settle=0.2]
  *
  * --settle is the watcher's --settle for the uploads figure (what the settle time costs: run with 0).
+ * --only=bulk runs only the bulk import of --eopkg packages and prints its traced steps (where the peak
+ * RSS is reached, with the heap and Buffer memory at each step): how the peak scales with the count.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -138,6 +140,20 @@ async function eopkg(n: number): Promise<void> {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
+async function bulk(n: number): Promise<void> {
+  const work = path.join(tmpRoot, `bulk-${n}`);
+  const base = path.join(work, 'base');
+  const pkgDir = path.join(work, 'pkgs');
+  generatePackages({ out: pkgDir, count: n, seed: `latency-${n}` });
+  runCli(base, ['init']);
+  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
+  execFileSync('sync');
+  const r = runCli(base, ['import', 'R', pkgDir], { RCUREPO_TRACE: '1' });
+  say(`eopkg ${n}: bulk import ${s(r.seconds)}, peak RSS ${r.maxRssMb.toFixed(0)} MB (target <= 256 MB at 50,000)`);
+  for (const line of r.stderr.split('\n')) if (line.startsWith('[trace]')) say(`#   ${line}`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
 async function files(m: number): Promise<void> {
   const work = path.join(tmpRoot, `files-${m}`);
   const base = path.join(work, 'base');
@@ -237,6 +253,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'main.cjs'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
   say(`# publish latency bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians)`);
   try {
+    if (only.has('bulk')) await bulk(arg('eopkg', 50000));
     if (only.has('eopkg')) await eopkg(arg('eopkg', 50000));
     if (only.has('files')) await files(arg('files', 100000));
     if (only.has('uploads')) await uploads(arg('uploads', 10000));
