@@ -9,6 +9,11 @@ import type { CommitGate } from './group-commit.js';
 
 export const ROUND_MAX_UPLOADS = 256;
 export const ROUND_MAX_BYTES = 1 << 30;
+/**
+ * Rounds running at once: the next round prepares and queues its uploads while the one before it
+ * publishes, and its publish follows at once (group commit); more would only queue behind them.
+ */
+export const ROUNDS_IN_FLIGHT = 2;
 
 /**
  * How long a round whose first upload is ready waits for uploads still settling: a burst of build bots
@@ -20,13 +25,15 @@ export function gatherMs(settleMs: number): number {
 
 /** An upload ready to be taken: its size (for the round's bound) and how to import it. */
 export interface Job {
+  /** The upload's name in incoming (a manifest or a bare file): never in two rounds at once. */
+  name: string;
   bytes: number;
   run: (gate: CommitGate) => Promise<void>;
 }
 
 /** A job that imports nothing (a refusal decided while scanning): it weighs nothing in a round. */
-export function refusalJob(run: () => Promise<void>): Job {
-  return { bytes: 0, run: () => run() };
+export function refusalJob(name: string, run: () => Promise<void>): Job {
+  return { name, bytes: 0, run: () => run() };
 }
 
 /** As many jobs as one round takes, in scan order (manifests first, by name); always at least one. */

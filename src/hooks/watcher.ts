@@ -15,7 +15,7 @@ import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
 import type { CommitGate } from './group-commit.js';
-import { gatherMs, refusalJob, roundIsFull, runRound, takeRound } from './watch-round.js';
+import { gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
@@ -70,6 +70,9 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   const noted = new Set<string>();
   /** Files each manifest names, kept while the manifest is the same file: a scan does not parse it again. */
   const parsed = new Map<string, { id: FileIdentity; named: string[] }>();
+  /** Uploads whose round is running, and the rounds themselves. */
+  const inFlight = new Set<string>();
+  const rounds = new Set<Promise<void>>();
   const now = () => new Date().toISOString();
   const log = (event: string, fields: Record<string, unknown>) => o.log({ time: now(), event, ...fields });
   try {
@@ -100,10 +103,17 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       }
       firstReady = undefined;
       const round = takeRound(jobs);
-      await runRound(round, (reason) => log('error', { reason }));
+      for (const j of round) inFlight.add(j.name);
+      const running: Promise<void> = runRound(round, (reason) => log('error', { reason })).finally(() => {
+        for (const j of round) inFlight.delete(j.name);
+        rounds.delete(running);
+      });
+      rounds.add(running);
+      if (rounds.size >= ROUNDS_IN_FLIGHT) await Promise.race(rounds);
       if (round.length === jobs.length) await sleep(o.pollMs, o.signal);
     }
   } finally {
+    await Promise.allSettled(rounds);
     await lock.release().catch(() => undefined);
     log('stop', counts);
   }
@@ -134,7 +144,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       // Such a name cannot be a manifest's entry or a repository path: refuse it, never skip it silently.
       const shown = escapeName(raw);
       const id = await identityOf(incoming, shown, raw.toString('hex'));
-      if (id) jobs.push(refusalJob(() => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT)));
+      if (id && !inFlight.has(shown)) jobs.push(refusalJob(shown, () => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT)));
     }
     names.sort();
     const claimed = new Set<string>();
@@ -149,7 +159,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         if (job === 'settling') settlingNow.add(name);
         else if (job) jobs.push(job);
       } catch (e) {
-        jobs.push(refusalJob(() => rejectUnreadable(name, e)));
+        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
     for (const name of names) {
@@ -159,7 +169,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         if (job === 'settling') settlingNow.add(name);
         else if (job) jobs.push(job);
       } catch (e) {
-        jobs.push(refusalJob(() => rejectUnreadable(name, e)));
+        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
     return { jobs, settling: settlingNow.size };
@@ -184,14 +194,16 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     if (!id) return undefined;
     const named = await namedBy(name, id);
     for (const f of named) claimed.add(f.split('/')[0]!);
+    if (inFlight.has(name)) return undefined;
     const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x)];
     const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
     if (waiting(name)) return undefined;
     if (!allSettled) return 'settling';
-    return { bytes: ids.reduce((sum, x) => sum + x.size, 0), run: (gate) => takeManifest(name, named, gate) };
+    return { name, bytes: ids.reduce((sum, x) => sum + x.size, 0), run: (gate) => takeManifest(name, named, gate) };
   }
 
   async function lookAtBare(name: string, waiting: (n: string) => boolean): Promise<Job | 'settling' | undefined> {
+    if (inFlight.has(name)) return undefined;
     const st = await fsp.lstat(path.join(incoming, name)).catch((e) => {
       if (errnoCode(e) === 'ENOENT') return undefined;
       throw e;
@@ -204,7 +216,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
     const why = refuseReason(st);
     const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-    if (why) return refusalJob(() => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT));
+    if (why) return refusalJob(name, () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT));
     const isSettled = settled(name, id);
     if (!o.repo) {
       if (isSettled && !noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
@@ -213,7 +225,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
     if (waiting(name)) return undefined;
     if (!isSettled) return 'settling';
-    return { bytes: id.size, run: (gate) => takeBare(name, id, gate) };
+    return { name, bytes: id.size, run: (gate) => takeBare(name, id, gate) };
   }
 
   /** Looking at an upload failed (it cannot be read, stat'ed...): that upload is refused, the watcher goes on. */
