@@ -151,6 +151,7 @@ async function bulk(n: number): Promise<void> {
   const r = runCli(base, ['import', 'R', pkgDir], { RCUREPO_TRACE: '1' });
   say(`eopkg ${n}: bulk import ${s(r.seconds)}, peak RSS ${r.maxRssMb.toFixed(0)} MB (target <= 256 MB at 50,000)`);
   for (const line of r.stderr.split('\n')) if (line.startsWith('[trace]')) say(`#   ${line}`);
+  await spareReady(new Layout(base), 'R'); // the background maker writes into the base until then
   fs.rmSync(work, { recursive: true, force: true });
 }
 
