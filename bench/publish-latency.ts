@@ -9,7 +9,11 @@
  *   - 50 concurrent `rcurepo-upload` of one package each into U packages vs one 50-package import (<= 2x);
  *   - peak RSS of the bulk import of N eopkg packages (<= 256 MB).
  *
- *   npm run build && node --import tsx bench/publish-latency.ts [--eopkg=50000] [--files=100000] [--uploads=10000] [--runs=5] [--only=eopkg,files,uploads]
+ *   npm run build && node --import tsx bench/publish-latency.ts [--eopkg=50000] [--files=100000] [--uploads=10000] [--runs=5] [--only=eopkg,files,uploads] [--settle=0.2]
+ *
+ * --settle is the watcher's --settle for the uploads figure (what the settle time costs: run with 0).
+ * --only=bulk runs only the bulk import of --eopkg packages and prints its traced steps (where the peak
+ * RSS is reached, with the heap and Buffer memory at each step): how the peak scales with the count.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -136,6 +140,21 @@ async function eopkg(n: number): Promise<void> {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
+async function bulk(n: number): Promise<void> {
+  const work = path.join(tmpRoot, `bulk-${n}`);
+  const base = path.join(work, 'base');
+  const pkgDir = path.join(work, 'pkgs');
+  generatePackages({ out: pkgDir, count: n, seed: `latency-${n}` });
+  runCli(base, ['init']);
+  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
+  execFileSync('sync');
+  const r = runCli(base, ['import', 'R', pkgDir], { RCUREPO_TRACE: '1' });
+  say(`eopkg ${n}: bulk import ${s(r.seconds)}, peak RSS ${r.maxRssMb.toFixed(0)} MB (target <= 256 MB at 50,000)`);
+  for (const line of r.stderr.split('\n')) if (line.startsWith('[trace]')) say(`#   ${line}`);
+  await spareReady(new Layout(base), 'R'); // the background maker writes into the base until then
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
 async function files(m: number): Promise<void> {
   const work = path.join(tmpRoot, `files-${m}`);
   const base = path.join(work, 'base');
@@ -181,12 +200,14 @@ async function uploads(u: number): Promise<void> {
   const layout = new Layout(base);
   const inc = path.join(work, 'incoming');
   fs.mkdirSync(inc);
-  const watcher = spawn(process.execPath, [BIN, '--base', base, 'watch', '--incoming', inc, '--settle', '0.2', '--poll', '0.05'], { stdio: 'ignore' });
+  const settle = String(arg('settle', 0.2));
+  const watcher = spawn(process.execPath, [BIN, '--base', base, 'watch', '--incoming', inc, '--settle', settle, '--poll', '0.05'], { stdio: 'ignore' });
   try {
     const single: number[] = [];
     const burst: number[] = [];
     let lost = 0;
     let errors = 0;
+    const publishes: number[] = [];
     for (let r = 0; r < Math.min(runs, 3); r++) {
       const batch = path.join(work, `batch-${r}`);
       fs.mkdirSync(batch);
@@ -200,6 +221,7 @@ async function uploads(u: number): Promise<void> {
       await spareReady(layout, 'U');
       execFileSync('sync');
       const codes: number[] = [];
+      const genBefore = (await readCurrent(layout.repo('U')))!;
       burst.push(
         await timeAsync(() =>
           Promise.all(
@@ -217,10 +239,11 @@ async function uploads(u: number): Promise<void> {
         ),
       );
       errors += codes.filter((c) => c !== 0).length;
+      publishes.push((await readCurrent(layout.repo('U')))! - genBefore);
       const listed = new Set((await readManifest(layout.repo('U'), (await readCurrent(layout.repo('U')))!))!.map((e) => path.basename(e.path)));
       lost += upFiles.filter((f) => !listed.has(path.basename(f))).length;
     }
-    say(`uploads into ${u}: 50 concurrent rcurepo-upload ${s(median(burst))} vs one 50-package import ${s(median(single))} = ${(median(burst) / median(single)).toFixed(2)}x (target <= 2); lost ${lost}, errors ${errors}`);
+    say(`uploads into ${u}: 50 concurrent rcurepo-upload ${s(median(burst))} vs one 50-package import ${s(median(single))} = ${(median(burst) / median(single)).toFixed(2)}x (target <= 2); lost ${lost}, errors ${errors}; publishes per burst ${publishes.join(', ')} (watcher --settle ${settle})`);
   } finally {
     watcher.kill('SIGTERM');
   }
@@ -231,6 +254,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'main.cjs'))) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
   say(`# publish latency bench — ${new Date().toISOString()}\n# ${machine()}\n# runs=${runs} (medians)`);
   try {
+    if (only.has('bulk')) await bulk(arg('eopkg', 50000));
     if (only.has('eopkg')) await eopkg(arg('eopkg', 50000));
     if (only.has('files')) await files(arg('files', 100000));
     if (only.has('uploads')) await uploads(arg('uploads', 10000));

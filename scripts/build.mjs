@@ -31,7 +31,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts', 'prepare-worker': 'src/hooks/prepare-worker.ts' },
+  entryPoints: { 'delete-worker': 'src/readers/delete-worker.ts', 'hook-runner': 'src/hooks/hook-runner.ts', 'prepare-worker': 'src/hooks/prepare-worker.ts', 'index-worker': 'src/publish/index-worker.ts' },
   outdir,
   format: 'esm',
   // Bundled CommonJS dependencies call require() for Node's own modules.

@@ -108,6 +108,48 @@ test('the watcher killed and restarted while clients wait: every client still ge
   await second.exit;
 });
 
+test('fifty uploads waiting for the watcher share ONE publish; a conflicting one among them is refused with its reason', async () => {
+  const { dir, base, cli } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const same = path.join(dir, 'same.bin');
+  fs.writeFileSync(same, 'first bytes\n');
+  const seed = watcher(base, ['--incoming', inc, ...FAST]);
+  const first = await upload(['-r', 'r', '-t', '60', inc, same]);
+  assert.equal(first.code, 0, first.stderr);
+  const before = Number(/generation (\d+)/.exec(first.stdout)?.[1]);
+  seed.proc.kill('SIGTERM');
+  await seed.exit;
+  // Placed while no watcher runs, so the next one finds all fifty settled in the same scan: one round.
+  const files = Array.from({ length: 49 }, (_, i) => {
+    const f = path.join(dir, `many-${i}.bin`);
+    fs.writeFileSync(f, `many ${i}\n`);
+    return f;
+  });
+  fs.writeFileSync(same, 'other bytes\n');
+  const pending = [...files, same].map((f) => upload(['-r', 'r', '-t', '120', inc, f]));
+  await until('all manifests placed', () => fs.readdirSync(inc).filter((n) => n.endsWith('.tram')).length === 50, 60_000);
+  const w = watcher(base, ['--incoming', inc, ...FAST]);
+  const results = await Promise.all(pending);
+  const refused = results.pop()!;
+  assert.equal(refused.code, 4, `the conflicting upload exits as import would (4): ${refused.stderr}`);
+  assert.match(refused.stderr, /refused: .*same\.bin/);
+  const gens = new Set<number>();
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
+    gens.add(Number(/^published in generation (\d+) of 'r'/.exec(r.stdout)?.[1]));
+  }
+  assert.deepEqual([...gens], [before + 1], 'every accepted upload of the round was published in the same, single new generation');
+  const listed = listRepo(cli, 'r');
+  for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
+  await until('the refused upload moved into rejected/', () => fs.readdirSync(path.join(inc, 'rejected')).some((n) => n.startsWith('same.bin')));
+  await until('nothing left in incoming', () => pendingUploads(inc).length === 0);
+  assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'verdicts')), [], 'every verdict collected');
+  assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'wake')), [], 'every wake-up FIFO removed by its client');
+  w.proc.kill('SIGTERM');
+  await w.exit;
+});
+
 test('no watcher: the client gives up after -t with exit 75 and leaves the upload queued', async () => {
   const { dir } = setupBase();
   const inc = path.join(dir, 'incoming');

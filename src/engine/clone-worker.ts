@@ -29,7 +29,10 @@ export interface CloneReply {
   error?: { code?: string; message: string; path?: string };
 }
 
-export function cloneSync(fs: typeof fsModule, req: CloneRequest): CloneReply {
+/** How often (in files linked) a clone reports its progress. */
+export const PROGRESS_EVERY = 1024;
+
+export function cloneSync(fs: typeof fsModule, req: CloneRequest, onProgress?: (files: number) => void): CloneReply {
   const reply: CloneReply = { files: [], dirs: [], emlink: [], foreign: [] };
   const skip = new Set(req.skipRoot);
   const walk = (rel: string): void => {
@@ -44,7 +47,8 @@ export function cloneSync(fs: typeof fsModule, req: CloneRequest): CloneReply {
       else if (e.isFile()) {
         try {
           fs.linkSync(`${s}/${e.name}`, `${d}/${e.name}`);
-          reply.files.push(childRel);
+          // The literal, not PROGRESS_EVERY: this body runs as source text in the worker (see above).
+          if (reply.files.push(childRel) % 1024 === 0) onProgress?.(reply.files.length);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EMLINK') reply.emlink.push(childRel);
           else throw Object.assign(err as Error, { relPath: childRel });
@@ -66,5 +70,5 @@ export const CLONE_WORKER_SOURCE = `
 const __name = (f) => f; // esbuild (tsx) may wrap named functions with __name when keeping names
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-parentPort.postMessage((${cloneSync.toString()})(fs, workerData));
+parentPort.postMessage((${cloneSync.toString()})(fs, workerData, (files) => parentPort.postMessage({ progress: files })));
 `;

@@ -21,6 +21,7 @@ import path from 'node:path';
 import type { RepoLayout } from './layout.js';
 import type { CloneReply } from './clone-worker.js';
 import { cloneTree } from './tree.js';
+import { makerMoving, PROGRESS, progressReporter } from './spare-progress.js';
 import { readCurrent } from './generations.js';
 import { errnoCode } from '../util/errors.js';
 import { listDir, removePath, syncFilesystem, tmpName, writeFileAtomic, mkdirp } from '../util/fsx.js';
@@ -146,7 +147,13 @@ export async function makeSpare(repo: RepoLayout, gen: number, skipRoot: readonl
   const making = path.join(root, `making-${gen}-${process.pid}`);
   await removePath(making);
   const t0 = performance.now();
-  const reply = await cloneTree(repo.snapshotDir(gen), making, skipRoot);
+  const progress = await progressReporter(root, gen);
+  let reply: CloneReply;
+  try {
+    reply = await cloneTree(repo.snapshotDir(gen), making, skipRoot, (files) => progress.onFiles(files));
+  } finally {
+    await progress.close();
+  }
   const ms = performance.now() - t0;
   // Flush the clone's thousands of new directory entries here, in the background, so that the publish
   // taking this spare flushes only its own few changes (its durable step is a syncfs of the filesystem,
@@ -180,8 +187,10 @@ export interface TakenSpare {
 /**
  * Under the writer lock: move the spare of generation `parent` to `dest` (a staging path that does not
  * exist) and return its clone reply, or undefined when there is none to take (the caller clones). A maker
- * still at work on `parent` is waited for at most opts.waitMs, then stopped: a writer never waits longer
- * than a clone would take.
+ * still at work on `parent` is waited for opts.waitMs (the last clone's time); past that, for as long as
+ * its clone keeps moving (spare-progress.ts), since a maker that started before us finishes before a
+ * clone we would start now under the same load, and stopping it at 90% would make the same links twice.
+ * A maker that stalls, or takes three clone times, is stopped and the writer clones.
  */
 export async function takeSpare(repo: RepoLayout, parent: number, dest: string, opts: TakeOptions): Promise<TakenSpare | undefined> {
   const names = await listDir(spareRoot(repo));
@@ -206,8 +215,12 @@ export async function takeSpare(repo: RepoLayout, parent: number, dest: string, 
   if (!maker) return undefined;
   const pid = Number(maker[2]);
   const deadline = t0 + opts.waitMs;
+  const cap = t0 + 3 * opts.waitMs;
   waited = true;
-  while (performance.now() < deadline && isProcessAlive(pid)) {
+  const root = spareRoot(repo);
+  while (isProcessAlive(pid)) {
+    const now = performance.now();
+    if (now >= cap || (now >= deadline && !(await makerMoving(root, parent, pid)))) break;
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 15));
     const got = await takeReady();
     if (got) return got;
@@ -233,6 +246,8 @@ export async function tidySpares(repo: RepoLayout, trashDir: string): Promise<nu
   for (const n of await listDir(spareRoot(repo))) {
     const m = MAKER.exec(n);
     if (m && !isProcessAlive(Number(m[1]))) await fsp.rm(path.join(spareRoot(repo), n), { force: true });
+    const p = PROGRESS.exec(n);
+    if (p && !isProcessAlive(Number(p[2]))) await fsp.rm(path.join(spareRoot(repo), n), { force: true });
   }
   for (const s of await listSpares(repo)) {
     if (s.state === 'ready' || s.state === 'making') continue;

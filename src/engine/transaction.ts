@@ -100,6 +100,23 @@ export interface TransactionOptions {
   beforeWrite?: (settings: Record<string, unknown>) => Promise<void>;
   /** Publish a new generation even when the content is unchanged (`resign`: fresh indexes and signatures). */
   force?: boolean;
+  /**
+   * Write the indexes elsewhere (a worker thread with a heap of its own: src/publish/index-thread.ts)
+   * and resolve true, or resolve false to have them written here, on this thread. Either way the same
+   * format code writes the same files into the staging tree.
+   */
+  indexElsewhere?: (job: IndexJob) => Promise<boolean>;
+}
+
+/** What writing a staging tree's indexes needs, as plain data (it crosses to a worker thread). */
+export interface IndexJob {
+  repoName: string;
+  settings: Record<string, unknown>;
+  stagingDir: string;
+  entries: readonly TreeEntry[];
+  cacheDir: string;
+  /** Files the change adds: how big the index work is. */
+  adds: number;
 }
 
 export interface TransactionResult {
@@ -236,15 +253,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await applyChange({ pool, staging, parentByPath, change, cloned, warnings });
     crashPoint('after-apply');
     trace('after-apply');
-    await format.writeIndexes({
-      layout,
-      repo,
-      settings,
-      stagingDir: staging,
-      entries,
-      loadMeta: makeMetaLoader(pool, format),
-      cacheDir: repo.formatCacheDir(format.name),
-    });
+    const job: IndexJob = { repoName: repo.name, settings, stagingDir: staging, entries, cacheDir: repo.formatCacheDir(format.name), adds: change.adds.length };
+    if (!(await opts.indexElsewhere?.(job))) {
+      await format.writeIndexes({ layout, repo, settings, stagingDir: staging, entries, loadMeta: makeMetaLoader(pool, format), cacheDir: job.cacheDir });
+    }
     crashPoint('after-index');
     trace('after-index');
     await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings });

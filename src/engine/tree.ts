@@ -14,10 +14,13 @@ const CLONE_THREADS = Math.max(1, Number(process.env.RCUREPO_CLONE_THREADS) || M
 /** A folder with more files than this is handed to a worker whole rather than split further here. */
 const SPLIT_MAX_FILES = 256;
 
-function runCloneWorker(req: CloneRequest): Promise<CloneReply> {
+function runCloneWorker(req: CloneRequest, onProgress: (files: number) => void): Promise<CloneReply> {
   return new Promise<CloneReply>((resolve, reject) => {
     const w = new Worker(CLONE_WORKER_SOURCE, { eval: true, workerData: req });
-    w.once('message', resolve);
+    w.on('message', (m: CloneReply | { progress: number }) => {
+      if ('progress' in m) onProgress(m.progress);
+      else resolve(m);
+    });
     w.once('error', reject);
     w.once('exit', (code) => {
       if (code !== 0) reject(new Error(`clone worker exited with code ${code}`));
@@ -29,8 +32,9 @@ function runCloneWorker(req: CloneRequest): Promise<CloneReply> {
  * Clone `src` into the new directory `dst` (which must not exist) on the same filesystem: mkdir each
  * directory, link each file; never copies file data. The top of the tree is opened here until there
  * are enough subtrees to share, then worker threads clone the subtrees (the main thread stays free).
+ * `onProgress` hears the number of files linked so far, every thousand or so (spare makers publish it).
  */
-export async function cloneTree(src: string, dst: string, skipRoot: readonly string[] = []): Promise<CloneReply> {
+export async function cloneTree(src: string, dst: string, skipRoot: readonly string[] = [], onProgress?: (files: number) => void): Promise<CloneReply> {
   const skip = new Set(skipRoot);
   const reply: CloneReply = { files: [], dirs: [], emlink: [], foreign: [] };
   const roots: string[] = [];
@@ -71,7 +75,13 @@ export async function cloneTree(src: string, dst: string, skipRoot: readonly str
   // Deal the subtrees out round-robin; a single worker with [''] when nothing was opened here.
   const shares: string[][] = Array.from({ length: Math.min(CLONE_THREADS, Math.max(1, roots.length)) }, () => []);
   roots.forEach((r, i) => shares[i % shares.length]!.push(r));
-  const replies = await Promise.all(shares.filter((s) => s.length > 0).map((share) => runCloneWorker({ src, dst, skipRoot: [...skipRoot], roots: share })));
+  const linkedHere = reply.files.length;
+  const perWorker: number[] = [];
+  const report = (i: number, files: number): void => {
+    perWorker[i] = files;
+    onProgress?.(perWorker.reduce((a, b) => a + (b ?? 0), linkedHere));
+  };
+  const replies = await Promise.all(shares.filter((s) => s.length > 0).map((share, i) => runCloneWorker({ src, dst, skipRoot: [...skipRoot], roots: share }, (files) => report(i, files))));
   for (const r of replies) {
     if (r.error) {
       const e = errorFromWire({ message: r.error.message, errno: r.error.code });

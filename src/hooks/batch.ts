@@ -161,6 +161,7 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
       if (!err) throw e;
       return;
     }
+    const records: Promise<void>[] = [];
     for (const p of planned) {
       const brings = p.brings.length > 0 && tx.published;
       const result: ImportResult = {
@@ -178,17 +179,21 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
         ...(p.req.manifest ? { manifest: p.req.manifest.name } : {}),
       };
       if (p.req.manifest) {
-        await recordDelivered(repo, p.req.manifest.key, {
-          generation: result.generation,
-          manifest: p.req.manifest.name,
-          files: p.req.files.map((f) => ({ path: f.treePath, sha256: f.sha256 })),
-        });
+        records.push(
+          recordDelivered(repo, p.req.manifest.key, {
+            generation: result.generation,
+            manifest: p.req.manifest.name,
+            files: p.req.files.map((f) => ({ path: f.treePath, sha256: f.sha256 })),
+          }),
+        );
       }
       outcomes.set(p.req.id, { status: 'done', result });
     }
+    // Fifty uploads of a round are fifty records: written side by side, not one after another under the lock.
+    await Promise.all(records);
   } finally {
     // Outcomes go out before the caller releases the lock, so no later leader re-plans an answered request.
-    for (const [id, o] of outcomes) await writeOutcome(repo, id, o);
+    await Promise.all([...outcomes].map(([id, o]) => writeOutcome(repo, id, o)));
     await pool.discard([...adopted.values()]);
   }
 }

@@ -28,7 +28,9 @@ export async function recordDelivered(repo: RepoLayout, key: string, rec: Delive
   const p = deliveredFile(repo, key);
   await mkdirp(path.dirname(p));
   // Only written when the manifest was really imported (a re-delivery still served never gets here).
-  await writeFileAtomic(p, JSON.stringify({ ...rec, time: new Date().toISOString() }) + '\n', { syncDir: false });
+  // No fsync: a record lost in a crash only means a re-delivery is imported again (see above), and a
+  // group commit writes one per upload while it holds the lock.
+  await writeFileAtomic(p, JSON.stringify({ ...rec, time: new Date().toISOString() }) + '\n', { syncData: false, syncDir: false });
 }
 
 /**

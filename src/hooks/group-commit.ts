@@ -36,6 +36,39 @@ export interface SubmitOptions {
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
   manifest?: { key: string; name: string };
+  /** Held here once queued until the other imports submitted with it are queued too (see CommitGate). */
+  gate?: CommitGate;
+}
+
+/**
+ * A caller that submits many imports at once from one process (the watcher's round) holds each one,
+ * once queued, until every other one is queued (or has finished without queuing): only then do they
+ * compete for the lock, so the first to take it publishes them all in ONE transaction instead of
+ * whichever happened to be queued by then.
+ */
+export interface CommitGate {
+  /** This import is queued, or will not be: resolves once every member of the group has said so. */
+  arrive(): Promise<void>;
+}
+
+/** Gates for `n` imports submitted together; arriving twice counts once. */
+export function commitGates(n: number): CommitGate[] {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  if (n <= 0) open();
+  return Array.from({ length: n }, () => {
+    let mine = false;
+    return {
+      arrive() {
+        if (!mine) {
+          mine = true;
+          if (++arrived >= n) open();
+        }
+        return opened;
+      },
+    };
+  });
 }
 
 /**
@@ -130,6 +163,7 @@ export async function submitImport(o: SubmitOptions): Promise<ImportResult> {
   try {
     await writeRequest(repo, req);
     trace('group: request written');
+    await o.gate?.arrive();
     for (;;) {
       const out = await readOutcome(repo, req.id);
       if (out?.status === 'done') {

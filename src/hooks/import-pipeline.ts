@@ -33,6 +33,7 @@ import { importRefusal, manifestDist, manifestMismatches, namedFiles } from './m
 import { prepareThreadsFor } from './prepare-threads.js';
 import { findDelivered, recordDelivered } from './delivered.js';
 import { submitImport } from './group-commit.js';
+import type { CommitGate } from './group-commit.js';
 import { RcuError } from '../util/errors.js';
 import { progress } from '../util/progress.js';
 import { trace } from '../util/trace.js';
@@ -59,9 +60,20 @@ export interface ImportRequest {
   waitSeconds?: number;
   onWait?: (h: LockHolder | undefined) => void;
   actor?: string;
+  /** Submitted together with other imports of this process: see CommitGate. */
+  gate?: CommitGate;
 }
 
 export async function runImport(o: ImportRequest): Promise<ImportResult> {
+  try {
+    return await importOne(o);
+  } finally {
+    // Whatever way this import ended (answered, refused, its own transaction), the others go on.
+    void o.gate?.arrive();
+  }
+}
+
+async function importOne(o: ImportRequest): Promise<ImportResult> {
   const manifest = await readSource(o);
   const { repoName, config, format } = await openTarget(o.layout, manifest, o.repo, o.defaultRepo);
   const repo = o.layout.repo(repoName);
@@ -184,8 +196,11 @@ async function publish(c: Publishing): Promise<ImportResult> {
       waitSeconds: o.waitSeconds,
       onWait: o.onWait,
       manifest: manifest ? { key: manifest.key, name: manifestName! } : undefined,
+      gate: o.gate,
     });
   }
+  // A transaction of its own does not hold back the imports submitted with it.
+  void o.gate?.arrive();
   let unchanged: string[] = [];
   const res = await publishingTransaction(
     {

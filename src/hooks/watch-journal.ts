@@ -1,10 +1,11 @@
 /**
- * The watcher's decisions, made durable before they are carried out, so a crash (kill -9) at any point
+ * The watcher's decisions, recorded before they are carried out (refusals durably; see decide()), so a crash (kill -9) at any point
  * resumes them: <incoming>/.rcurepo-watch/journal/<id>.json says "delete these accepted uploads" or "move
  * these refused uploads into rejected/ with this reason". Carrying a decision out is idempotent, and it
  * touches a file only if it is still the very file judged (same inode, size and mtime): an upload that
  * arrived under the same name since is left for the next round.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +47,8 @@ export const REJECTED_DIR = 'rejected';
 
 export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, 'journal');
 export const verdictsDir = (incoming: string) => path.join(incoming, STATE_DIR, 'verdicts');
+/** `wake/<upload name>`: a FIFO an uploader waiting for its verdict reads (bin/rcurepo-upload). */
+export const wakeDir = (incoming: string) => path.join(incoming, STATE_DIR, 'wake');
 /** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
 const VERDICT_TTL_MS = 3600_000;
 
@@ -65,15 +68,41 @@ async function writeVerdict(incoming: string, d: Decision): Promise<void> {
     ...(d.reason ? [`reason=${oneLine(d.reason)}`] : []),
   ];
   await mkdirp(verdictsDir(incoming));
-  await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncDir: false });
+  // No fsync: a verdict is for an uploader waiting now; after a machine crash there is none (and the
+  // journal, which is synced, says the decision again).
+  await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncData: false, syncDir: false });
 }
 
-/** Drop verdicts older than VERDICT_TTL_MS (their uploader is gone). */
+/**
+ * Wake the uploader of `name` if it waits on its FIFO (once its upload has been deleted or moved, so a
+ * client that returns finds incoming as the verdict says): one newline, never blocking (no FIFO, nobody
+ * reading, a full pipe: nothing to do; the client also looks again every second).
+ */
+async function wakeUploader(incoming: string, name: string): Promise<void> {
+  const { O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path.join(wakeDir(incoming), name), O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
+  } catch {
+    return; // ENOENT (a client without FIFO), ENXIO (it stopped waiting), ELOOP...
+  }
+  try {
+    if ((await fh.stat()).isFIFO()) await fh.write('\n');
+  } catch {
+    // EAGAIN: the pipe is full of wake-ups already.
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** Drop verdicts and wake-up FIFOs older than VERDICT_TTL_MS (their uploader is gone). */
 export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
-  for (const n of await listDir(verdictsDir(incoming))) {
-    const f = path.join(verdictsDir(incoming), n);
-    const st = await fsp.lstat(f).catch(() => undefined);
-    if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
+  for (const dir of [verdictsDir(incoming), wakeDir(incoming)]) {
+    for (const n of await listDir(dir)) {
+      const f = path.join(dir, n);
+      const st = await fsp.lstat(f).catch(() => undefined);
+      if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
+    }
   }
 }
 
@@ -120,7 +149,11 @@ export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>)
     for (const f of d.files) dec.dest.push(await freeRejectedName(incoming, f.rel, taken));
   }
   await mkdirp(journalDir(incoming));
-  await writeFileAtomic(path.join(journalDir(incoming), `${dec.id}.json`), JSON.stringify(dec));
+  // An acceptance needs no fsync: its publish is durable already, and after a machine crash that lost
+  // the record, an upload still there is imported again and answered "already published"; one already
+  // deleted needs nothing. (A round of fifty uploads paid a hundred fsyncs for it.) A refusal is synced:
+  // its files are moved away, and the record says where and why.
+  await writeFileAtomic(path.join(journalDir(incoming), `${dec.id}.json`), JSON.stringify(dec), d.kind === 'accepted' ? { syncData: false, syncDir: false } : {});
   return dec;
 }
 
@@ -148,6 +181,7 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
       await fsp.rm(pathOf(incoming, f), { force: true });
     }
   }
+  if (d.verdict) await wakeUploader(incoming, d.name);
   await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });
 }
 

@@ -3,8 +3,8 @@
  * many filesystems and across restarts). A manifest (any kind: manifest-kinds.ts) that stopped changing is the commit signal
  * for the files it names; a bare file (when a target repository is configured) is taken once its size
  * and mtime have been stable for the settle time. Names starting with '.' are uploads in progress and are
- * never touched. Each upload is imported through the import pipeline (import-pipeline.ts; concurrent
- * uploads share publishes through its group commit),
+ * never touched. Each upload is imported through the import pipeline (import-pipeline.ts); a round takes
+ * every settled upload at once and they share one publish through its group commit,
  * then deleted (accepted) or moved into rejected/ with a reason file; those steps go through a journal
  * (watch-journal.ts), and nothing is deleted before its publish returned, so kill -9 never loses one.
  * One upload can never stop the watcher: whatever fails while looking at it rejects that upload.
@@ -14,6 +14,9 @@ import path from 'node:path';
 import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
+import type { CommitGate } from './group-commit.js';
+import { gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
+import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
 import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
@@ -36,7 +39,6 @@ export interface WatchOptions {
 /** Refusals are final (the upload goes to rejected/); anything else (busy, frozen, I/O) is retried. */
 const FINAL = new Set(['BAD_INPUT', 'CONFLICT', 'NOT_FOUND', 'USAGE']);
 const RETRY_MS = 5000;
-const CONCURRENCY = 16;
 
 interface Seen {
   size: number;
@@ -67,6 +69,11 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   const seen = new Map<string, Seen>();
   const retryAfter = new Map<string, number>();
   const noted = new Set<string>();
+  /** Files each manifest names, kept while the manifest is the same file: a scan does not parse it again. */
+  const parsed = new Map<string, { id: FileIdentity; named: string[] }>();
+  /** Uploads whose round is running, and the rounds themselves. */
+  const inFlight = new Set<string>();
+  const rounds = new Set<Promise<void>>();
   const now = () => new Date().toISOString();
   const log = (event: string, fields: Record<string, unknown>) => o.log({ time: now(), event, ...fields });
   try {
@@ -76,16 +83,38 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       log('resumed', { name: d.name, decision: d.kind });
     }
     let pruned = 0;
+    let firstReady: number | undefined;
     while (!o.signal.aborted) {
       if (Date.now() - pruned > 60_000) {
         await pruneVerdicts(incoming);
         pruned = Date.now();
       }
-      const ready = await scan();
-      for (let i = 0; i < ready.length; i += CONCURRENCY) await Promise.all(ready.slice(i, i + CONCURRENCY).map((job) => job()));
-      await sleep(o.pollMs, o.signal);
+      const { jobs, settling } = await scan();
+      if (jobs.length === 0) {
+        firstReady = undefined;
+        await sleep(o.pollMs, o.signal);
+        continue;
+      }
+      // A burst arrives over a moment: wait (briefly, see gatherMs) for uploads still settling, so they
+      // share this round's publish instead of needing one of their own.
+      firstReady ??= Date.now();
+      if (settling > 0 && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
+        await sleep(o.pollMs, o.signal);
+        continue;
+      }
+      firstReady = undefined;
+      const round = takeRound(jobs);
+      for (const j of round) inFlight.add(j.name);
+      const running: Promise<void> = runRound(round, (reason) => log('error', { reason })).finally(() => {
+        for (const j of round) inFlight.delete(j.name);
+        rounds.delete(running);
+      });
+      rounds.add(running);
+      if (rounds.size >= ROUNDS_IN_FLIGHT) await Promise.race(rounds);
+      if (round.length === jobs.length) await sleep(o.pollMs, o.signal);
     }
   } finally {
+    await Promise.allSettled(rounds);
     await lock.release().catch(() => undefined);
     log('stop', counts);
   }
@@ -102,8 +131,9 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     return t - s.since >= o.settleMs;
   }
 
-  async function scan(): Promise<Array<() => Promise<void>>> {
-    const jobs: Array<() => Promise<void>> = [];
+  async function scan(): Promise<{ jobs: Job[]; settling: number }> {
+    const jobs: Job[] = [];
+    const settlingNow = new Set<string>();
     const names: string[] = [];
     for (const raw of await fsp.readdir(incoming, { encoding: 'buffer' })) {
       if (raw[0] === 0x2e) continue; // '.': in progress (or ours)
@@ -115,51 +145,66 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       // Such a name cannot be a manifest's entry or a repository path: refuse it, never skip it silently.
       const shown = escapeName(raw);
       const id = await identityOf(incoming, shown, raw.toString('hex'));
-      if (id) jobs.push(() => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT));
+      if (id && !inFlight.has(shown)) jobs.push(refusalJob(shown, () => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT)));
     }
     names.sort();
     const claimed = new Set<string>();
     const present = new Set(names);
     for (const n of seen.keys()) if (!present.has(n)) seen.delete(n);
+    for (const n of parsed.keys()) if (!present.has(n)) parsed.delete(n);
     const waiting = (n: string) => (retryAfter.get(n) ?? 0) > Date.now();
     // Manifests first: the files they name are theirs, never bare files.
     for (const name of names.filter(isManifestName)) {
       try {
         const job = await lookAtManifest(name, claimed, waiting);
-        if (job) jobs.push(job);
+        if (job === 'settling') settlingNow.add(name);
+        else if (job) jobs.push(job);
       } catch (e) {
-        jobs.push(() => rejectUnreadable(name, e));
+        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
     for (const name of names) {
       if (isManifestName(name) || claimed.has(name)) continue;
       try {
         const job = await lookAtBare(name, waiting);
-        if (job) jobs.push(job);
+        if (job === 'settling') settlingNow.add(name);
+        else if (job) jobs.push(job);
       } catch (e) {
-        jobs.push(() => rejectUnreadable(name, e));
+        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
-    return jobs;
+    return { jobs, settling: settlingNow.size };
   }
 
-  async function lookAtManifest(name: string, claimed: Set<string>, waiting: (n: string) => boolean): Promise<(() => Promise<void>) | undefined> {
-    const id = await identityOf(incoming, name);
-    if (!id) return undefined;
+  /** The files a manifest names (parsed again only when the manifest changed). */
+  async function namedBy(name: string, id: FileIdentity): Promise<string[]> {
+    const had = parsed.get(name);
+    if (had && had.id.ino === id.ino && had.id.size === id.size && had.id.mtimeMs === id.mtimeMs) return had.named;
     let named: string[] = [];
     try {
       named = (await readManifest(path.join(incoming, name))).files.map((f) => f.path);
     } catch {
       // Unreadable or malformed: nothing of it is claimed; once settled the import refuses it with the reason.
     }
-    for (const f of named) claimed.add(f.split('/')[0]!);
-    const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x)];
-    const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
-    if (allSettled && !waiting(name)) return () => takeManifest(name, named);
-    return undefined;
+    parsed.set(name, { id, named });
+    return named;
   }
 
-  async function lookAtBare(name: string, waiting: (n: string) => boolean): Promise<(() => Promise<void>) | undefined> {
+  async function lookAtManifest(name: string, claimed: Set<string>, waiting: (n: string) => boolean): Promise<Job | 'settling' | undefined> {
+    const id = await identityOf(incoming, name);
+    if (!id) return undefined;
+    const named = await namedBy(name, id);
+    for (const f of named) claimed.add(f.split('/')[0]!);
+    if (inFlight.has(name)) return undefined;
+    const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x)];
+    const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
+    if (waiting(name)) return undefined;
+    if (!allSettled) return 'settling';
+    return { name, bytes: ids.reduce((sum, x) => sum + x.size, 0), run: (gate) => takeManifest(name, named, gate) };
+  }
+
+  async function lookAtBare(name: string, waiting: (n: string) => boolean): Promise<Job | 'settling' | undefined> {
+    if (inFlight.has(name)) return undefined;
     const st = await fsp.lstat(path.join(incoming, name)).catch((e) => {
       if (errnoCode(e) === 'ENOENT') return undefined;
       throw e;
@@ -172,14 +217,16 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
     const why = refuseReason(st);
     const id: FileIdentity = { rel: name, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-    if (why) return () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT);
-    if (!settled(name, id) || waiting(name)) return undefined;
+    if (why) return refusalJob(name, () => reject(name, [id], `${name} ${why}: refused (uploads must be regular files owned by nobody else)`, EXIT_CODES.BAD_INPUT));
+    const isSettled = settled(name, id);
     if (!o.repo) {
-      if (!noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
-      noted.add(name);
+      if (isSettled && !noted.has(name)) log('waiting', { name, reason: 'no manifest names it and no --repo is set for bare files' });
+      if (isSettled) noted.add(name);
       return undefined;
     }
-    return () => takeBare(name, id);
+    if (waiting(name)) return undefined;
+    if (!isSettled) return 'settling';
+    return { name, bytes: id.size, run: (gate) => takeBare(name, id, gate) };
   }
 
   /** Looking at an upload failed (it cannot be read, stat'ed...): that upload is refused, the watcher goes on. */
@@ -189,20 +236,20 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     await reject(name, [id], `${name}: cannot be read: ${e instanceof RcuError ? [e.message, ...e.details].join('\n') : (e as Error)?.message ?? String(e)}`, EXIT_CODES.BAD_INPUT);
   }
 
-  async function takeManifest(name: string, named: string[]): Promise<void> {
+  async function takeManifest(name: string, named: string[], gate: CommitGate): Promise<void> {
     // Identities before importing: what gets deleted afterwards must be what was imported.
     const files = (await Promise.all([...named, name].map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x);
     try {
-      const r = await runImport({ layout: o.layout, paths: [path.join(incoming, name)], cwd: incoming, defaultRepo: o.repo, waitSeconds: o.waitSeconds });
+      const r = await runImport({ layout: o.layout, paths: [path.join(incoming, name)], cwd: incoming, defaultRepo: o.repo, waitSeconds: o.waitSeconds, gate });
       await accept(name, files, { kind: 'manifest', repo: r.repo, generation: r.generation, published: r.published, ...(r.alreadyPublished !== undefined ? { alreadyPublished: r.alreadyPublished } : {}), files: named.length });
     } catch (e) {
       await failed(name, files, e);
     }
   }
 
-  async function takeBare(name: string, id: FileIdentity): Promise<void> {
+  async function takeBare(name: string, id: FileIdentity, gate: CommitGate): Promise<void> {
     try {
-      const r = await runImport({ layout: o.layout, repo: o.repo!, paths: [path.join(incoming, name)], cwd: incoming, waitSeconds: o.waitSeconds });
+      const r = await runImport({ layout: o.layout, repo: o.repo!, paths: [path.join(incoming, name)], cwd: incoming, waitSeconds: o.waitSeconds, gate });
       await accept(name, [id], { kind: 'file', repo: r.repo, generation: r.generation, published: r.published });
     } catch (e) {
       await failed(name, [id], e);

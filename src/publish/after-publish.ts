@@ -14,6 +14,7 @@ import { REACTIONS, reactionNamed } from './reactions.js';
 import type { Reaction } from './reaction.js';
 import { scheduleBackground } from './pending.js';
 import { checkSigningReady } from '../signing/index.js';
+import { indexOnThread } from './index-thread.js';
 
 /**
  * Apply every enabled reaction to a generation just published. Returns one warning per failed step
@@ -58,7 +59,7 @@ export function afterPublishFor(layout: Layout, repoName: string): AfterPublish 
  * command publishes.
  */
 export function publishingTransaction(opts: Omit<TransactionOptions, 'afterPublish' | 'beforeWrite'>, plan: (state: PlanState) => Promise<Change>): Promise<TransactionResult> {
-  return runTransaction({ ...opts, afterPublish: afterPublishFor(opts.layout, opts.repoName), beforeWrite: checkSigningReady }, plan);
+  return runTransaction({ indexElsewhere: indexOnThread(opts.layout.base, opts.format.name), ...opts, afterPublish: afterPublishFor(opts.layout, opts.repoName), beforeWrite: checkSigningReady }, plan);
 }
 
 /**
