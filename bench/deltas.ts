@@ -19,7 +19,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePair } from '../fixtures/gen-eopkg-pairs.js';
-import { entryHash, generatePackages, tar } from '../fixtures/gen-eopkg.js';
+import { tar } from '../fixtures/archives.js';
+import { entryHash, generatePackages } from '../fixtures/gen-eopkg.js';
 import { BIN, machine, median, oldAndNewBuilds, runCli, runsFromArgs } from './lib.js';
 
 const runs = runsFromArgs(3);
