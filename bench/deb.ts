@@ -15,14 +15,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateDebs, makeDeb } from '../fixtures/gen-deb.js';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs } from './lib.js';
+import { initRepo, machine, median, runCli, runsFromArgs, s, sizesFromArgs } from './lib.js';
 
 const sizes = sizesFromArgs([10000, 50000]);
 const runs = runsFromArgs(5);
 const anchorsMax = Number(process.argv.find((a) => a.startsWith('--anchors-max='))?.slice(14) ?? '10000');
 const noAnchors = process.argv.includes('--no-anchors');
 const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'deb-bench-'));
-const s = (x: number): string => `${x.toFixed(3)} s`;
 
 function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
   const t = process.hrtime.bigint();
@@ -64,9 +63,7 @@ async function main(): Promise<void> {
     console.log(`\n== ${n} packages (${debs.length} files, generated in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     // ---- rcurepo
     const base = path.join(dir, 'rcurepo');
-    runCli(base, ['init']);
-    runCli(base, ['create-repo', 'apt', '--format', 'deb', '--dist', 'bench', '--architectures', 'amd64']);
-    runCli(base, ['config', 'apt', 'gcAfterPublish', 'false']);
+    initRepo(base, 'apt', ['--format', 'deb', '--dist', 'bench', '--architectures', 'amd64'], [['gcAfterPublish', 'false']]);
     if (key) {
       runCli(base, ['config', 'apt', 'signGnupgHome', key.home]);
       runCli(base, ['config', 'apt', 'signKeys', key.fpr]);

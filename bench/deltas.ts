@@ -19,8 +19,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePair } from '../fixtures/gen-eopkg-pairs.js';
-import { entryHash, generatePackages, tar } from '../fixtures/gen-eopkg.js';
-import { BIN, machine, median, runCli, runsFromArgs } from './lib.js';
+import { tar } from '../fixtures/archives.js';
+import { entryHash, generatePackages } from '../fixtures/gen-eopkg.js';
+import { BIN, machine, median, oldAndNewBuilds, runCli, runsFromArgs } from './lib.js';
 
 const runs = runsFromArgs(3);
 const num = (flag: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3) ?? def);
@@ -117,21 +118,7 @@ if (!process.argv.includes('--skip-repo')) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-deltas-repo-'));
   try {
     const all = generatePackages({ count: repoSize, seed: `deltas-${repoSize}`, buildsPerName: 2, payloadKiB });
-    const byName = new Map<string, typeof all>();
-    for (const p of all) (byName.get(p.name) ?? byName.set(p.name, []).get(p.name)!).push(p);
-    const oldDir = path.join(work, 'old');
-    const newDir = path.join(work, 'new');
-    fs.mkdirSync(oldDir);
-    fs.mkdirSync(newDir);
-    let u = 0;
-    for (const builds of byName.values()) {
-      builds.sort((a, b) => a.release - b.release);
-      fs.writeFileSync(path.join(oldDir, builds[0]!.basename), builds[0]!.bytes);
-      if (u < updates && builds[1]) {
-        fs.writeFileSync(path.join(newDir, builds[1].basename), builds[1].bytes);
-        u++;
-      }
-    }
+    const { oldDir, newDir, updated: u } = oldAndNewBuilds(work, all, updates);
     const base = path.join(work, 'base');
     cli(base, ['init']);
     cli(base, ['create-repo', 'src', '--format', 'eopkg']);

@@ -11,17 +11,13 @@
  *   npm run build && node --import tsx bench/eopkg-import.ts [--sizes=1000,10000,50000] [--runs=5] [--trace] [--payload-kib=N]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { readCurrent, readManifest } from '../src/engine/generations.js';
 import { Layout } from '../src/engine/layout.js';
-import { Pool } from '../src/engine/pool.js';
-import { renderIndexXml } from '../src/formats/eopkg/index.js';
-import { runXz } from '../src/formats/shared/xz-blocks.js';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync } from './lib.js';
+import { initRepo, machine, median, runCli, runsFromArgs, s, sizesFromArgs, timeCmd, timeWholeIndex } from './lib.js';
 
 const sizes = sizesFromArgs([1000, 10000, 50000]);
 const runs = runsFromArgs(5);
@@ -30,15 +26,7 @@ const showTrace = process.argv.includes('--trace');
 const payloadKiB = Number(process.argv.find((a) => a.startsWith('--payload-kib='))?.slice(14) ?? '0');
 const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'eopkg-import-'));
 
-const s = (x: number): string => `${x.toFixed(3)} s`;
 const dirBytes = (files: string[]): number => files.reduce((n, f) => n + fs.statSync(f).size, 0);
-
-function timeCmd(cmd: string, args: string[]): number {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e9;
-}
 
 /** One package whose name is new to the repository (so each publish adds exactly one file). */
 function freshPackage(dir: string, taken: Set<string>, i: number): string {
@@ -76,11 +64,9 @@ async function one(n: number): Promise<Row> {
   const files = gen.map((p) => p.file!);
   const taken = new Set(gen.map((p) => p.name));
   const bytes = dirBytes(files);
-  runCli(base, ['init']);
-  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
   // No gc during the measurements: after a publish the background gc would delete a superseded
   // 50,000-link tree while the next figure is taken. The work folder goes as a whole at the end.
-  runCli(base, ['config', 'R', 'gcAfterPublish', 'false']);
+  initRepo(base, 'R', ['--format', 'eopkg'], [['gcAfterPublish', 'false']]);
   // bulk: one import call of every file (a directory argument), vs sha256sum of the same files
   const bulk = runCli(base, ['import', 'R', pkgDir]);
   const shaS = timeCmd('sh', ['-c', `find "${pkgDir}" -name '*.eopkg' -print0 | xargs -0 sha256sum > /dev/null`]);
@@ -123,21 +109,8 @@ async function one(n: number): Promise<Row> {
   // anchor: load every package's metadata from the pool, render the whole index, xz -c, sha1 both
   const gens = (await readCurrent(repo))!;
   const entries = (await readManifest(repo, gens))!;
-  const pool = new Pool(layout);
   const anchorRuns = n >= 50000 ? Math.min(runs, 2) : Math.min(runs, 3);
-  const anchor: number[] = [];
-  let indexBytes = 0;
-  for (let i = 0; i < anchorRuns; i++) {
-    anchor.push(
-      await timeAsync(async () => {
-        const xml = await renderIndexXml(entries, (sha) => layout.blobPath(sha), (e) => pool.readMeta(e.sha256, 'eopkg'));
-        const xz = await runXz(['-z', '-c', '-6', '-T1'], xml);
-        createHash('sha1').update(xml).digest('hex');
-        createHash('sha1').update(xz).digest('hex');
-        indexBytes = xml.length;
-      }),
-    );
-  }
+  const { seconds: anchor, indexBytes } = await timeWholeIndex(layout, entries, anchorRuns);
   fs.rmSync(work, { recursive: true, force: true });
   return {
     n,
@@ -152,7 +125,7 @@ async function one(n: number): Promise<Row> {
     noop: median(noop),
     noopRss: Math.max(...noopRss),
     cpal: median(cpal),
-    anchor: median(anchor),
+    anchor,
   };
 }
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cloneTree } from '../src/engine/tree.js';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync, timeIt, writeSmallFiles } from './lib.js';
+import { initRepo, machine, median, runCli, runsFromArgs, sizesFromArgs, timeAsync, timeIt, writeSmallFiles } from './lib.js';
 
 const sizes = sizesFromArgs([1000, 10_000, 100_000]);
 const runs = runsFromArgs(5);
@@ -23,12 +23,9 @@ for (const n of sizes) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rcurepo-bench-'));
   try {
     const base = path.join(dir, 'base');
-    runCli(base, ['init']);
-    runCli(base, ['create-repo', 'bench']);
     // gc runs between measurements, not concurrently with them (after a publish it would otherwise
     // delete the superseded 100,000-link tree while the next figure is being taken).
-    runCli(base, ['config', 'bench', 'gcAfterPublish', 'false']);
-    runCli(base, ['config', 'bench', 'graceSeconds', '0']);
+    initRepo(base, 'bench', [], [['gcAfterPublish', 'false'], ['graceSeconds', '0']]);
     const input = path.join(dir, 'input');
     writeSmallFiles(input, n);
     runCli(base, ['import', 'bench', input, '--prefix', 'data']);

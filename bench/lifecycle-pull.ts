@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { DEFAULT_XZ_PRESET } from '../src/formats/shared/xz-blocks.js';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
+import { initRepo, machine, median, oldAndNewBuilds, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
 
 const sizes = sizesFromArgs([10_000, 50_000]);
 const runs = runsFromArgs(5);
@@ -33,24 +33,8 @@ for (const n of sizes) {
     // Two builds of every name: the older ones make the repositories, `updates` of the newer ones are
     // the week's work that the pull brings over.
     const all = generatePackages({ count: n, seed: `pull-${n}`, buildsPerName: 2 });
-    const byName = new Map<string, typeof all>();
-    for (const p of all) (byName.get(p.name) ?? byName.set(p.name, []).get(p.name)!).push(p);
-    const oldDir = path.join(work, 'old');
-    const newDir = path.join(work, 'new');
-    fs.mkdirSync(oldDir);
-    fs.mkdirSync(newDir);
-    let u = 0;
-    for (const builds of byName.values()) {
-      builds.sort((a, b) => a.release - b.release);
-      fs.writeFileSync(path.join(oldDir, builds[0]!.basename), builds[0]!.bytes);
-      if (u < updates && builds[1]) {
-        fs.writeFileSync(path.join(newDir, builds[1].basename), builds[1].bytes);
-        u++;
-      }
-    }
-    runCli(base, ['init']);
-    runCli(base, ['create-repo', 'unstable', '--format', 'eopkg']);
-    runCli(base, ['config', 'unstable', 'gcAfterPublish', 'false']);
+    const { oldDir, newDir, byName } = oldAndNewBuilds(work, all, updates);
+    initRepo(base, 'unstable', ['--format', 'eopkg'], [['gcAfterPublish', 'false']]);
     runCli(base, ['import', 'unstable', oldDir]);
     runCli(base, ['clone', 'unstable', 'base-stable']); // the target's starting point, kept for every run
     runCli(base, ['import', 'unstable', newDir]);

@@ -12,7 +12,7 @@
  *
  *   npm run build && node --import tsx bench/mirror-push.ts [--sizes=1000,10000,50000] [--runs=3] [--local] [--trace] [--login-scripts]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { keygen, makeSshd, sshdRefusal } from '../test/helpers/sshd.js';
 import type { Sshd } from '../test/helpers/sshd.js';
 import { freePort } from '../test/helpers/readers-fixture.js';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs } from './lib.js';
+import { initRepo, machine, median, runCli, runsFromArgs, s, sizesFromArgs, timeCmd } from './lib.js';
 
 const sizes = sizesFromArgs([1000, 10000, 50000]);
 const runs = runsFromArgs(3);
@@ -28,15 +28,7 @@ const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), '
 const showTrace = process.argv.includes('--trace');
 const useSsh = !process.argv.includes('--local') && sshdRefusal() === false;
 
-const s = (x: number) => `${x.toFixed(3)} s`;
 const kib = (x: number) => `${(x / 1024).toFixed(1)} KiB`;
-
-function timeCmd(cmd: string, args: string[]): number {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e9;
-}
 
 /** Files of `next` whose inode differs from the same path in `prev` (new content): count and bytes. */
 function changedBytes(prev: string, next: string): { files: number; bytes: number } {
@@ -99,11 +91,8 @@ async function one(n: number): Promise<Row> {
   const pkgDir = path.join(work, 'pkgs');
   const gen = generatePackages({ out: pkgDir, count: n, seed: `mirror-${n}` });
   const taken = new Set(gen.map((p) => p.name));
-  runCli(base, ['init']);
-  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
-  runCli(base, ['config', 'R', 'gcAfterPublish', 'false']);
   // The bench times `mirror push` itself: no push started by the publishes.
-  runCli(base, ['config', 'R', 'mirrorPushAfterPublish', 'false']);
+  initRepo(base, 'R', ['--format', 'eopkg'], [['gcAfterPublish', 'false'], ['mirrorPushAfterPublish', 'false']]);
   runCli(base, ['import', 'R', pkgDir]);
   // No pruning on the mirror while measuring (deletions slow the next timed command on this machine).
   const to = useSsh ? ['--to', `ssh://root@127.0.0.1:${sshd!.port}${mirror}`, '--identity', key, ...sshd!.clientOptions.flatMap((o) => ['--ssh-option', o])] : ['--to', mirror];

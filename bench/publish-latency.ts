@@ -15,37 +15,25 @@
  * --only=bulk runs only the bulk import of --eopkg packages and prints its traced steps (where the peak
  * RSS is reached, with the heap and Buffer memory at each step): how the peak scales with the count.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { readCurrent, readManifest } from '../src/engine/generations.js';
 import { Layout } from '../src/engine/layout.js';
-import { Pool } from '../src/engine/pool.js';
 import { listSpares } from '../src/engine/spare.js';
-import { renderIndexXml } from '../src/formats/eopkg/index.js';
-import { runXz } from '../src/formats/shared/xz-blocks.js';
-import { BIN, ROOT, machine, median, runCli, runsFromArgs, timeAsync, writeSmallFiles } from './lib.js';
+import { BIN, ROOT, initRepo, machine, median, runCli, runsFromArgs, s, timeAsync, timeCmd, timeWholeIndex, writeSmallFiles } from './lib.js';
 
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
 const runs = runsFromArgs(5);
 const only = new Set((process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'eopkg,files,uploads').split(','));
 const tmpRoot = fs.mkdtempSync(path.join(process.env.BENCH_TMP ?? os.tmpdir(), 'publish-latency-'));
-const s = (x: number) => `${x.toFixed(3)} s`;
 const out: string[] = [];
 const say = (line: string) => {
   out.push(line);
   process.stdout.write(line + '\n');
 };
-
-function timeCmd(cmd: string, args: string[]): number {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e9;
-}
 
 async function spareReady(layout: Layout, repo: string, ms = 120_000): Promise<number> {
   const r = layout.repo(repo);
@@ -75,9 +63,7 @@ async function eopkg(n: number): Promise<void> {
   const pkgDir = path.join(work, 'pkgs');
   const gen = generatePackages({ out: pkgDir, count: n, seed: `latency-${n}` });
   const taken = new Set(gen.map((p) => p.name));
-  runCli(base, ['init']);
-  runCli(base, ['create-repo', 'R', '--format', 'eopkg']);
-  runCli(base, ['config', 'R', 'gcAfterPublish', 'false']); // deletions would slow every later figure
+  initRepo(base, 'R', ['--format', 'eopkg'], [['gcAfterPublish', 'false']]); // deletions would slow every later figure
   execFileSync('sync');
   const bulk = runCli(base, ['import', 'R', pkgDir]);
   say(`eopkg ${n}: bulk import ${s(bulk.seconds)}, peak RSS ${bulk.maxRssMb.toFixed(0)} MB (target <= 256 MB)`);
@@ -109,19 +95,7 @@ async function eopkg(n: number): Promise<void> {
   }
   // Anchor: every package's metadata, the whole index rendered, xz -6, sha1 of both.
   const entries = (await readManifest(repo, (await readCurrent(repo))!))!;
-  const pool = new Pool(layout);
-  const anchor: number[] = [];
-  for (let r = 0; r < Math.min(runs, n >= 50000 ? 2 : 3); r++) {
-    anchor.push(
-      await timeAsync(async () => {
-        const xml = await renderIndexXml(entries, (sha) => layout.blobPath(sha), (e) => pool.readMeta(e.sha256, 'eopkg'));
-        const xz = await runXz(['-z', '-c', '-6', '-T1'], xml);
-        createHash('sha1').update(xml).digest('hex');
-        createHash('sha1').update(xz).digest('hex');
-      }),
-    );
-  }
-  const a = median(anchor);
+  const a = (await timeWholeIndex(layout, entries, Math.min(runs, n >= 50000 ? 2 : 3))).seconds;
   for (const [k, v] of Object.entries(result)) {
     say(`eopkg ${n}, ${k}: one-package publish with a spare ${s(v.publish)} vs cp -al ${s(v.cpal)} = ${(v.publish / v.cpal).toFixed(2)}x (target <= 1.0); anchor ${s(a)} = ${(a / v.publish).toFixed(1)}x faster (target >= 20); spare ready ${s(v.spareWait)} after the previous publish returned`);
   }
@@ -160,9 +134,7 @@ async function files(m: number): Promise<void> {
   const base = path.join(work, 'base');
   const src = path.join(work, 'src');
   writeSmallFiles(src, m);
-  runCli(base, ['init']);
-  runCli(base, ['create-repo', 'F']);
-  runCli(base, ['config', 'F', 'gcAfterPublish', 'false']);
+  initRepo(base, 'F', [], [['gcAfterPublish', 'false']]);
   runCli(base, ['import', 'F', src]);
   const layout = new Layout(base);
   const repo = layout.repo('F');
@@ -193,9 +165,7 @@ async function uploads(u: number): Promise<void> {
   const pkgDir = path.join(work, 'pkgs');
   const gen = generatePackages({ out: pkgDir, count: u, seed: `uploads-${u}` });
   const taken = new Set(gen.map((p) => p.name));
-  runCli(base, ['init']);
-  runCli(base, ['create-repo', 'U', '--format', 'eopkg']);
-  runCli(base, ['config', 'U', 'gcAfterPublish', 'false']);
+  initRepo(base, 'U', ['--format', 'eopkg'], [['gcAfterPublish', 'false']]);
   runCli(base, ['import', 'U', pkgDir]);
   const layout = new Layout(base);
   const inc = path.join(work, 'incoming');

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
+import { initRepo, machine, median, runCli, runsFromArgs, sizesFromArgs, timeIt } from './lib.js';
 
 const sizes = sizesFromArgs([50_000]);
 const runs = runsFromArgs(5);
@@ -78,9 +78,7 @@ for (const n of sizes) {
   const d = await rsyncd(work, up);
   try {
     const base = path.join(work, 'base');
-    runCli(base, ['init']);
-    runCli(base, ['create-repo', 'mir', '--upstream', d.url]);
-    runCli(base, ['config', 'mir', 'gcAfterPublish', 'false']);
+    initRepo(base, 'mir', ['--upstream', d.url], [['gcAfterPublish', 'false']]);
     syncFs();
     const first = runCli(base, ['sync', 'mir']);
     // The hand-kept mirror: a chain of rsync -a copies, each linked to the one before.

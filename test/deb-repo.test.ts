@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { generateDebs, makeDeb, ar, type GeneratedDeb } from '../fixtures/gen-deb.js';
-import { rng } from '../fixtures/gen-eopkg.js';
+import { ar } from '../fixtures/archives.js';
+import { generateDebs, makeDeb, type GeneratedDeb } from '../fixtures/gen-deb.js';
+import { rng } from '../fixtures/random.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 
 const has = (cmd: string, args: string[] = ['--version']): boolean => spawnSync(cmd, args).status === 0;

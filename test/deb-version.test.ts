@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { rng } from '../fixtures/gen-eopkg.js';
+import { rng } from '../fixtures/random.js';
 import { compareVersions, parseVersion } from '../src/formats/deb/version.js';
 
 const hasDpkg = spawnSync('dpkg', ['--version']).status === 0;

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, cliIn, tempDir } from './helpers/cli.js';
 import { generatePair, type GeneratedPair } from '../fixtures/gen-eopkg-pairs.js';
-import { entryHash, generatePackages, zip } from '../fixtures/gen-eopkg.js';
+import { zip } from '../fixtures/archives.js';
+import { entryHash, generatePackages } from '../fixtures/gen-eopkg.js';
 
 interface DeltasJson {
   published: boolean;

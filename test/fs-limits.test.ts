@@ -8,20 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { checkSums } from './helpers/tree-check.js';
-import { loopRefusal, mountExt4, mountRefusal, mountTmpfs } from './helpers/mounts.js';
+import { loopRefusal, mountExt4, mountRefusal, mountTmpfs, onMount, repoOn } from './helpers/mounts.js';
 
 const scratch = tempDir('rcurepo-mnt-');
 const refused = mountRefusal(scratch);
 const loopRefused = refused || loopRefusal(scratch);
 
 test('ENOSPC mid-transaction aborts cleanly and leaves current alone', { skip: refused }, () => {
-  const m = mountTmpfs(scratch, '4m');
-  assert.ok(typeof m !== 'string', String(m));
-  try {
-    const base = path.join(m.dir, 'base');
-    const cli = cliIn(base);
-    assert.equal(cli.sync(['init']).code, 0);
-    assert.equal(cli.sync(['create-repo', 'main']).code, 0);
+  onMount(mountTmpfs(scratch, '4m'), (dir) => {
+    const { base, cli } = repoOn(dir, 'main');
     const small = path.join(scratch, 'small.txt');
     fs.writeFileSync(small, 'small');
     assert.equal(cli.sync(['import', 'main', small]).code, 0);
@@ -50,28 +45,20 @@ test('ENOSPC mid-transaction aborts cleanly and leaves current alone', { skip: r
     const again = path.join(scratch, 'again.txt');
     fs.writeFileSync(again, 'again');
     assert.equal(cli.sync(['import', 'main', again]).code, 0);
-  } finally {
-    m.unmount();
-  }
+  });
 });
 
 test('EMLINK: a blob at the hard-link limit gets an overflow copy, clones and imports keep working', { skip: loopRefused }, () => {
-  const m = mountExt4(scratch, 64);
-  assert.ok(typeof m !== 'string', String(m));
-  try {
-    const base = path.join(m.dir, 'base');
-    const cli = cliIn(base);
-    assert.equal(cli.sync(['init']).code, 0);
-    assert.equal(cli.sync(['create-repo', 'main']).code, 0);
+  onMount(mountExt4(scratch, 64), (dir) => {
     // No background spare clone: it would take links of the blob while this test counts them.
-    assert.equal(cli.sync(['config', 'main', 'spareClone', 'false']).code, 0);
+    const { base, cli } = repoOn(dir, 'main', [['spareClone', 'false']]);
     const f = path.join(scratch, 'empty-ish.txt');
     fs.writeFileSync(f, 'shared bytes');
     assert.equal(cli.sync(['import', 'main', f]).code, 0);
     const blobDir = path.join(base, 'pool/blobs');
     const blob = path.join(blobDir, fs.readdirSync(blobDir)[0]!, fs.readdirSync(path.join(blobDir, fs.readdirSync(blobDir)[0]!))[0]!);
     // Fill the inode up to ext4's limit with links elsewhere on the same filesystem.
-    const junk = path.join(m.dir, 'junk');
+    const junk = path.join(dir, 'junk');
     fs.mkdirSync(junk);
     let links = fs.statSync(blob).nlink;
     for (let i = 0; links < 65_000; i++, links++) fs.linkSync(blob, path.join(junk, String(i)));
@@ -88,23 +75,17 @@ test('EMLINK: a blob at the hard-link limit gets an overflow copy, clones and im
     fs.rmSync(junk, { recursive: true });
     const v = cli.sync(['verify', '--deep']);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-  } finally {
-    m.unmount();
-  }
+  });
 });
 
 test('EXDEV: repositories on another filesystem than the pool are refused at init', { skip: refused }, () => {
-  const m = mountTmpfs(scratch, '1m');
-  assert.ok(typeof m !== 'string', String(m));
-  try {
+  onMount(mountTmpfs(scratch, '1m'), (dir) => {
     const base = path.join(scratch, 'xdev');
     fs.mkdirSync(base);
-    fs.symlinkSync(m.dir, path.join(base, 'repos')); // repos/ resolves onto the tmpfs, pool/ stays here
+    fs.symlinkSync(dir, path.join(base, 'repos')); // repos/ resolves onto the tmpfs, pool/ stays here
     const r = cliIn(base).sync(['init']);
     assert.equal(r.code, 9, r.stderr);
     assert.match(r.stderr, /different filesystems \(EXDEV\)/);
     assert.equal(fs.existsSync(path.join(base, 'rcurepo-layout.json')), false, 'no layout marker for a refused base');
-  } finally {
-    m.unmount();
-  }
+  });
 });

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listRepo, manifestText, pendingUploads, setupBase, sha256, startWatcher, until, upload, uploadWithManifest } from './helpers/hooks-env.js';
 import type { WatcherChild } from './helpers/hooks-env.js';
+import { mulberry32 } from '../fixtures/random.js';
 
 const FAST = ['--settle', '0.2', '--poll', '0.05'];
 const live = new Set<WatcherChild>();
@@ -12,18 +13,6 @@ afterEach(() => {
   for (const w of live) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
   live.clear();
 });
-/** A small deterministic generator (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function watcher(base: string, args: string[]): WatcherChild {
   const w = startWatcher(base, args);
   live.add(w);
@@ -75,7 +64,7 @@ test('watch: kill -9 at random points while uploads arrive loses nothing', async
   // Seeded: the same uploads, pauses and kill points on every run, whatever the machine's load. Kills
   // are counted, not timed, and each comes after its watcher has started (a slow start under load
   // only delays it, never turns it into a kill of a process that did nothing).
-  const rnd = seeded(18);
+  const rnd = mulberry32(18);
   const expectPublished: string[] = [];
   const expectRejected: string[] = [];
   const writer = (async () => {

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cliIn, tempDir } from './helpers/cli.js';
-import { loopRefusal, mountExt4, mountRefusal } from './helpers/mounts.js';
+import { tempDir } from './helpers/cli.js';
+import { loopRefusal, mountExt4, mountRefusal, onMount, repoOn } from './helpers/mounts.js';
 import { setupBase } from './helpers/hooks-env.js';
 import { Layout } from '../src/engine/layout.js';
 import { Pool } from '../src/engine/pool.js';
@@ -66,13 +66,8 @@ const refused = mountRefusal(scratch) || loopRefusal(scratch);
 
 // (ext4, not tmpfs: tmpfs charges every hard link against its inode limit.)
 test('1,500 identical files import on a filesystem with 512 inodes', { skip: refused ? `LOUD: ${refused}` : false }, () => {
-  const m = mountExt4(scratch, 16, 512);
-  assert.ok(typeof m !== 'string', String(m));
-  try {
-    const base = path.join(m.dir, 'base');
-    const cli = cliIn(base);
-    assert.equal(cli.sync(['init']).code, 0);
-    assert.equal(cli.sync(['create-repo', 'r']).code, 0);
+  onMount(mountExt4(scratch, 16, 512), (dir) => {
+    const { base, cli } = repoOn(dir, 'r');
     const src = path.join(scratch, 'many');
     identicalFiles(src, 1500, Buffer.alloc(2048, 7));
     const first = cli.sync(['--json', 'import', 'r', src]);
@@ -84,7 +79,5 @@ test('1,500 identical files import on a filesystem with 512 inodes', { skip: ref
     assert.equal((JSON.parse(again.stdout) as { added: string[] }).added.length, 1500);
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool', 'tmp')), []);
     assert.equal(cli.sync(['verify']).code, 0);
-  } finally {
-    m.unmount();
-  }
+  });
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { cliIn, tempDir } from './helpers/cli.js';
-import { xzStore, zip } from '../fixtures/gen-eopkg.js';
+import { xzStore, zip } from '../fixtures/archives.js';
 import { planChunks } from '../src/formats/eopkg/index-builder.js';
 import { parseAssetTexts } from '../src/formats/eopkg/assets.js';
 import { tips, eopkgBuilds } from '../src/commands/lifecycle/packages.js';

@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, cliIn, tempDir } from './helpers/cli.js';
+import { BIN, tempDir } from './helpers/cli.js';
 import { missingTool } from './helpers/children.js';
 import { spawnSync } from 'node:child_process';
-import { loopRefusal, mountExt4, mountRefusal, mountTmpfs } from './helpers/mounts.js';
+import { loopRefusal, mountExt4, mountRefusal, mountTmpfs, onMount, repoOn } from './helpers/mounts.js';
 
 const scratch = tempDir('rcurepo-full-');
 const refused = mountRefusal(scratch);
@@ -37,16 +37,8 @@ function fill(dir: string): void {
 }
 
 test('gc takes its lock and reaps with 0 bytes free, leaving no lock, marker or temp behind', { skip: refused }, () => {
-  const m = mountTmpfs(scratch, '8m');
-  assert.ok(typeof m !== 'string', String(m));
-  try {
-    const base = path.join(m.dir, 'base');
-    const cli = cliIn(base);
-    assert.equal(cli.sync(['init']).code, 0);
-    assert.equal(cli.sync(['create-repo', 'main']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'gcAfterPublish', 'false']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'graceSeconds', '0']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'keep', '1']).code, 0);
+  onMount(mountTmpfs(scratch, '8m'), (dir) => {
+    const { base, cli } = repoOn(dir, 'main', [['gcAfterPublish', 'false'], ['graceSeconds', '0'], ['keep', '1']]);
     for (let i = 0; i < 3; i++) {
       const f = path.join(scratch, `big${i}.bin`);
       fs.writeFileSync(f, Buffer.alloc(1024 * 1024, i + 1));
@@ -55,7 +47,7 @@ test('gc takes its lock and reaps with 0 bytes free, leaving no lock, marker or 
       fs.rmSync(f);
     }
     assert.equal(cli.sync(['remove', 'main', 'big0.bin', 'big1.bin']).code, 0);
-    fill(m.dir);
+    fill(dir);
     const dry = cli.sync(['gc', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     const r = cli.sync(['gc']);
@@ -68,30 +60,20 @@ test('gc takes its lock and reaps with 0 bytes free, leaving no lock, marker or 
     assert.deepEqual(leftovers, [], 'no lock or temporary names left beside the repository');
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/tmp')), []);
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/guard')), [], 'no pool-guard marker left');
-    fs.rmSync(path.join(m.dir, 'filler'));
+    fs.rmSync(path.join(dir, 'filler'));
     const v = cli.sync(['verify']);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-  } finally {
-    m.unmount();
-  }
+  });
 });
 
 test('gc on a completely full ext4 leaves no empty lock directory or marker behind', { skip: loopRefused }, () => {
-  const m = mountExt4(scratch, 32);
-  assert.ok(typeof m !== 'string', String(m));
-  try {
-    const base = path.join(m.dir, 'base');
-    const cli = cliIn(base);
-    assert.equal(cli.sync(['init']).code, 0);
-    assert.equal(cli.sync(['create-repo', 'main']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'gcAfterPublish', 'false']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'graceSeconds', '0']).code, 0);
-    assert.equal(cli.sync(['config', 'main', 'keep', '1']).code, 0);
+  onMount(mountExt4(scratch, 32), (dir) => {
+    const { base, cli } = repoOn(dir, 'main', [['gcAfterPublish', 'false'], ['graceSeconds', '0'], ['keep', '1']]);
     const f = path.join(scratch, 'e4.bin');
     fs.writeFileSync(f, Buffer.alloc(2 * 1024 * 1024, 5));
     assert.equal(cli.sync(['import', 'main', f]).code, 0);
     assert.equal(cli.sync(['remove', 'main', 'e4.bin']).code, 0);
-    fill(m.dir); // as root: the reserved blocks too, so not even a directory block is left
+    fill(dir); // as root: the reserved blocks too, so not even a directory block is left
     const r = cli.sync(['gc']);
     // ext4 needs a block for any new directory: the lock may be refused, but then as a filesystem limit.
     assert.ok(r.code === 0 || r.code === 9, `exit ${r.code}: ${r.stderr}`);
@@ -99,41 +81,35 @@ test('gc on a completely full ext4 leaves no empty lock directory or marker behi
     const leftovers = fs.readdirSync(path.join(base, 'repos')).filter((n) => n !== 'main');
     assert.deepEqual(leftovers, [], 'no lock or temporary names left beside the repository');
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/guard')), []);
-  } finally {
-    m.unmount();
-  }
+  });
 });
 
 test('gc as a non-root user on an ext4 full for it leaves no empty lock directory behind', { skip: loopRefused || missingTool('setpriv', 'util-linux') }, () => {
-  const m = mountExt4(scratch, 32);
-  assert.ok(typeof m !== 'string', String(m));
-  try {
+  onMount(mountExt4(scratch, 32), (dir) => {
     fs.chmodSync(scratch, 0o755); // the user must reach the mount point
-    fs.chownSync(m.dir, 65534, 65534);
+    fs.chownSync(dir, 65534, 65534);
     const as = (cmd: string, args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args], { encoding: 'utf8', cwd: m.dir });
-    const base = path.join(m.dir, 'base');
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args], { encoding: 'utf8', cwd: dir });
+    const base = path.join(dir, 'base');
     const cli = (...args: string[]) => as(process.execPath, [BIN, '--base', base, ...args]);
     for (const args of [['init'], ['create-repo', 'main'], ['config', 'main', 'gcAfterPublish', 'false'], ['config', 'main', 'graceSeconds', '0'], ['config', 'main', 'keep', '1']]) {
       const r = cli(...args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
     }
-    const f = path.join(m.dir, 'nb.bin');
+    const f = path.join(dir, 'nb.bin');
     fs.writeFileSync(f, Buffer.alloc(2 * 1024 * 1024, 9));
     fs.chmodSync(f, 0o644);
     assert.equal(cli('import', 'main', f).status, 0);
     fs.rmSync(f);
     assert.equal(cli('remove', 'main', 'nb.bin').status, 0);
     // Fill what the user may write (root's reserved blocks stay free, as on a real server).
-    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler')}`, 'bs=64k']);
-    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler2')}`, 'bs=1k']);
-    as('dd', ['if=/dev/zero', `of=${path.join(m.dir, 'filler3')}`, 'bs=1']);
+    as('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=64k']);
+    as('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler2')}`, 'bs=1k']);
+    as('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler3')}`, 'bs=1']);
     const r = cli('gc');
     assert.ok(r.status === 0 || r.status === 9, `exit ${r.status}: ${r.stderr}`);
     if (r.status === 9) assert.match(r.stderr, /no space left on device/);
     assert.deepEqual(fs.readdirSync(path.join(base, 'repos')).filter((n) => n !== 'main'), [], 'no lock or temporary names left beside the repository');
     assert.deepEqual(fs.readdirSync(path.join(base, 'pool/guard')), []);
-  } finally {
-    m.unmount();
-  }
+  });
 });

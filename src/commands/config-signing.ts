@@ -5,16 +5,15 @@
  * empty value, a typo or a stray --unset can never silently turn it off.
  */
 import fsp from 'node:fs/promises';
-import type { LockHolder } from '../engine/lock.js';
-import { acquireWriterLock } from '../engine/lock.js';
 import type { RepoLayout } from '../engine/layout.js';
-import { readRepoConfig, writeRepoConfig } from '../engine/repo.js';
 import { settingsFrom } from '../readers/settings.js';
 import { checkCanSign } from '../signing/sign.js';
 import { normaliseSigningValue, signingSettingsOf } from '../signing/settings.js';
 import type { SigningKey } from '../signing/settings.js';
 import { isRcuError, RcuError } from '../util/errors.js';
 import { SIGNING_KEYS } from '../signing/settings.js';
+import { updateSettings, withSetting } from './settings-update.js';
+import type { LockWait } from './settings-update.js';
 
 /** The signing settings that are set, for display. */
 export function signingOf(settings: Record<string, unknown>): Record<string, unknown> {
@@ -27,14 +26,18 @@ export interface SigningSettingResult {
   changed: { key: string; value: unknown };
 }
 
-export interface SigningSettingChange {
-  key: SigningKey;
+/** The value to set (or --unset) and how to wait for the lock: shared by every `config` change. */
+export interface SettingChangeOptions extends LockWait {
   value?: string;
   unset?: boolean;
+  /** Confirms `signKeys --unset`: without it signing cannot be turned off. */
   disableSigning?: boolean;
+  /** Relative signGnupgHome values resolve against this. */
   cwd?: string;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
+}
+
+export interface SigningSettingChange extends SettingChangeOptions {
+  key: SigningKey;
 }
 
 export async function applySigningSetting(repo: RepoLayout, o: SigningSettingChange): Promise<SigningSettingResult> {
@@ -47,12 +50,8 @@ export async function applySigningSetting(repo: RepoLayout, o: SigningSettingCha
     const st = await fsp.stat(value).catch(() => undefined);
     if (!st?.isDirectory()) throw new RcuError('BAD_INPUT', `signGnupgHome: ${value} is not a directory (create a key there with 'rcurepo keys init-key', or name an existing GnuPG home)`);
   }
-  const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
-  try {
-    const fresh = await readRepoConfig(repo); // re-read under the lock
-    const next = { ...fresh.settings };
-    if (value === undefined) delete next[o.key];
-    else next[o.key] = value;
+  const stored = await updateSettings(repo, 'config', o, async (settings) => {
+    const next = withSetting(settings, o.key, value);
     const signing = signingSettingsOf(next);
     if (signing) {
       try {
@@ -62,11 +61,7 @@ export async function applySigningSetting(repo: RepoLayout, o: SigningSettingCha
         throw new RcuError('BAD_INPUT', `${o.key} not changed: with it the repository could not sign (${e.message})`, { details: e.details });
       }
     }
-    fresh.settings = next;
-    await lock.assertHeld();
-    await writeRepoConfig(repo, fresh);
-    return { settings: settingsFrom(next), signing: signingOf(next), changed: { key: o.key, value: value ?? null } };
-  } finally {
-    await lock.release();
-  }
+    return next;
+  });
+  return { settings: settingsFrom(stored), signing: signingOf(stored), changed: { key: o.key, value: value ?? null } };
 }

@@ -1,13 +1,13 @@
 /** `rcurepo config REPO [KEY [VALUE]]`: show or set the reader settings (and uploadKeyring) of a repository. */
 import path from 'node:path';
-import type { LockHolder } from '../engine/lock.js';
-import { acquireWriterLock } from '../engine/lock.js';
-import { openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
+import { openBase, readRepoConfig } from '../engine/repo.js';
 import { DEFAULT_SETTINGS, parseSetting, SETTING_KINDS, settingsFrom } from '../readers/settings.js';
 import type { ReaderSettings } from '../readers/settings.js';
 import { RcuError } from '../util/errors.js';
 import { isSigningKey, SIGNING_KEYS } from '../signing/settings.js';
 import { applySigningSetting, signingOf } from './config-signing.js';
+import type { SettingChangeOptions } from './config-signing.js';
+import { updateSettings, withSetting } from './settings-update.js';
 import { checkKeyringFile } from '../signing/uploader.js';
 
 /** The setting naming the keyring of allowed uploaders (signing/uploader.ts). */
@@ -24,18 +24,10 @@ export interface ConfigResult {
   dryRun?: boolean;
 }
 
-export interface ConfigOptions {
+export interface ConfigOptions extends SettingChangeOptions {
   base: string;
   repo: string;
   key?: string;
-  value?: string;
-  unset?: boolean;
-  /** Confirms `signKeys --unset`: without it signing cannot be turned off. */
-  disableSigning?: boolean;
-  /** Relative signGnupgHome values resolve against this. */
-  cwd?: string;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
   dryRun?: boolean;
 }
 
@@ -69,21 +61,7 @@ export async function config(o: ConfigOptions): Promise<ConfigResult> {
     if (value === undefined) throw new RcuError('USAGE', `'${o.value}' is not a valid ${SETTING_KINDS[key]} for ${key} (default ${String(DEFAULT_SETTINGS[key])})`);
     if (key === 'keep' && (value as number) < 1) throw new RcuError('USAGE', 'keep must be at least 1');
   }
-  if (o.dryRun) {
-    const next = { ...cfg.settings };
-    if (value === undefined) delete next[key];
-    else (next as Record<string, unknown>)[key] = value;
-    return { ...show(next), changed: { key, value: value ?? null }, dryRun: true };
-  }
-  const lock = await acquireWriterLock(repo.lockTarget, { operation: 'config', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
-  try {
-    const fresh = await readRepoConfig(repo); // re-read under the lock
-    if (value === undefined) delete fresh.settings[key];
-    else (fresh.settings as Record<string, unknown>)[key] = value;
-    await lock.assertHeld();
-    await writeRepoConfig(repo, fresh);
-    return { ...show(fresh.settings), changed: { key, value: value ?? null } };
-  } finally {
-    await lock.release();
-  }
+  if (o.dryRun) return { ...show(withSetting(cfg.settings, key, value)), changed: { key, value: value ?? null }, dryRun: true };
+  const stored = await updateSettings(repo, 'config', o, (settings) => withSetting(settings, key, value));
+  return { ...show(stored), changed: { key, value: value ?? null } };
 }

@@ -4,15 +4,15 @@
  * dedicated passphrase-less ed25519 key for operators who have none.
  */
 import path from 'node:path';
-import type { LockHolder } from '../engine/lock.js';
-import { acquireWriterLock } from '../engine/lock.js';
-import { openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
+import { openBase, readRepoConfig } from '../engine/repo.js';
 import { exportPublicKeys, generateSigningKey, inspectKeys } from '../signing/keys.js';
 import type { KeyInfo } from '../signing/keys.js';
 import { checkCanSign } from '../signing/sign.js';
 import { MAX_SIGN_KEYS, parseGnupgHome, signingSettingsOf } from '../signing/settings.js';
 import { RcuError } from '../util/errors.js';
 import { writeFileAtomic, mkdirp } from '../util/fsx.js';
+import { updateSettings } from './settings-update.js';
+import type { LockWait } from './settings-update.js';
 
 export interface KeysShowResult {
   repo: string;
@@ -49,7 +49,7 @@ export async function keysExport(o: { base: string; repo: string; out?: string; 
   return { repo: o.repo, keys: s.keys, files };
 }
 
-export interface KeysInitOptions {
+export interface KeysInitOptions extends LockWait {
   base: string;
   repo: string;
   name: string;
@@ -61,8 +61,6 @@ export interface KeysInitOptions {
   /** gpg expiry: '2y' (default), '1y', 'never', an ISO date. */
   expire?: string;
   cwd: string;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
 }
 
 export interface KeysInitResult {
@@ -86,18 +84,13 @@ export async function keysInit(o: KeysInitOptions): Promise<KeysInitResult> {
   if (configured && configured.keys.length >= MAX_SIGN_KEYS) throw new RcuError('USAGE', `repository '${o.repo}' already signs with ${MAX_SIGN_KEYS} keys`);
   if (configured && o.add && configured.gnupgHome !== home) throw new RcuError('USAGE', `--add creates the key in the configured home ${configured.gnupgHome ?? "(gpg's default)"}; drop --gnupg-home`);
   const fingerprint = await generateSigningKey(home, o.name.trim(), o.email.trim(), o.expire ?? '2y');
-  const lock = await acquireWriterLock(repo.lockTarget, { operation: 'keys init-key', waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
-  try {
-    const fresh = await readRepoConfig(repo);
-    const before = signingSettingsOf(fresh.settings);
-    const keys = [...(before?.keys ?? []), fingerprint];
-    const next = { ...fresh.settings, signGnupgHome: home, signKeys: keys.join(',') };
+  let keys: string[] = [];
+  await updateSettings(repo, 'keys init-key', o, async (settings) => {
+    const before = signingSettingsOf(settings);
+    keys = [...(before?.keys ?? []), fingerprint];
+    const next = { ...settings, signGnupgHome: home, signKeys: keys.join(',') };
     await checkCanSign(signingSettingsOf(next)!);
-    fresh.settings = next;
-    await lock.assertHeld();
-    await writeRepoConfig(repo, fresh);
-    return { repo: o.repo, fingerprint, gnupgHome: home, signKeys: keys };
-  } finally {
-    await lock.release();
-  }
+    return next;
+  });
+  return { repo: o.repo, fingerprint, gnupgHome: home, signKeys: keys };
 }

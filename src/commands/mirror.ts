@@ -3,10 +3,8 @@
  * in repo.json (settings.mirrors) and change under the writer lock, like every other setting; pushes and
  * their state are in src/distribution/.
  */
-import { acquireWriterLock } from '../engine/lock.js';
-import type { LockHolder } from '../engine/lock.js';
 import { listHistory, readCurrent } from '../engine/generations.js';
-import { listRepoNames, openBase, readRepoConfig, writeRepoConfig } from '../engine/repo.js';
+import { listRepoNames, openBase, readRepoConfig } from '../engine/repo.js';
 import { authorizedKeys } from '../distribution/authorized-keys.js';
 import type { AuthorizedKeys } from '../distribution/authorized-keys.js';
 import type { MirrorConfig } from '../distribution/mirror-config.js';
@@ -26,31 +24,24 @@ import type { MirrorState } from '../readers/mirror-status.js';
 import { pushRepo } from '../distribution/push-repo.js';
 import type { PushOutcome } from '../distribution/push.js';
 import { RcuError } from '../util/errors.js';
+import { updateSettings, withSetting } from './settings-update.js';
+import type { LockWait } from './settings-update.js';
 
-interface Locked {
+interface Locked extends LockWait {
   base: string;
   repo: string;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
 }
 
 async function editMirrors(o: Locked, operation: string, edit: (m: Record<string, unknown>) => void): Promise<void> {
   const layout = await openBase(o.base);
   const repo = layout.repo(o.repo);
   await readRepoConfig(repo); // NOT_FOUND before waiting for a lock
-  const lock = await acquireWriterLock(repo.lockTarget, { operation, waitSeconds: o.waitSeconds ?? 300, onWait: o.onWait });
-  try {
-    const cfg = await readRepoConfig(repo);
-    parseMirrors(cfg.settings); // refuse to build on a malformed setting
-    const mirrors = { ...((cfg.settings[MIRRORS_SETTING] as Record<string, unknown> | undefined) ?? {}) };
+  await updateSettings(repo, operation, o, (settings) => {
+    parseMirrors(settings); // refuse to build on a malformed setting
+    const mirrors = { ...((settings[MIRRORS_SETTING] as Record<string, unknown> | undefined) ?? {}) };
     edit(mirrors);
-    cfg.settings = { ...cfg.settings, [MIRRORS_SETTING]: mirrors };
-    if (Object.keys(mirrors).length === 0) delete cfg.settings[MIRRORS_SETTING];
-    await lock.assertHeld();
-    await writeRepoConfig(repo, cfg);
-  } finally {
-    await lock.release();
-  }
+    return withSetting(settings, MIRRORS_SETTING, Object.keys(mirrors).length === 0 ? undefined : mirrors);
+  });
 }
 
 export interface AddMirrorOptions extends Locked {

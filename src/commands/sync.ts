@@ -1,22 +1,16 @@
 /** `rcurepo sync NAME | --all [--dry-run] [--full] [--bwlimit KIB]`: bring mirrors up to date with their upstreams. */
 import { listRepoNames, openBase, readRepoConfig } from '../engine/repo.js';
-import type { LockHolder } from '../engine/lock.js';
 import { syncRepo } from '../distribution/sync-run.js';
-import type { SyncResult } from '../distribution/sync-run.js';
+import type { SyncOptions, SyncResult } from '../distribution/sync-run.js';
 import { isRcuError, RcuError } from '../util/errors.js';
 import type { ErrorCode } from '../util/errors.js';
 import { afterPublishFor } from '../publish/after-publish.js';
 
-export interface SyncCommandOptions {
+/** A sync's own options (dry run, --full, bandwidth, lock wait, progress); the base and the reactions come from here. */
+export interface SyncCommandOptions extends Omit<SyncOptions, 'layout' | 'repo' | 'afterPublish'> {
   base: string;
   repo?: string;
   all?: boolean;
-  dryRun?: boolean;
-  full?: boolean;
-  bwlimitKiB?: number;
-  waitSeconds?: number;
-  onWait?: (h: LockHolder | undefined) => void;
-  progress?: (text: string) => void;
 }
 
 export interface SyncFailure {

@@ -109,9 +109,16 @@ function scriptError(label: string, line: string, verb: string): RcuError {
   return new RcuError('FAILURE', `mirror ${label}: '${verb}' refused on the mirror: ${msg} (${kind})`);
 }
 
+/**
+ * The rsync flags of every push, local or over ssh. --no-inc-recursive: the whole file list first, so -H
+ * sees every link and --stats reports the list's size.
+ */
+const RSYNC_PUSH_FLAGS = ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats'];
+
 export function makeTransport(mirror: MirrorConfig, repoName: string): Transport {
   const target = parseTarget(mirror.to);
   const label = `'${mirror.name}' of '${repoName}' (${describeTarget(target)})`;
+  const described = { mirror, repo: repoName, target, label };
   const root = target.path;
   const snapshots = `${root}/snapshots`;
 
@@ -125,16 +132,13 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
 
   if (target.kind === 'local') {
     return {
-      mirror,
-      repo: repoName,
-      target,
-      label,
+      ...described,
       async verb(args) {
         return interpret(await runChild('sh', ['-s', '--', root, ...args], { input: REMOTE_SCRIPT, timeoutMs: 600_000 }), args[0]!);
       },
       async close() {},
       rsyncArgs(snapshotDir, gen, links) {
-        return ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats', ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
+        return [...RSYNC_PUSH_FLAGS, ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
       },
     };
   }
@@ -142,10 +146,7 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
   const ssh = sshArgs(mirror, target, control);
   const dest = `${target.user}@${target.host.replace(/^\[|\]$/g, '')}`;
   return {
-    mirror,
-    repo: repoName,
-    target,
-    label,
+    ...described,
     async verb(args) {
       // Restricted keys: the forced command runs the installed script and reads the verb from SSH_ORIGINAL_COMMAND.
       const remote = mirror.restricted ? args.join(' ') : `sh -s -- ${[root, ...args].map(q).join(' ')}`;
@@ -156,13 +157,12 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       await runChild('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', dest], { timeoutMs: 10_000 }).catch(() => undefined);
     },
     rsyncArgs(snapshotDir, gen, links) {
-      // --no-inc-recursive: the whole file list first, so -H sees every link and --stats reports the list's size.
       // rsync splits -e on spaces and honours quotes.
       const e = ['ssh', ...ssh].map((a) => (/^[A-Za-z0-9._/=:@,+-]+$/.test(a) ? a : `"${a.replace(/"/g, '\\"')}"`)).join(' ');
       // rrsync anchors paths at ROOT/snapshots and accepts --link-dest only in that absolute form.
       const linkArgs = links.map((l) => (mirror.restricted ? `--link-dest=/${l}` : `--link-dest=../${l}`));
       const to = mirror.restricted ? `${dest}:.${gen}.partial/` : `${dest}:${snapshots}/.${gen}.partial/`;
-      return ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats', '-e', e, ...linkArgs, `${snapshotDir}/`, to];
+      return [...RSYNC_PUSH_FLAGS, '-e', e, ...linkArgs, `${snapshotDir}/`, to];
     },
   };
 }

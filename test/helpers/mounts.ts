@@ -1,7 +1,9 @@
 /** Small real filesystems for limit tests: a tmpfs (ENOSPC) or a loop-mounted ext4 image (EMLINK). */
 import fs from 'node:fs';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { cliIn } from './cli.js';
 
 export interface Mount {
   dir: string;
@@ -53,4 +55,31 @@ export function loopRefusal(parent: string): string | false {
   if (typeof m === 'string') return m;
   m.unmount();
   return false;
+}
+
+/**
+ * Runs `body` on a mount made by mountTmpfs/mountExt4 and unmounts it afterwards, also when `body` fails.
+ * A mount that was refused (a string) fails the test with its reason: callers skip up front with the
+ * *Refusal probes, so reaching here with a refusal is a fault of the machine, not a skip.
+ */
+export function onMount(mount: Mount | string, body: (dir: string) => void): void {
+  assert.ok(typeof mount !== 'string', String(mount));
+  try {
+    body(mount.dir);
+  } finally {
+    mount.unmount();
+  }
+}
+
+/**
+ * An initialised base at `<dir>/base` with one repository, each `config` setting applied in order
+ * (e.g. ['gcAfterPublish', 'false']). Returns the base and a CLI bound to it.
+ */
+export function repoOn(dir: string, repo: string, config: [string, string][] = []): { base: string; cli: ReturnType<typeof cliIn> } {
+  const base = path.join(dir, 'base');
+  const cli = cliIn(base);
+  assert.equal(cli.sync(['init']).code, 0);
+  assert.equal(cli.sync(['create-repo', repo]).code, 0);
+  for (const [key, value] of config) assert.equal(cli.sync(['config', repo, key, value]).code, 0);
+  return { base, cli };
 }
