@@ -63,10 +63,14 @@ test('runPostPublishHooks returns at once; hooks run detached, in order, and a f
 test('after each publish the hooks run for current: a burst of publishes coalesces, the newest generation wins', async () => {
   const { dir, base, cli } = setupBase();
   const out = path.join(dir, 'gens.out');
-  // A slow hook: publishes made while it runs wait in ONE pending child, which then runs for current.
-  cli.sync(['hooks', 'add', 'r', '--', 'sh', '-c', `echo $RCUREPO_GENERATION >> ${out}; sleep 4`]);
+  // A hook held until the test opens its gate (at most 60 s): publishes made while it runs wait in ONE
+  // pending child, which then runs for current. The gate makes this independent of how fast imports are.
+  const gate = path.join(dir, 'gate');
+  cli.sync(['hooks', 'add', 'r', '--', 'sh', '-c', `echo $RCUREPO_GENERATION >> ${out}; n=0; while [ ! -e ${gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done`]);
   for (const name of ['a', 'b', 'c', 'd']) assert.equal(cli.sync(['import', 'r', upload(dir, `${name}.bin`, name)]).code, 0);
   assert.equal(cli.json<{ generation: number }>(['list', 'r']).generation, 5);
+  await until('the first hook run started', () => fs.existsSync(out), 30_000);
+  fs.writeFileSync(gate, '');
   await until('the newest generation ran its hooks', () => fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim().split('\n').at(-1) === '5', 30_000);
   const runs = fs.readFileSync(out, 'utf8').trim().split('\n').map(Number);
   assert.equal(runs[0], 2, 'the first publish ran at once');

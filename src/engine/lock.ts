@@ -244,7 +244,14 @@ class HeldLock implements WriterLock {
     if (this.released) throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: already released`);
     const verified = await this.check();
     if (this.lostReason !== undefined) {
-      throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: ${this.lostReason}`, {
+      let reason = this.lostReason;
+      if (!reason.startsWith('taken over')) {
+        // The timer may have seen the directory gone a moment before another process made its own: say
+        // who holds it now, the fact an operator needs.
+        const o = await observe(lockDirOf(this.target)).catch(() => undefined);
+        if (o?.record && !this.isOurs(o)) reason = `${reason}, then taken over by ${describeHolder(o.record)}`;
+      }
+      throw new RcuError('FAILURE', `lost the writer lock on ${this.target}: ${reason}`, {
         data: { holder: this.holder },
       });
     }
