@@ -248,7 +248,13 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     }
     crashPoint('after-clone');
     trace('after-clone');
-    for (const a of change.adds) if (a.meta !== undefined) await pool.writeMeta(a.sha256, format.name, a.meta);
+    for (const a of change.adds) {
+      if (a.meta === undefined) continue;
+      await pool.writeMeta(a.sha256, format.name, a.meta);
+      // Cached now, and read back from the cache by the index build: a bulk import of 50,000 packages
+      // otherwise keeps every package's metadata on the heap through the index step.
+      a.meta = undefined;
+    }
     const entries = nextEntries(parentEntries, parentByPath, change);
     await applyChange({ pool, staging, parentByPath, change, cloned, warnings });
     crashPoint('after-apply');
