@@ -28,9 +28,14 @@ interface Held {
 export class ServerLeases {
   private held = new Map<string, Held>();
   private timer: NodeJS.Timeout;
+  /** The tick in progress (a renewal writes the lease file again: close() waits for it). */
+  private ticking: Promise<void> | undefined;
+  private closed = false;
 
   constructor(private readonly layout: Layout) {
-    this.timer = setInterval(() => void this.tick(), 1000);
+    this.timer = setInterval(() => {
+      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+    }, 1000);
     this.timer.unref();
   }
 
@@ -51,6 +56,7 @@ export class ServerLeases {
 
   /** Take a reference on (repo, gen); false when the generation is condemned or gone (reader protocol). */
   async acquire(repoName: string, gen: number): Promise<boolean> {
+    if (this.closed) return false;
     const k = this.key(repoName, gen);
     const h = this.held.get(k);
     if (h) {
@@ -75,6 +81,11 @@ export class ServerLeases {
     try {
       const ok = await entry.pending;
       entry.pending = undefined;
+      if (this.closed) {
+        // close() ran while the file was being made: it must not outlive the server.
+        await fsp.rm(entry.file, { force: true }).catch(() => undefined);
+        return false;
+      }
       if (!ok) entry.refs = 0;
       return ok;
     } catch (e) {
@@ -115,7 +126,11 @@ export class ServerLeases {
 
   /** Release every lease (drain finished). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
+    // A renewal or a lease file being made right now would write its file after the removal below.
+    await this.ticking?.catch(() => undefined);
+    await Promise.allSettled([...this.held.values()].map((h) => h.pending));
     for (const h of this.held.values()) await fsp.rm(h.file, { force: true }).catch(() => undefined);
     this.held.clear();
   }
