@@ -1,23 +1,13 @@
 /** The incoming watcher as a real daemon: accept/reject rules, structured log, SIGTERM, and kill -9 at random points. */
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listRepo, manifestText, pendingUploads, setupBase, sha256, startWatcher, until, upload, uploadWithManifest } from './helpers/hooks-env.js';
-import type { WatcherChild } from './helpers/hooks-env.js';
+import { listRepo, manifestText, pendingUploads, setupBase, sha256, until, upload, uploadWithManifest, FAST_WATCH, watchersKilledAfterEach } from './helpers/hooks-env.js';
 import { mulberry32 } from '../fixtures/random.js';
 
-const FAST = ['--settle', '0.2', '--poll', '0.05'];
-const live = new Set<WatcherChild>();
-afterEach(() => {
-  for (const w of live) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
-  live.clear();
-});
-function watcher(base: string, args: string[]): WatcherChild {
-  const w = startWatcher(base, args);
-  live.add(w);
-  return w;
-}
+const FAST = FAST_WATCH;
+const watcher = watchersKilledAfterEach();
 
 test('watch: manifests and bare files are imported and deleted, bad uploads go to rejected/ with a reason, SIGTERM stops it', async () => {
   const { dir, base, cli } = setupBase();

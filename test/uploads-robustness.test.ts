@@ -3,24 +3,14 @@
  * moves it to rejected/ and goes on), a file name that is not valid UTF-8 (rejected with an event, never
  * skipped in silence).
  */
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listRepo, pendingUploads, setupBase, startWatcher, until, upload, uploadWithManifest } from './helpers/hooks-env.js';
-import type { WatcherChild } from './helpers/hooks-env.js';
+import { listRepo, pendingUploads, setupBase, until, upload, uploadWithManifest, FAST_WATCH, watchersKilledAfterEach } from './helpers/hooks-env.js';
 
-const FAST = ['--settle', '0.2', '--poll', '0.05'];
-const live = new Set<WatcherChild>();
-afterEach(() => {
-  for (const w of live) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
-  live.clear();
-});
-function watcher(base: string, args: string[]): WatcherChild {
-  const w = startWatcher(base, args);
-  live.add(w);
-  return w;
-}
+const FAST = FAST_WATCH;
+const watcher = watchersKilledAfterEach();
 
 test('import of a malformed .tram exits 3 naming the file and the reason, without a stack trace', () => {
   const { dir, cli } = setupBase();

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach } from 'node:test';
 import { BIN, cliIn, tempDir } from './cli.js';
 
 export function sha256(data: string | Buffer): string {
@@ -81,4 +82,24 @@ export function listRepo(cli: ReturnType<typeof cliIn>, repo: string): string[] 
   const r = cli.json<{ entries?: Array<{ path: string }>; files?: Array<{ path: string }> } | Array<{ path: string }>>(['list', repo]);
   const arr = Array.isArray(r) ? r : (r.entries ?? r.files ?? []);
   return arr.map((e) => e.path);
+}
+
+/** Watcher options that keep tests quick: short settle and poll intervals. */
+export const FAST_WATCH = ['--settle', '0.2', '--poll', '0.05'];
+
+/**
+ * A `startWatcher` whose watchers are SIGKILLed after each test of the calling file (a failed test
+ * never leaves one running into the next). Call once at the top level of a test file.
+ */
+export function watchersKilledAfterEach(): (base: string, args: string[]) => WatcherChild {
+  const live = new Set<WatcherChild>();
+  afterEach(() => {
+    for (const w of live) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+    live.clear();
+  });
+  return (base, args) => {
+    const w = startWatcher(base, args);
+    live.add(w);
+    return w;
+  };
 }
