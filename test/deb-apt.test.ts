@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeDeb } from '../fixtures/gen-deb.js';
 import { AptClient, hasApt } from './helpers/apt-client.js';
+import { throwawayKey } from './helpers/gpg-keys.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { freePort, startServe, type Served } from './helpers/readers-fixture.js';
 
@@ -20,24 +21,12 @@ const sha256 = (f: string): string => createHash('sha256').update(fs.readFileSyn
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const children: ChildProcess[] = [];
-const homes: string[] = [];
 after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const h of homes) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: h } });
 });
 
 const hasGpg = (): boolean => spawnSync('gpg', ['--version']).status === 0 && spawnSync('gpgv', ['--version']).status === 0;
 
-/** A throwaway ed25519 signing key in a private GNUPGHOME; returns the home and the fingerprint. */
-function throwawayKey(dir: string): { home: string; fpr: string } {
-  const home = path.join(dir, 'gnupg');
-  fs.mkdirSync(home, { mode: 0o700 });
-  homes.push(home);
-  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', '--status-fd', '1', '--quick-gen-key', 'Test <t@example.invalid>', 'ed25519', 'sign', 'never'], { timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr.toString());
-  const line = r.stdout.toString().split('\n').find((l) => l.startsWith('[GNUPG:] KEY_CREATED '))!;
-  return { home, fpr: line.split(' ')[3]!.trim() };
-}
 
 /** python3 -m http.server over `dir` on a free loopback port; its request log is kept. */
 async function httpServer(dir: string): Promise<{ url: string; log: () => string; stop: () => void }> {

@@ -8,32 +8,23 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { makeDeb } from '../fixtures/gen-deb.js';
 import { changesText, hasDpkgSource, makeSourcePackage } from '../fixtures/gen-debsrc.js';
 import { cliIn, tempDir } from './helpers/cli.js';
+import { throwawayKey } from './helpers/gpg-keys.js';
 import { pendingUploads, startWatcher, until, type WatcherChild } from './helpers/hooks-env.js';
 
 const DPKG_DEV_MISSING = 'dpkg-source not installed: run as root with apt, or .ci/run installs it (package dpkg-dev)';
 const GPG_MISSING = 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them';
 const hasGpg = (): boolean => spawnSync('gpg', ['--version']).status === 0 && spawnSync('gpgv', ['--version']).status === 0;
-const homes: string[] = [];
 const live = new Set<WatcherChild>();
 afterEach(() => {
   for (const w of live) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
   live.clear();
 });
-after(() => {
-  for (const h of homes) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: h } });
-});
-
-function throwawayKey(dir: string): { home: string; fpr: string; keyring: string } {
-  const home = path.join(dir, 'gnupg');
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  homes.push(home);
-  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', '--status-fd', '1', '--quick-gen-key', 'Uploader <u@example.invalid>', 'ed25519', 'sign', 'never'], { timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr.toString());
-  const fpr = r.stdout.toString().split('\n').find((l) => l.startsWith('[GNUPG:] KEY_CREATED '))!.split(' ')[3]!.trim();
+function uploaderKey(dir: string): { home: string; fpr: string; keyring: string } {
+  const { home, fpr } = throwawayKey(dir, 'Uploader <u@example.invalid>');
   const keyring = path.join(dir, 'uploaders.gpg');
   fs.writeFileSync(keyring, spawnSync('gpg', ['--homedir', home, '--batch', '--export', fpr]).stdout);
   return { home, fpr, keyring };
@@ -165,8 +156,8 @@ describe('.changes uploads', () => {
     if (!hasDpkgSource()) return t.skip(DPKG_DEV_MISSING);
     if (!hasGpg()) return t.skip(GPG_MISSING);
     const { base, cli, must, state } = setup();
-    const good = throwawayKey(path.join(base, 'good'));
-    const stranger = throwawayKey(path.join(base, 'stranger'));
+    const good = uploaderKey(path.join(base, 'good'));
+    const stranger = uploaderKey(path.join(base, 'stranger'));
     const armored = path.join(base, 'armored.asc');
     fs.writeFileSync(armored, spawnSync('gpg', ['--homedir', good.home, '--batch', '--armor', '--export', good.fpr]).stdout);
     const cfg = cli.sync(['config', 'apt', 'uploadKeyring', armored]);

@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { hasDpkgSource, makeSourcePackage } from '../fixtures/gen-debsrc.js';
 import { AptClient, hasApt } from './helpers/apt-client.js';
+import { throwawayKey } from './helpers/gpg-keys.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { startServe } from './helpers/readers-fixture.js';
 
@@ -21,11 +22,6 @@ const APT_MISSING = 'apt not installed: run as root with apt, or .ci/run install
 const GPG_MISSING = 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them';
 const has = (cmd: string, args: string[] = ['--version']): boolean => spawnSync(cmd, args).status === 0;
 const sha256 = (f: string): string => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-const homes: string[] = [];
-after(() => {
-  for (const h of homes) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: h } });
-});
-
 function setup(extra: string[] = []) {
   const base = tempDir('rcurepo-debsrc-');
   const cli = cliIn(base);
@@ -71,15 +67,6 @@ function stanzas(text: string): Map<string, Map<string, string>> {
 
 const xzcat = (f: string): string => spawnSync('xz', ['-dc', f], { encoding: 'utf8' }).stdout;
 
-function throwawayKey(dir: string): { home: string; fpr: string } {
-  const home = path.join(dir, 'gnupg');
-  fs.mkdirSync(home, { mode: 0o700 });
-  homes.push(home);
-  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', '--status-fd', '1', '--quick-gen-key', 'Test <t@example.invalid>', 'ed25519', 'sign', 'never'], { timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr.toString());
-  const line = r.stdout.toString().split('\n').find((l) => l.startsWith('[GNUPG:] KEY_CREATED '))!;
-  return { home, fpr: line.split(' ')[3]!.trim() };
-}
 
 describe('deb source packages', () => {
   it('import a .dsc: pool, Sources equal to apt-ftparchive, Release and by-hash, list, verify, remove', (t) => {
