@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
 import { cliIn, tempDir } from './helpers/cli.js';
+import { verify } from '../src/commands/verify.js';
+import { status } from '../src/commands/status.js';
 
 function setup() {
   const dir = tempDir('rcurepo-left-');
@@ -117,4 +121,35 @@ test('a dry-run import of 50 files creates no pool/meta folder and leaves nothin
   const r2 = cli.sync(['import', 'main', many, '--dry-run'], { env: { RCUREPO_PREPARE_THREADS: '2' } });
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual(walk(base), before);
+});
+
+test('verify and status, which take no lock, tolerate a blob swept by a background gc while they walk the pool', async () => {
+  const { dir, base, cli } = setup();
+  const a = path.join(dir, 'a');
+  fs.writeFileSync(a, 'referenced');
+  assert.equal(cli.sync(['import', 'main', a]).code, 0);
+  // An unreferenced blob (link count 1), the kind the background gc after a publish removes.
+  const bytes = 'nothing links me';
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const orphan = path.join(base, 'pool', 'blobs', sha.slice(0, 2), sha);
+  fs.mkdirSync(path.dirname(orphan), { recursive: true });
+  fs.writeFileSync(orphan, bytes, { mode: 0o444 });
+  // The sweep lands between the walk listing the blob and stat-ing it: deterministic, by one stat call.
+  const realStat = fsp.stat;
+  const sweepFirst = async (p: Parameters<typeof fsp.stat>[0], o?: Parameters<typeof fsp.stat>[1]) => {
+    if (p === orphan && fs.existsSync(orphan)) fs.unlinkSync(orphan);
+    return realStat(p, o as never);
+  };
+  fsp.stat = sweepFirst as typeof fsp.stat;
+  try {
+    const report = await verify({ base, deep: true });
+    assert.deepEqual(report.faults, []);
+    assert.equal(report.blobs, 1, 'the referenced blob is checked, the swept one skipped');
+    fs.writeFileSync(orphan, bytes, { mode: 0o444 });
+    const s = await status({ base });
+    assert.equal(s.pool.blobs, 1);
+    assert.equal(s.pool.unreferenced, 0);
+  } finally {
+    fsp.stat = realStat;
+  }
 });

@@ -73,8 +73,7 @@ export async function status(opts: { base: string; repo?: string }): Promise<Sta
     repos.push({ name, format: cfg.format, current, frozen: !!cfg.frozen, lock: await readLockHolder(repo.lockTarget), snapshots: snaps, spares: await listSpares(repo), spareClone: settingsFrom(cfg.settings).spareClone, signing: await signingStatus(cfg.settings) });
   }
   const pool = { blobs: 0, bytes: 0, unreferenced: 0 };
-  for await (const b of new Pool(layout).walk()) {
-    const st = await fsp.stat(b.path);
+  for await (const { st } of new Pool(layout).walk()) {
     pool.blobs++;
     pool.bytes += st.size;
     if (st.nlink === 1) pool.unreferenced++;

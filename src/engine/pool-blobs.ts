@@ -4,6 +4,7 @@
  * trees, the identities of every copy, and a walk over them all.
  */
 import fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from './layout.js';
@@ -84,7 +85,11 @@ export function identitiesSync(layout: Layout, sha256: string): BlobIdentity[] {
 }
 
 /** Walk every blob file (including overflow copies) in the pool. */
-export async function* walkBlobs(layout: Layout): AsyncGenerator<{ name: string; sha256: string; copy: number; path: string }> {
+/**
+ * Every blob file (overflow copies too) with its stat. A blob that vanishes between listing and stat was
+ * swept (a background gc removes blobs nothing links): it is skipped, since it had no references.
+ */
+export async function* walkBlobs(layout: Layout): AsyncGenerator<PoolBlobFile> {
   let prefixes: string[];
   try {
     prefixes = (await fsp.readdir(layout.blobsDir)).sort();
@@ -94,10 +99,31 @@ export async function* walkBlobs(layout: Layout): AsyncGenerator<{ name: string;
   }
   for (const pre of prefixes) {
     const dir = path.join(layout.blobsDir, pre);
-    for (const name of (await fsp.readdir(dir)).sort()) {
+    for (const name of (await fsp.readdir(dir).catch(orEmptyIfGone)).sort()) {
       const [sha, copyText] = name.split('.');
       if (!sha || !isSha256(sha)) continue;
-      yield { name, sha256: sha, copy: copyText ? Number(copyText) : 0, path: path.join(dir, name) };
+      const file = path.join(dir, name);
+      const st = await fsp.stat(file).catch(orUndefinedIfGone);
+      if (!st) continue;
+      yield { name, sha256: sha, copy: copyText ? Number(copyText) : 0, path: file, st };
     }
   }
+}
+
+export interface PoolBlobFile {
+  name: string;
+  sha256: string;
+  copy: number;
+  path: string;
+  st: Stats;
+}
+
+function orUndefinedIfGone(e: unknown): undefined {
+  if (errnoCode(e) === 'ENOENT') return undefined;
+  throw e;
+}
+
+function orEmptyIfGone(e: unknown): string[] {
+  if (errnoCode(e) === 'ENOENT') return [];
+  throw e;
 }

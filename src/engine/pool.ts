@@ -21,7 +21,7 @@ import { fsyncPath, syncFilesystem } from '../util/fsx.js';
 import { chunked } from '../util/chunked.js';
 import { crashPoint } from '../util/crash.js';
 import { blobCopyPath, identitiesSync, linkIntoSync, walkBlobs } from './pool-blobs.js';
-import type { BlobIdentity } from './pool-blobs.js';
+import type { BlobIdentity, PoolBlobFile } from './pool-blobs.js';
 import { HASHES_META, readMetaSync, removeEmptyMetaDirs, removeMeta, writeMetaSync } from './pool-meta.js';
 import { readSmallSync, stageCopy } from './pool-staging.js';
 import type { StagedBlob, StagedCopy } from './pool-staging.js';
@@ -247,7 +247,7 @@ export class Pool {
   }
 
   /** Walk every blob file (including overflow copies) in the pool. */
-  walk(): AsyncGenerator<{ name: string; sha256: string; copy: number; path: string }> {
+  walk(): AsyncGenerator<PoolBlobFile> {
     return walkBlobs(this.layout);
   }
 }

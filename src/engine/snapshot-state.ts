@@ -26,9 +26,8 @@ const inodeKey = (dev: number, ino: number) => `${dev}:${ino}`;
 /** (dev, ino) -> blob, over the whole pool: how a tree file is identified without re-hashing it. */
 export async function poolInodeMap(layout: Layout): Promise<InodeMap> {
   const map: InodeMap = new Map();
-  for await (const b of new Pool(layout).walk()) {
-    const st = await fsp.stat(b.path);
-    map.set(inodeKey(st.dev, st.ino), { sha256: b.sha256, size: st.size });
+  for await (const { sha256, st } of new Pool(layout).walk()) {
+    map.set(inodeKey(st.dev, st.ino), { sha256, size: st.size });
   }
   return map;
 }
