@@ -250,9 +250,11 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-clone');
     for (const a of change.adds) {
       if (a.meta === undefined) continue;
-      await pool.writeMeta(a.sha256, format.name, a.meta);
-      // Cached now, and read back from the cache by the index build: a bulk import of 50,000 packages
-      // otherwise keeps every package's metadata on the heap through the index step.
+      // Usually cached at import already (cacheStagedMetaSync). Written again only when missing: the
+      // blob is committed now, so no other importer's discard removes that cache any more.
+      if (!pool.hasMetaSync(a.sha256, format.name)) await pool.writeMeta(a.sha256, format.name, a.meta);
+      // Read back from the cache by the index build: a bulk import of 50,000 packages otherwise keeps
+      // every package's metadata on the heap through the index step.
       a.meta = undefined;
     }
     const entries = nextEntries(parentEntries, parentByPath, change);

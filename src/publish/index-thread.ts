@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { IndexJob } from '../engine/transaction.js';
 import { errorFromWire, RcuError, type WireError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
+import { collectGarbage } from '../util/collect-garbage.js';
 
 export interface IndexWorkerData extends IndexJob {
   base: string;
@@ -44,6 +45,10 @@ export function indexOnThread(base: string, format: string): (job: IndexJob) => 
     const data: IndexWorkerData = { ...job, base, format };
     // Old generation: room for the entries and the index's plan (a few KiB each) over a fixed base.
     const oldMb = 128 + Math.ceil(job.entries.length / 256);
+    // This thread waits for the index: collect the earlier steps' garbage now (a bulk import's staging
+    // and plan), or it stays on the heap, and in the peak RSS, while the thread works beside it.
+    collectGarbage();
+    trace('index-thread: collected');
     await new Promise<void>((resolve, reject) => {
       const w = new Worker(workerUrl, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: oldMb } });
       let answered = false;
