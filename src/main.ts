@@ -31,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-trace('main: loaded');
+// bin/rcurepo.js says how the bundle was compiled: with the build's V8 code cache or without.
+trace(`main: loaded (code cache: ${(globalThis as { rcurepoCodeCache?: string }).rcurepoCodeCache ?? 'none'})`);
 void main(process.argv.slice(2)).then((code) => {
   trace('main: done');
   // Flush what was written, then end: a leftover timer must not keep a finished command alive.

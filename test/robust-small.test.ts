@@ -43,3 +43,26 @@ test('the demo computes the number of packages its index lists', { timeout: 180_
   }
   assert.match(r.stdout, new RegExp(`\\(${names.size} packages listed, the ${names.size} tips\\)`));
 });
+
+test('the CLI starts with the code cache the build trained, and behaves the same without it', () => {
+  const cache = path.join(ROOT, 'dist', 'bundle', 'main.cjs.cache');
+  assert.ok(fs.existsSync(cache), 'npm run build writes dist/bundle/main.cjs.cache');
+  const dir = tempDir('rcurepo-small-');
+  const base = path.join(dir, 'base');
+  const traced = cliIn(base).sync(['init'], { env: { RCUREPO_TRACE: '1' } });
+  assert.equal(traced.code, 0, traced.stderr);
+  assert.match(traced.stderr, /main: loaded \(code cache: used\)/, 'V8 accepted the cache');
+  // A cache V8 refuses (another Node, other bytes) only costs start-up time: the same command works.
+  const copy = path.join(dir, 'cli');
+  fs.cpSync(path.join(ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
+  fs.writeFileSync(path.join(copy, 'dist', 'bundle', 'main.cjs.cache'), Buffer.alloc(4096, 7));
+  const bad = spawnSync(process.execPath, [path.join(copy, 'bin', 'rcurepo.js'), '--base', base, 'status'], { encoding: 'utf8', env: { ...process.env, RCUREPO_TRACE: '1' } });
+  assert.equal(bad.status, 0, bad.stderr);
+  assert.match(bad.stderr, /main: loaded \(code cache: rejected\)/);
+  fs.rmSync(path.join(copy, 'dist', 'bundle', 'main.cjs.cache'));
+  const none = spawnSync(process.execPath, [path.join(copy, 'bin', 'rcurepo.js'), '--base', base, 'status'], { encoding: 'utf8', env: { ...process.env, RCUREPO_TRACE: '1' } });
+  assert.equal(none.status, 0, none.stderr);
+  assert.match(none.stderr, /main: loaded \(code cache: none\)/);
+  assert.equal(none.stdout, bad.stdout);
+});
