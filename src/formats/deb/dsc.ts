@@ -204,6 +204,8 @@ export interface DscPath {
 }
 
 export function parseDscPath(p: string): DscPath | undefined {
+  // Called for every tree path (most are .deb files): refuse those before splitting anything.
+  if (!p.endsWith('.dsc') || !p.startsWith('pool/')) return undefined;
   const parts = p.split('/');
   if (parts.length !== 5 || parts[0] !== 'pool' || !parts[4]!.endsWith('.dsc')) return undefined;
   const source = parts[3]!;

@@ -36,6 +36,15 @@ export interface SourceRef {
 
 /** The .dsc files of the tree by component, each list in path order. */
 export function sourcesByComponent(entries: readonly TreeEntry[]): Map<string, SourceRef[]> {
+  // The index build and verification of one publish are handed the same entries: group them once.
+  let out = grouped.get(entries);
+  if (!out) grouped.set(entries, (out = groupByComponent(entries)));
+  return out;
+}
+
+const grouped = new WeakMap<readonly TreeEntry[], Map<string, SourceRef[]>>();
+
+function groupByComponent(entries: readonly TreeEntry[]): Map<string, SourceRef[]> {
   const out = new Map<string, SourceRef[]>();
   for (const e of entries) {
     const p = parseDscPath(e.path);
