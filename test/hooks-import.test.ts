@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Layout } from '../src/engine/layout.js';
 import { acquireWriterLock } from '../src/engine/lock.js';
+import fsp from 'node:fs/promises';
+import { forgetRequest } from '../src/hooks/queue.js';
 import { listRepo, manifestText, setupBase, sha256, upload, uploadWithManifest } from './helpers/hooks-env.js';
 
 function currentGen(cli: ReturnType<typeof setupBase>['cli'], repo = 'r'): number {
@@ -35,6 +37,31 @@ test('50 concurrent imports of distinct packages: all published, no errors, a ha
   }
   assert.deepEqual(fs.readdirSync(path.join(dir, 'base', 'repos', 'r', 'queue')).filter((n) => !n.startsWith('.')), [], 'queue drained');
   assert.equal(cli.sync(['verify', 'r']).code, 0);
+});
+
+test('a caller forgets its claimed request before its outcome, so no leader sees a claim without an outcome and answers it again', async () => {
+  const { dir } = setupBase();
+  const repo = new Layout(path.join(dir, 'base')).repo('r');
+  const queue = path.join(dir, 'base', 'repos', 'r', 'queue');
+  fs.mkdirSync(queue, { recursive: true });
+  const id = `x-${process.pid}-1`;
+  for (const kind of ['claim', 'res']) fs.writeFileSync(path.join(queue, `${id}.${kind}.json`), '{}');
+  // The outcome's removal may start only once the claim is gone: a leader listing the queue in between
+  // must never find a claim whose outcome has vanished. Record the queue as each removal starts.
+  const seen: string[][] = [];
+  const realRm = fsp.rm;
+  fsp.rm = (async (p: Parameters<typeof fsp.rm>[0], o?: Parameters<typeof fsp.rm>[1]) => {
+    if (String(p).endsWith('.res.json')) seen.push(fs.readdirSync(queue).sort());
+    await realRm(p, o);
+  }) as typeof fsp.rm;
+  try {
+    await forgetRequest(repo, id);
+  } finally {
+    fsp.rm = realRm;
+  }
+  assert.deepEqual(fs.readdirSync(queue), []);
+  assert.equal(seen.length, 1, 'the outcome was removed once');
+  assert.deepEqual(seen[0], [`${id}.res.json`], 'when the outcome goes, the claim is gone already');
 });
 
 test('bad packages mixed into concurrent imports fail only their own callers', async () => {

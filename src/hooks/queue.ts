@@ -97,10 +97,15 @@ export async function writeOutcome(repo: RepoLayout, id: string, outcome: QueueO
   await writeJsonQuick(resPath(queueDir(repo), id), outcome);
 }
 
-/** The caller's last step: remove its request (pending or claimed) and outcome. */
+/**
+ * The caller's last step: remove its request (pending or claimed), then its outcome. In that order: a
+ * leader that lists the queue between the two removals would otherwise see a claim without an outcome
+ * from a live caller, take it for its dead leader's leftover and answer it again, an outcome nobody reads.
+ */
 export async function forgetRequest(repo: RepoLayout, id: string): Promise<void> {
   const dir = queueDir(repo);
-  await Promise.all([reqPath(dir, id), claimPath(dir, id), resPath(dir, id)].map((p) => fsp.rm(p, { force: true })));
+  await Promise.all([reqPath(dir, id), claimPath(dir, id)].map((p) => fsp.rm(p, { force: true })));
+  await fsp.rm(resPath(dir, id), { force: true });
 }
 
 /**
