@@ -5,7 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { debRepos, dpkgLess, type Tx } from './helpers/deb-repos.js';
+import { hasDpkgSource, makeSourcePackage } from '../fixtures/gen-debsrc.js';
 
 const ARCHS = ['--dist', 'bookworm', '--architectures', 'amd64,arm64'];
 
@@ -75,6 +79,44 @@ describe('copy-source and remove-source for deb repositories', () => {
     cli.json<Tx>(['remove-source', 'testing', 'hello-src']);
     assert.deepEqual(ids('testing'), ['other 1.0 amd64']);
     assert.equal(cli.sync(['verify', 'testing']).code, 0);
+  });
+});
+
+describe('copy-source and remove-source move source packages (.dsc) with their binaries', () => {
+  it('a .dsc goes with the files it lists; an orig tarball stays while another revision lists it', (t) => {
+    if (!hasDpkgSource()) return t.skip('dpkg-source not installed: run as root with apt, or .ci/run installs it (package dpkg-dev)');
+    const { base, cli, deb, must, ids } = debRepos({ testing: ARCHS, stable: ARCHS });
+    const dir = path.join(base, 'src');
+    fs.mkdirSync(dir);
+    // Two revisions of one upstream version: they share hello-src_1.0.orig.tar.gz.
+    const r1 = makeSourcePackage(dir, { name: 'hello-src', version: '1.0-1', quilt: true });
+    const r2 = makeSourcePackage(dir, { name: 'hello-src', version: '1.0-2', quilt: true });
+    must(['import', 'testing', r1.dsc, r2.dsc, deb('hello', '1.0-1', 'amd64', { Source: 'hello-src' }), deb('hello', '1.0-2', 'amd64', { Source: 'hello-src' })]);
+    const folder = 'pool/main/h/hello-src';
+    const files = (repo: string) => {
+      const at = path.join(base, 'repos', repo, 'current', folder);
+      return fs.existsSync(at) ? fs.readdirSync(at).sort() : [];
+    };
+    // What apt fetches: Sources.xz (the plain Sources is listed in Release, not shipped).
+    const sourcesIndex = (repo: string) => execFileSync('xz', ['-dc', path.join(base, 'repos', repo, 'current', 'dists/bookworm/main/source/Sources.xz')], { encoding: 'utf8' });
+    const rev1 = ['hello-src_1.0-1.debian.tar.xz', 'hello-src_1.0-1.dsc', 'hello-src_1.0.orig.tar.gz'];
+    const rev2 = ['hello-src_1.0-2.debian.tar.xz', 'hello-src_1.0-2.dsc', 'hello-src_1.0.orig.tar.gz'];
+    assert.deepEqual(rev1.map((f) => path.basename(r1.files.find((x) => x.endsWith(f)) ?? r1.dsc)).sort(), rev1, 'the fixture lists what this test expects');
+
+    const copy = cli.json<Tx>(['copy-source', 'testing', 'stable', 'hello-src', '1.0-1']);
+    assert.equal(copy.published, true);
+    assert.deepEqual(ids('stable'), ['hello 1.0-1 amd64', 'hello-src 1.0-1 source']);
+    assert.deepEqual(files('stable'), [...rev1, 'hello_1.0-1_amd64.deb'].sort(), 'the binary, the .dsc of 1.0-1 and the files it lists');
+    assert.match(sourcesIndex('stable'), /^Package: hello-src\n(?:.+\n)*?Version: 1\.0-1\n/m);
+    assert.doesNotMatch(sourcesIndex('stable'), /^Version: 1\.0-2$/m);
+
+    const rm = cli.json<Tx>(['remove-source', 'testing', 'hello-src', '1.0-1']);
+    assert.deepEqual(rm.removed.map((p) => path.basename(p)).sort(), ['hello-src_1.0-1.debian.tar.xz', 'hello-src_1.0-1.dsc', 'hello_1.0-1_amd64.deb']);
+    assert.deepEqual(files('testing'), [...new Set([...rev2, 'hello_1.0-2_amd64.deb'])].sort(), 'the orig stays: 1.0-2 lists it');
+    cli.json<Tx>(['remove-source', 'testing', 'hello-src']);
+    assert.deepEqual(files('testing'), []);
+    assert.doesNotMatch(sourcesIndex('testing'), /hello-src/);
+    for (const repo of ['testing', 'stable']) assert.equal(cli.sync(['verify', repo]).code, 0);
   });
 });
 
