@@ -220,10 +220,7 @@ export async function planImport(state: PlanState, prepared: readonly PreparedFi
       conflicts.push({ p });
       continue;
     }
-    // The change takes the metadata over (the transaction drops it once it is cached): left on the
-    // prepared file too, a bulk import would keep every package's metadata on the heap to the end.
     adds.push({ path: treePath, sha256: p.staged.sha256, size: p.staged.size, staged: p.staged, meta: p.placement.meta });
-    p.placement.meta = undefined;
   }
   if (conflicts.length) {
     const byPath = await state.entriesByPath();

@@ -128,7 +128,6 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
           if (seen.has(f.treePath)) continue;
           seen.add(f.treePath);
           adds.push({ path: f.treePath, sha256: f.sha256, size: f.size, staged: adopted.get(f)!, meta: f.meta });
-          f.meta = undefined; // the change owns it now (see planImport)
         }
       }
       return { adds, removes, replaceBuilds: removes.length > 0 };
