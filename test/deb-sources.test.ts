@@ -144,7 +144,7 @@ describe('deb source packages', () => {
     assert.equal(cli.sync(['verify', 'flat']).code, 0);
   });
 
-  it('refusals change nothing: listed file missing, other bytes, malformed .dsc, bad version', (t) => {
+  it('refusals change nothing: listed file missing, other bytes, a wrong md5 or sha1 line, malformed .dsc, bad version', (t) => {
     if (!hasDpkgSource()) return t.skip(DPKG_DEV_MISSING);
     const { cli, src, state } = setup();
     const refuse = (file: string, re: RegExp) => {
@@ -170,6 +170,13 @@ describe('deb source packages', () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     fs.writeFileSync(other.files[0]!, bytes);
     refuse(other.dsc, /other_1\.0\.dsc: listed file 'other_1\.0\.tar\.xz' has sha256 [0-9a-f]{64}, the listing says [0-9a-f]{64}/);
+    // Right bytes by sha256, a wrong md5 (Files) or sha1 line: dpkg-source checks every list, so refused.
+    const md5 = mk('md5');
+    fs.writeFileSync(md5.dsc, fs.readFileSync(md5.dsc, 'utf8').replace(/^ [0-9a-f]{32}( [0-9]+ md5_1\.0\.tar\.xz)$/m, ` ${'0'.repeat(32)}$1`));
+    refuse(md5.dsc, /md5_1\.0\.dsc: listed file 'md5_1\.0\.tar\.xz' has md5 [0-9a-f]{32}, the listing says 0{32}/);
+    const sha1 = mk('sha1');
+    fs.writeFileSync(sha1.dsc, fs.readFileSync(sha1.dsc, 'utf8').replace(/^ [0-9a-f]{40}( [0-9]+ sha1_1\.0\.tar\.xz)$/m, ` ${'f'.repeat(40)}$1`));
+    refuse(sha1.dsc, /sha1_1\.0\.dsc: listed file 'sha1_1\.0\.tar\.xz' has sha1 [0-9a-f]{40}, the listing says f{40}/);
     const bad = path.join(src, 'bad_1.0.dsc');
     fs.writeFileSync(bad, 'this is not a source description\n');
     refuse(bad, /bad_1\.0\.dsc: malformed \.dsc: line 1: not a 'Field: value' line/);

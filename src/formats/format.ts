@@ -132,6 +132,12 @@ export interface Companion {
   size: number;
   /** Where it goes in the tree (decided by the format from the listing file). */
   treePath: string;
+  /**
+   * Further digests the listing states (a .dsc's Files md5, Checksums-Sha1/-Sha512): clients check them
+   * all, so each must hold too. sha1 is checked against the staged copy; md5 and sha512 against the
+   * format's metadata of the file when it records them (fields of those names).
+   */
+  otherHashes?: { md5?: string; sha1?: string; sha512?: string };
 }
 
 export interface CompanionList {

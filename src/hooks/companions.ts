@@ -9,7 +9,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { PreparedFile, SourceFile } from '../engine/importer.js';
-import type { CompanionList, Format, PlaceOptions } from '../formats/format.js';
+import type { Companion, CompanionList, Format, PlaceOptions } from '../formats/format.js';
 import { errnoCode, isRcuError, RcuError } from '../util/errors.js';
 import { checkUpload, refuseReason } from './uploads.js';
 
@@ -19,6 +19,7 @@ interface Expectation {
   name?: string;
   sha256: string;
   size?: number;
+  otherHashes?: Companion['otherHashes'];
 }
 
 export interface WithCompanions {
@@ -80,7 +81,7 @@ export async function withCompanions(format: Format, inputs: readonly SourceFile
         continue;
       }
       companions.set(abs, { abs, rel: c.name, placeAt: c.treePath });
-      expect(abs, { listing: input.abs, name: c.name, sha256: c.sha256, size: c.size });
+      expect(abs, { listing: input.abs, name: c.name, sha256: c.sha256, size: c.size, otherHashes: c.otherHashes });
     }
   }
   if (refused.length) {
@@ -124,8 +125,11 @@ async function locate(dir: string, name: string, listing: string, how: Companion
   return abs;
 }
 
-/** Every prepared file whose bytes differ from what its listing states: one message each. */
-export function companionMismatches(expected: ReadonlyMap<string, Expectation[]>, prepared: readonly PreparedFile[]): string[] {
+/**
+ * Every prepared file whose bytes differ from what its listing states: one message each. `recorded` gives
+ * the format's cached metadata of a prepared file (where md5 and sha512 digests are found).
+ */
+export function companionMismatches(expected: ReadonlyMap<string, Expectation[]>, prepared: readonly PreparedFile[], recorded: (p: PreparedFile) => unknown): string[] {
   const out: string[] = [];
   for (const p of prepared) {
     for (const e of expected.get(p.source.abs) ?? []) {
@@ -135,8 +139,20 @@ export function companionMismatches(expected: ReadonlyMap<string, Expectation[]>
         out.push(`${e.listing}: listed file '${e.name}' has ${p.staged.size} bytes, the listing says ${e.size}`);
       } else if (p.staged.sha256 !== e.sha256) {
         out.push(`${e.listing}: listed file '${e.name}' has sha256 ${p.staged.sha256}, the listing says ${e.sha256}`);
+      } else {
+        // Same bytes by sha256, so another digest that disagrees is a wrong line in the listing itself.
+        for (const [alg, want] of Object.entries(e.otherHashes ?? {})) {
+          const have = alg === 'sha1' ? p.staged.sha1 : recordedHash(recorded(p), alg);
+          if (want !== undefined && have !== undefined && have !== want.toLowerCase()) out.push(`${e.listing}: listed file '${e.name}' has ${alg} ${have}, the listing says ${want}`);
+        }
       }
     }
   }
   return out;
+}
+
+/** A digest the format's metadata of a file records (e.g. a .dsc-listed file's md5), if any. */
+function recordedHash(meta: unknown, alg: string): string | undefined {
+  const v = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)[alg] : undefined;
+  return typeof v === 'string' ? v : undefined;
 }

@@ -94,7 +94,9 @@ async function importOne(o: ImportRequest): Promise<ImportResult> {
     return gen !== undefined && (await new Pool(o.layout).compareFile(path.join(repo.snapshotDir(gen), treePath), sha256)) === 'same';
   };
   const { inputs, expected } = await withCompanions(format, named, placeOpts, { strict: !!manifest, followSymlinks: o.followSymlinks, published });
-  const prepared = await prepareAll(o.layout, format, inputs, placeOpts, (p) => [...(manifest && listed ? manifestMismatches(manifest, listed.byAbs, p) : []), ...companionMismatches(expected, p)], manifest);
+  // Prepared files keep their metadata in the pool's cache, not in memory (see prepareOne).
+  const recordedMeta = (p: PreparedFile) => new Pool(o.layout).readMetaSync(p.staged.sha256, format.name);
+  const prepared = await prepareAll(o.layout, format, inputs, placeOpts, (p) => [...(manifest && listed ? manifestMismatches(manifest, listed.byAbs, p) : []), ...companionMismatches(expected, p, recordedMeta)], manifest);
   const ctx: Publishing = { o, repo, repoName, format, config, manifest, prepared, inputs: inputs.length };
   return publish(ctx);
 }

@@ -66,7 +66,7 @@ export const debFormat: Format = {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const meta = describeDsc(bytes, file.abs, { sha256, sha1: '', size: bytes.length });
     const dir = sourceDir(component, meta.source);
-    return { sha256, files: meta.files.map((f) => ({ name: f.name, sha256: f.sha256, size: f.size, treePath: path.posix.join(dir, f.name) })) };
+    return { sha256, files: meta.files.map((f) => ({ name: f.name, sha256: f.sha256, size: f.size, treePath: path.posix.join(dir, f.name), otherHashes: { md5: f.md5, sha1: f.sha1, sha512: f.sha512 } })) };
   },
 
   async describe(blobPath: string, entry: TreeEntry, hashes: BlobHashes): Promise<DebMeta | DscMeta | ListedFileMeta> {
