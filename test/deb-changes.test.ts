@@ -57,7 +57,7 @@ function setup() {
   return { base, cli, must, state, snap };
 }
 
-/** An upload folder with a source package, a .deb built from it, a .buildinfo and their .changes. */
+/** An upload folder with a source package, a .deb built from it, its debug symbols, a .buildinfo and their .changes. */
 function upload(dir: string, name: string, version: string, distribution: string): { changes: string; files: string[] } {
   fs.mkdirSync(dir, { recursive: true });
   const s = makeSourcePackage(dir, { name, version });
@@ -65,7 +65,9 @@ function upload(dir: string, name: string, version: string, distribution: string
   fs.writeFileSync(deb, makeDeb(`Package: ${name}\nSource: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: Test <t@example.invalid>\nDescription: ${name} binary\n`));
   const buildinfo = path.join(dir, `${name}_${version}_amd64.buildinfo`);
   fs.writeFileSync(buildinfo, `Format: 1.0\nSource: ${name}\nVersion: ${version}\n`);
-  const files = [s.dsc, ...s.files, deb, buildinfo];
+  const ddeb = path.join(dir, `${name}-dbgsym_${version}_amd64.ddeb`);
+  fs.writeFileSync(ddeb, makeDeb(`Package: ${name}-dbgsym\nSource: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: Test <t@example.invalid>\nSection: debug\nDescription: debug symbols for ${name}\n`));
+  const files = [s.dsc, ...s.files, deb, ddeb, buildinfo];
   const changes = path.join(dir, `${name}_${version}_amd64.changes`);
   fs.writeFileSync(changes, changesText({ source: name, version, distribution, files }));
   return { changes, files };
@@ -83,6 +85,7 @@ describe('.changes uploads', () => {
     assert.match(spawnSync('xz', ['-dc', path.join(s, 'dists/trixie/main/source/Sources.xz')], { encoding: 'utf8' }).stdout, /^Package: hello$/m);
     assert.match(spawnSync('xz', ['-dc', path.join(s, 'dists/trixie/main/binary-amd64/Packages.xz')], { encoding: 'utf8' }).stdout, /^Filename: pool\/main\/h\/hello\/hello_1\.0_amd64\.deb$/m);
     assert.ok(!fs.readdirSync(path.join(s, 'pool/main/h/hello')).some((n) => n.endsWith('.buildinfo')), 'build records are checked, not published');
+    assert.ok(!fs.readdirSync(path.join(s, 'pool/main/h/hello')).some((n) => n.endsWith('.ddeb')), 'debug symbols are checked, not published');
     // Delivered again: answered from the record, nothing imported.
     const again = cli.json<{ published: boolean; alreadyPublished?: number }>(['import', 'apt', up.changes]);
     assert.equal(again.published, false);
@@ -107,8 +110,18 @@ describe('.changes uploads', () => {
     fs.writeFileSync(changed.files[2]!, deb);
     refuse(changed.changes, 3, /changed_1\.0_amd64\.changes: 'changed_1\.0_amd64\.deb' has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/);
     const badinfo = upload(path.join(base, 'up5'), 'badinfo', '1.0', 'bookworm');
-    fs.appendFileSync(badinfo.files[3]!, 'more\n');
+    fs.appendFileSync(badinfo.files.at(-1)!, 'more\n');
     refuse(badinfo.changes, 3, /badinfo_1\.0_amd64\.changes: 'badinfo_1\.0_amd64\.buildinfo' has [0-9]+ bytes, the manifest says [0-9]+/);
+    // Debug symbols are not published, but checked like the rest.
+    const badsym = upload(path.join(base, 'up6'), 'badsym', '1.0', 'bookworm');
+    fs.appendFileSync(badsym.files.find((f) => f.endsWith('.ddeb'))!, 'x');
+    refuse(badsym.changes, 3, /badsym_1\.0_amd64\.changes: 'badsym-dbgsym_1\.0_amd64\.ddeb' has [0-9]+ bytes, the manifest says [0-9]+/);
+    // An installer package (.udeb) has indexes of its own (debian-installer/), which rcurepo does not write.
+    const installer = upload(path.join(base, 'up7'), 'inst', '1.0', 'bookworm');
+    const udeb = path.join(base, 'up7', 'inst-udeb_1.0_amd64.udeb');
+    fs.writeFileSync(udeb, makeDeb('Package: inst-udeb\nSource: inst\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <t@example.invalid>\nSection: debian-installer\nDescription: installer part\n'));
+    fs.writeFileSync(installer.changes, changesText({ source: 'inst', version: '1.0', distribution: 'bookworm', files: [...installer.files, udeb] }));
+    refuse(installer.changes, 3, /inst-udeb_1\.0_amd64\.udeb: not a \.deb or \.dsc file/);
     const malformed = path.join(base, 'bad.changes');
     fs.writeFileSync(malformed, 'Format: 1.8\nDistribution: bookworm\n');
     refuse(malformed, 3, /bad\.changes: missing Checksums-Sha256 field/);

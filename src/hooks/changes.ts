@@ -65,13 +65,17 @@ async function readChanges(file: string): Promise<UploadManifest> {
     }
     for (const name of sums.keys()) if (!md5s.has(name)) throw bad(`'${name}' is in Checksums-Sha256 but not in Files`);
   }
-  // .buildinfo files record how the packages were built: checked with the upload, not published.
-  const files = [...sums].map(([name, s]) => ({ path: name, sha256: s.hash, size: s.size, ...(name.endsWith('.buildinfo') ? { publish: false as const } : {}) }));
+  // Checked with the upload, not published: .buildinfo files record how the packages were built, and
+  // .ddeb files are debug symbols, which Debian and Ubuntu serve from a separate archive (dbgsym), not
+  // from the one the binaries' users list (dpkg-buildpackage puts them into every .changes by default).
+  const files = [...sums].map(([name, s]) => ({ path: name, sha256: s.hash, size: s.size, ...(NOT_PUBLISHED.test(name) ? { publish: false as const } : {}) }));
   const dists = dist.split(/\s+/).filter((d) => d !== '');
   // Identity: the distribution and every (name, sha256, size), independent of order, formatting and signature.
   const canon = JSON.stringify(['changes', dists, [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((f) => [f.path, f.sha256, f.size])]);
   const key = createHash('sha256').update(canon).digest('hex');
   return { file, dir: path.dirname(file), files, dists, key, ...(un.signed ? { signedText: un.text } : {}) };
 }
+
+const NOT_PUBLISHED = /\.(buildinfo|ddeb)$/;
 
 export const changesManifest: ManifestKind = { suffix: CHANGES_SUFFIX, read: readChanges };
