@@ -110,7 +110,8 @@ if (!process.argv.includes('--skip-big')) {
     const col = (k: number) => median(rows.map((r) => r[k]!));
     console.log(`median\t${[0, 1, 2, 3, 4, 5, 6, 7].map((k) => col(k).toFixed(2)).join('\t')}\t${Math.max(...rows.map((r) => r[8]!)).toFixed(0)} (max)`);
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    // Background reactions of the last publishes (spare clone, gc) may still be writing: retry.
+    fs.rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
   }
 }
 
@@ -139,6 +140,7 @@ if (!process.argv.includes('--skip-repo')) {
     }
     console.log(`median\t${median(ds).toFixed(2)}`);
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    // Background reactions of the last publishes (spare clone, gc) may still be writing: retry.
+    fs.rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
   }
 }
