@@ -153,3 +153,44 @@ test('verify and status, which take no lock, tolerate a blob swept by a backgrou
     fsp.stat = realStat;
   }
 });
+
+test('verify beside a reaping gc: a generation reaped while it is walked, or after it was counted, is no fault', async () => {
+  for (const during of ['the walk of a later generation', 'its own walk']) {
+    const { dir, base, cli } = setup();
+    for (const name of ['a', 'b', 'c']) {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, `only in ${name}`);
+      assert.equal(cli.sync(['import', 'main', f]).code, 0);
+    }
+    const repo = path.join(base, 'repos', 'main');
+    const gens = fs.readdirSync(path.join(repo, 'snapshots')).map(Number).filter((g) => Number.isInteger(g)).sort((x, y) => x - y);
+    const victim = gens[gens.length - 2]!;
+    const trigger = during === 'its own walk' ? victim : gens[gens.length - 1]!;
+    // What the reaper does to a generation (readers/reaper.ts): rename into trash, delete, drop its manifest.
+    const reap = () => {
+      const trash = path.join(repo, 'trash');
+      fs.mkdirSync(trash, { recursive: true });
+      fs.renameSync(path.join(repo, 'snapshots', String(victim)), path.join(trash, `gen-${victim}`));
+      fs.rmSync(path.join(trash, `gen-${victim}`), { recursive: true });
+      fs.rmSync(path.join(repo, 'meta', 'manifests', `${victim}.json`), { force: true });
+    };
+    const inside = path.join(repo, 'snapshots', String(trigger)) + path.sep;
+    const realLstat = fsp.lstat;
+    let reaped = false;
+    fsp.lstat = (async (p: Parameters<typeof fsp.lstat>[0], o?: Parameters<typeof fsp.lstat>[1]) => {
+      if (!reaped && String(p).startsWith(inside)) {
+        reaped = true;
+        reap();
+      }
+      return realLstat(p, o as never);
+    }) as typeof fsp.lstat;
+    try {
+      const report = await verify({ base });
+      assert.ok(reaped, `the reap happened during ${during}`);
+      assert.deepEqual(report.faults, [], during);
+      assert.equal(report.snapshots, gens.length - 1, 'the reaped generation is not reported on');
+    } finally {
+      fsp.lstat = realLstat;
+    }
+  }
+});

@@ -39,7 +39,50 @@ export interface VerifyReport {
   repaired: string[];
 }
 
+/** Passes a read-only verification makes before it believes faults seen beside a reaping gc. */
+const PASSES = 4;
+
+/**
+ * Read-only verification takes no lock, so a gc may reap a generation while it is walked: its tree is
+ * renamed into trash (the walk then meets ENOENT) and its links go while the pool's are counted (link
+ * counts then disagree). Such a pass is made again, and faults are reported only from a pass with no
+ * reaping under way and nothing reaped during it (or after PASSES passes). `repair` holds the writer
+ * locks, which the reaper takes too: one pass.
+ */
 export async function verifyBase(layout: Layout, repoNames: string[], allRepos: boolean, opts: VerifyOptions): Promise<VerifyReport> {
+  for (let pass = 1; ; pass++) {
+    const before = await reapingState(layout, repoNames);
+    let report: VerifyReport;
+    try {
+      report = await verifyPass(layout, repoNames, allRepos, opts);
+    } catch (e) {
+      if (opts.repair || pass >= PASSES || errnoCode(e) !== 'ENOENT') throw e;
+      await sleep(250 * pass);
+      continue;
+    }
+    if (report.faults.length === 0 || opts.repair || pass >= PASSES) return report;
+    const after = await reapingState(layout, repoNames);
+    if (after.key === before.key && !after.deleting) return report;
+    await sleep(250 * pass);
+  }
+}
+
+/** What a reaper changes (each repository's generations, the trees in its trash), and whether it is deleting now. */
+async function reapingState(layout: Layout, repoNames: readonly string[]): Promise<{ key: string; deleting: boolean }> {
+  const out: unknown[] = [];
+  let deleting = false;
+  for (const n of repoNames) {
+    const repo = layout.repo(n);
+    const trash = (await listDir(repo.trashDir)).sort();
+    deleting ||= trash.length > 0;
+    out.push([n, await listSnapshots(repo), trash]);
+  }
+  return { key: JSON.stringify(out), deleting };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function verifyPass(layout: Layout, repoNames: string[], allRepos: boolean, opts: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = { repos: repoNames, snapshots: 0, files: 0, blobs: 0, faults: [], repaired: [] };
   const pool = new Pool(layout);
   const inodes = await poolInodeMap(layout);
