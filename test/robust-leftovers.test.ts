@@ -194,3 +194,33 @@ test('verify beside a reaping gc: a generation reaped while it is walked, or aft
     }
   }
 });
+
+test('status beside a reaping gc: a generation reaped while it is walked is left out, not an internal error', async () => {
+  const { dir, base, cli } = setup();
+  for (const name of ['a', 'b']) {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, `only in ${name}`);
+    assert.equal(cli.sync(['import', 'main', f]).code, 0);
+  }
+  const repo = path.join(base, 'repos', 'main');
+  const gens = fs.readdirSync(path.join(repo, 'snapshots')).map(Number).filter((g) => Number.isInteger(g)).sort((x, y) => x - y);
+  const victim = gens[0]!;
+  const inside = path.join(repo, 'snapshots', String(victim)) + path.sep;
+  const realLstat = fsp.lstat;
+  let reaped = false;
+  fsp.lstat = (async (p: Parameters<typeof fsp.lstat>[0], o?: Parameters<typeof fsp.lstat>[1]) => {
+    if (!reaped && String(p).startsWith(inside)) {
+      reaped = true;
+      fs.mkdirSync(path.join(repo, 'trash'), { recursive: true });
+      fs.renameSync(path.join(repo, 'snapshots', String(victim)), path.join(repo, 'trash', `gen-${victim}`));
+    }
+    return realLstat(p, o as never);
+  }) as typeof fsp.lstat;
+  try {
+    const s = await status({ base });
+    assert.ok(reaped);
+    assert.deepEqual(s.repos[0]!.snapshots.map((x) => x.generation), gens.slice(1));
+  } finally {
+    fsp.lstat = realLstat;
+  }
+});

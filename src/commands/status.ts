@@ -11,6 +11,8 @@ import type { SpareState } from '../engine/spare.js';
 import { settingsFrom } from '../readers/settings.js';
 import { signingStatus } from './status-signing.js';
 import type { SigningStatus } from './status-signing.js';
+import { errnoCode } from '../util/errors.js';
+import { pathExists } from '../util/fsx.js';
 
 export interface SnapshotStatus {
   generation: number;
@@ -55,14 +57,20 @@ export async function status(opts: { base: string; repo?: string }): Promise<Sta
       const perInode = new Map<string, { nlink: number; size: number; count: number }>();
       let files = 0;
       let bytes = 0;
-      for await (const f of walkTree(repo.snapshotDir(gen))) {
-        const st = await fsp.lstat(f.abs);
-        files++;
-        bytes += st.size;
-        const k = `${st.dev}:${st.ino}`;
-        const cur = perInode.get(k);
-        if (cur) cur.count++;
-        else perInode.set(k, { nlink: st.nlink, size: st.size, count: 1 });
+      try {
+        for await (const f of walkTree(repo.snapshotDir(gen))) {
+          const st = await fsp.lstat(f.abs);
+          files++;
+          bytes += st.size;
+          const k = `${st.dev}:${st.ino}`;
+          const cur = perInode.get(k);
+          if (cur) cur.count++;
+          else perInode.set(k, { nlink: st.nlink, size: st.size, count: 1 });
+        }
+      } catch (e) {
+        // Reaped by a gc while we walked it (status takes no lock): it is no longer there to report.
+        if (errnoCode(e) === 'ENOENT' && !(await pathExists(repo.snapshotDir(gen)))) continue;
+        throw e;
       }
       let exclusive = 0;
       // A pool blob has one link in the pool; index files have none. Either way: all links are ours.
