@@ -154,73 +154,64 @@ test('verify and status, which take no lock, tolerate a blob swept by a backgrou
   }
 });
 
-test('verify beside a reaping gc: a generation reaped while it is walked, or after it was counted, is no fault', async () => {
-  for (const during of ['the walk of a later generation', 'its own walk']) {
-    const { dir, base, cli } = setup();
-    for (const name of ['a', 'b', 'c']) {
-      const f = path.join(dir, name);
-      fs.writeFileSync(f, `only in ${name}`);
-      assert.equal(cli.sync(['import', 'main', f]).code, 0);
-    }
-    const repo = path.join(base, 'repos', 'main');
-    const gens = fs.readdirSync(path.join(repo, 'snapshots')).map(Number).filter((g) => Number.isInteger(g)).sort((x, y) => x - y);
-    const victim = gens[gens.length - 2]!;
-    const trigger = during === 'its own walk' ? victim : gens[gens.length - 1]!;
-    // What the reaper does to a generation (readers/reaper.ts): rename into trash, delete, drop its manifest.
-    const reap = () => {
-      const trash = path.join(repo, 'trash');
-      fs.mkdirSync(trash, { recursive: true });
-      fs.renameSync(path.join(repo, 'snapshots', String(victim)), path.join(trash, `gen-${victim}`));
-      fs.rmSync(path.join(trash, `gen-${victim}`), { recursive: true });
-      fs.rmSync(path.join(repo, 'meta', 'manifests', `${victim}.json`), { force: true });
-    };
-    const inside = path.join(repo, 'snapshots', String(trigger)) + path.sep;
-    const realLstat = fsp.lstat;
-    let reaped = false;
-    fsp.lstat = (async (p: Parameters<typeof fsp.lstat>[0], o?: Parameters<typeof fsp.lstat>[1]) => {
-      if (!reaped && String(p).startsWith(inside)) {
-        reaped = true;
-        reap();
-      }
-      return realLstat(p, o as never);
-    }) as typeof fsp.lstat;
-    try {
-      const report = await verify({ base });
-      assert.ok(reaped, `the reap happened during ${during}`);
-      assert.deepEqual(report.faults, [], during);
-      assert.equal(report.snapshots, gens.length - 1, 'the reaped generation is not reported on');
-    } finally {
-      fsp.lstat = realLstat;
-    }
-  }
-});
-
-test('status beside a reaping gc: a generation reaped while it is walked is left out, not an internal error', async () => {
+/** A repository with one generation per imported file; its generation numbers, oldest first. */
+function generations(names: string[]) {
   const { dir, base, cli } = setup();
-  for (const name of ['a', 'b']) {
+  for (const name of names) {
     const f = path.join(dir, name);
     fs.writeFileSync(f, `only in ${name}`);
     assert.equal(cli.sync(['import', 'main', f]).code, 0);
   }
   const repo = path.join(base, 'repos', 'main');
   const gens = fs.readdirSync(path.join(repo, 'snapshots')).map(Number).filter((g) => Number.isInteger(g)).sort((x, y) => x - y);
-  const victim = gens[0]!;
-  const inside = path.join(repo, 'snapshots', String(victim)) + path.sep;
+  return { base, repo, gens };
+}
+
+/** Run `fn` with `action` done once, at the first lstat of a path below `dir`: what a concurrent reaper does, at a chosen moment. */
+async function onFirstLstatBelow<T>(dir: string, action: () => void, fn: () => Promise<T>): Promise<{ result: T; fired: boolean }> {
+  const inside = dir + path.sep;
   const realLstat = fsp.lstat;
-  let reaped = false;
+  let fired = false;
   fsp.lstat = (async (p: Parameters<typeof fsp.lstat>[0], o?: Parameters<typeof fsp.lstat>[1]) => {
-    if (!reaped && String(p).startsWith(inside)) {
-      reaped = true;
-      fs.mkdirSync(path.join(repo, 'trash'), { recursive: true });
-      fs.renameSync(path.join(repo, 'snapshots', String(victim)), path.join(repo, 'trash', `gen-${victim}`));
+    if (!fired && String(p).startsWith(inside)) {
+      fired = true;
+      action();
     }
     return realLstat(p, o as never);
   }) as typeof fsp.lstat;
   try {
-    const s = await status({ base });
-    assert.ok(reaped);
-    assert.deepEqual(s.repos[0]!.snapshots.map((x) => x.generation), gens.slice(1));
+    return { result: await fn(), fired };
   } finally {
     fsp.lstat = realLstat;
   }
+}
+
+/** What the reaper does to a generation (readers/reaper.ts): rename into trash; `finish` also deletes it and its manifest. */
+function reap(repo: string, gen: number, finish: boolean): void {
+  const trash = path.join(repo, 'trash');
+  fs.mkdirSync(trash, { recursive: true });
+  fs.renameSync(path.join(repo, 'snapshots', String(gen)), path.join(trash, `gen-${gen}`));
+  if (!finish) return;
+  fs.rmSync(path.join(trash, `gen-${gen}`), { recursive: true });
+  fs.rmSync(path.join(repo, 'meta', 'manifests', `${gen}.json`), { force: true });
+}
+
+test('verify beside a reaping gc: a generation reaped while it is walked, or after it was counted, is no fault', async () => {
+  for (const during of ['the walk of a later generation', 'its own walk']) {
+    const { base, repo, gens } = generations(['a', 'b', 'c']);
+    const victim = gens[gens.length - 2]!;
+    const trigger = during === 'its own walk' ? victim : gens[gens.length - 1]!;
+    const { result: report, fired } = await onFirstLstatBelow(path.join(repo, 'snapshots', String(trigger)), () => reap(repo, victim, true), () => verify({ base }));
+    assert.ok(fired, `the reap happened during ${during}`);
+    assert.deepEqual(report.faults, [], during);
+    assert.equal(report.snapshots, gens.length - 1, 'the reaped generation is not reported on');
+  }
+});
+
+test('status beside a reaping gc: a generation reaped while it is walked is left out, not an internal error', async () => {
+  const { base, repo, gens } = generations(['a', 'b']);
+  const victim = gens[0]!;
+  const { result: s, fired } = await onFirstLstatBelow(path.join(repo, 'snapshots', String(victim)), () => reap(repo, victim, false), () => status({ base }));
+  assert.ok(fired);
+  assert.deepEqual(s.repos[0]!.snapshots.map((x) => x.generation), gens.slice(1));
 });
