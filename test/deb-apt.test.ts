@@ -55,11 +55,7 @@ function setup(flat: boolean) {
   const base = tempDir("rcurepo-debapt-");
   fs.mkdirSync(path.join(base, "other"));
   const cli = cliIn(base);
-  const must = (args: string[]) => {
-    const r = cli.sync(args);
-    assert.equal(r.code, 0, `rcurepo ${args.join(' ')}: ${r.stderr}`);
-    return r;
-  };
+  const must = (args: string[]) => cli.must(args);
   must(['init']);
   must(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm', '--architectures', 'amd64,arm64', '--origin', 'RcuTest', '--label', 'RcuTest', ...(flat ? ['--flat'] : [])]);
   must(['config', 'apt', 'serveWindowSeconds', '1']);

@@ -39,11 +39,7 @@ function clearsign(home: string, file: string): void {
 function setup() {
   const base = tempDir('rcurepo-changes-');
   const cli = cliIn(base);
-  const must = (args: string[]) => {
-    const r = cli.sync(args);
-    assert.equal(r.code, 0, `rcurepo ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r;
-  };
+  const must = (args: string[]) => cli.must(args);
   must(['init']);
   must(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm', '--suite', 'stable', '--architectures', 'amd64']);
   must(['add-dist', 'apt', 'trixie', '--suite', 'testing', '--architectures', 'amd64', '--components', 'main']);

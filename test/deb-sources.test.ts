@@ -25,11 +25,7 @@ const sha256 = (f: string): string => createHash('sha256').update(fs.readFileSyn
 function setup(extra: string[] = []) {
   const base = tempDir('rcurepo-debsrc-');
   const cli = cliIn(base);
-  const must = (args: string[]) => {
-    const r = cli.sync(args);
-    assert.equal(r.code, 0, `rcurepo ${args.join(' ')}: ${r.stderr}`);
-    return r;
-  };
+  const must = (args: string[]) => cli.must(args);
   must(['init']);
   must(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm', '--components', 'main,contrib', '--architectures', 'amd64', ...extra]);
   must(['config', 'apt', 'serveWindowSeconds', '1']);

@@ -53,6 +53,12 @@ export function cliIn(base: string) {
   return {
     sync: (args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => runSync(['--base', base, ...args], opts),
     async: (args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => run(['--base', base, ...args], opts),
+    /** Run and require exit 0 (the failure names the command, its code and its output). */
+    must(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
+      const r = runSync(['--base', base, ...args], opts);
+      if (r.code !== 0) throw new Error(`rcurepo ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+      return r;
+    },
     json<T = unknown>(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): T {
       const r = runSync(['--base', base, '--json', ...args], opts);
       if (r.code !== 0) throw new Error(`rcurepo ${args.join(' ')} exited ${r.code}: ${r.stderr}`);

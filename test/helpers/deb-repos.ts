@@ -1,5 +1,4 @@
 /** Two-or-more deb repositories under one base, and .deb files written from control fields, for lifecycle tests. */
-import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,11 +24,7 @@ export interface Tx {
 export function debRepos(repos: Record<string, string[]>) {
   const base = tempDir('rcurepo-deblife-');
   const cli = cliIn(base);
-  const must = (args: string[]) => {
-    const r = cli.sync(args);
-    assert.equal(r.code, 0, `rcurepo ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r;
-  };
+  const must = (args: string[]) => cli.must(args);
   must(['init']);
   for (const [name, createArgs] of Object.entries(repos)) must(['create-repo', name, '--format', 'deb', ...createArgs]);
   const src = path.join(base, 'in');

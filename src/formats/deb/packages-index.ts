@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { TreeEntry } from '../format.js';
 import { fnv1a, type Chunk, type ChunkPart } from '../shared/chunks.js';
 import { xzArgs } from '../shared/xz-blocks.js';
+import { oncePerEntries } from '../shared/once-per-entries.js';
 import { RcuError } from '../../util/errors.js';
 import { compareBytewise } from '../../util/paths.js';
 import { isDebMeta, META_VERSION, parseDebPath, type DebMeta, type DebPath } from './package.js';
@@ -28,14 +29,7 @@ export interface PackageRef {
 }
 
 /** Package files of the tree by component, each list in path order. Refuses one package file name in two places. */
-export function packagesByComponent(entries: readonly TreeEntry[]): Map<string, PackageRef[]> {
-  // The index build and verification of one publish are handed the same entries: group them once.
-  let out = grouped.get(entries);
-  if (!out) grouped.set(entries, (out = groupByComponent(entries)));
-  return out;
-}
-
-const grouped = new WeakMap<readonly TreeEntry[], Map<string, PackageRef[]>>();
+export const packagesByComponent = oncePerEntries(groupByComponent);
 
 function groupByComponent(entries: readonly TreeEntry[]): Map<string, PackageRef[]> {
   const out = new Map<string, PackageRef[]>();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { TreeEntry } from '../format.js';
 import { fnv1a, type Chunk } from '../shared/chunks.js';
 import { xzArgs } from '../shared/xz-blocks.js';
+import { oncePerEntries } from '../shared/once-per-entries.js';
 import { RcuError } from '../../util/errors.js';
 import { compareBytewise } from '../../util/paths.js';
 import { DSC_META_VERSION, isDscMeta, isListedMeta, LISTED_META_VERSION, parseDscPath, type DscMeta, type DscPath, type ListedFileMeta } from './dsc.js';
@@ -35,14 +36,7 @@ export interface SourceRef {
 }
 
 /** The .dsc files of the tree by component, each list in path order. */
-export function sourcesByComponent(entries: readonly TreeEntry[]): Map<string, SourceRef[]> {
-  // The index build and verification of one publish are handed the same entries: group them once.
-  let out = grouped.get(entries);
-  if (!out) grouped.set(entries, (out = groupByComponent(entries)));
-  return out;
-}
-
-const grouped = new WeakMap<readonly TreeEntry[], Map<string, SourceRef[]>>();
+export const sourcesByComponent = oncePerEntries(groupByComponent);
 
 function groupByComponent(entries: readonly TreeEntry[]): Map<string, SourceRef[]> {
   const out = new Map<string, SourceRef[]>();
