@@ -198,6 +198,28 @@ describe('deb repositories', () => {
     assert.equal(again.published, false);
   });
 
+  it('a re-delivered .deb is placed from what its first import cached, without reading its control again', () => {
+    const { base, cli } = newBase();
+    for (const r of ['one', 'two']) assert.equal(cli.sync(['create-repo', r, '--format', 'deb', '--dist', 'bookworm']).code, 0);
+    const deb = path.join(base, 'hello_1.0_amd64.deb');
+    fs.writeFileSync(deb, makeDeb('Package: hello\nVersion: 1.0\nArchitecture: amd64\nDescription: x\n'));
+    assert.equal(cli.sync(['import', 'one', deb]).code, 0);
+    // The pool's cache of these bytes, marked: a second repository importing the same bytes places them
+    // by the cache (the marked source folder), which shows the control file was not read again.
+    const sha = sha256(fs.readFileSync(deb));
+    const cache = path.join(base, 'pool', 'meta', sha.slice(0, 2), `${sha}.deb.json`);
+    const meta = JSON.parse(fs.readFileSync(cache, 'utf8')) as { source: string; head: string };
+    assert.equal(meta.source, 'hello');
+    fs.writeFileSync(cache, JSON.stringify({ ...meta, source: 'cached' }));
+    const r = cli.json<{ added: string[] }>(['import', 'two', deb]);
+    assert.deepEqual(r.added, ['pool/main/c/cached/hello_1.0_amd64.deb']);
+    // A cache of another shape is ignored: the package is read again, and the cache replaced.
+    fs.writeFileSync(cache, JSON.stringify({ deb: -1 }));
+    assert.equal(cli.sync(['create-repo', 'three', '--format', 'deb', '--dist', 'bookworm']).code, 0);
+    assert.deepEqual(cli.json<{ added: string[] }>(['import', 'three', deb]).added, ['pool/main/h/hello/hello_1.0_amd64.deb']);
+    assert.equal((JSON.parse(fs.readFileSync(cache, 'utf8')) as { source: string }).source, 'hello');
+  });
+
   it('incremental indexes equal a from-scratch build over random imports and removals', () => {
     const { base, cli } = newBase();
     const create = (name: string) => assert.equal(cli.sync(['create-repo', name, '--format', 'deb', '--dist', 'sid', '--components', 'main,extra', '--architectures', 'amd64,i386']).code, 0);

@@ -11,7 +11,7 @@ import type { BlobHashes, CompanionList, Format, IncomingFile, IndexContext, Pla
 import { RcuError } from '../../util/errors.js';
 import { checkDebChange } from './check.js';
 import { writeDebIndexes } from './indexes.js';
-import { badDeb, describeDeb, treePathFor, type DebMeta } from './package.js';
+import { badDeb, describeDeb, isDebMeta, treePathFor, type DebMeta } from './package.js';
 import { debSettings, pickDist, type DistConfig } from './settings.js';
 import { badDsc, describeDsc, describeListedFile, dscName, MAX_DSC_BYTES, sourceDir, type DscMeta, type ListedFileMeta } from './dsc.js';
 import { verifyDebIndexes } from './verify.js';
@@ -44,7 +44,10 @@ export const debFormat: Format = {
       const meta = describeDsc(await bytesOf(file), label, file);
       return { treePath: path.posix.join(sourceDir(component, meta.source), dscName(meta)), meta };
     }
-    const meta = await describeDeb(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, label, file);
+    // A re-delivery is placed from what the first import read out of its control file (same bytes, same
+    // control): no control.tar decoding for the no-op imports of build bots.
+    const cached = isDebMeta(file.cachedMeta) && file.cachedMeta.sha256 === file.sha256 ? file.cachedMeta : undefined;
+    const meta = cached ?? (await describeDeb(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, label, file));
     if (meta.architecture !== 'all' && !settings.dists.some((d) => d.components.includes(component) && d.architectures.includes(meta.architecture))) {
       throw badDeb(label, `Architecture ${meta.architecture} is not published by any distribution with component ${component} (architectures: ${dist.architectures.join(', ')}; add-dist or create the repository with --architectures)`);
     }
