@@ -218,6 +218,11 @@ describe('deb repositories', () => {
     assert.equal(cli.sync(['create-repo', 'three', '--format', 'deb', '--dist', 'bookworm']).code, 0);
     assert.deepEqual(cli.json<{ added: string[] }>(['import', 'three', deb]).added, ['pool/main/h/hello/hello_1.0_amd64.deb']);
     assert.equal((JSON.parse(fs.readFileSync(cache, 'utf8')) as { source: string }).source, 'hello');
+    // Not even JSON: the same.
+    fs.writeFileSync(cache, '{"deb": ');
+    assert.equal(cli.sync(['create-repo', 'four', '--format', 'deb', '--dist', 'bookworm']).code, 0);
+    assert.deepEqual(cli.json<{ added: string[] }>(['import', 'four', deb]).added, ['pool/main/h/hello/hello_1.0_amd64.deb']);
+    assert.equal(cli.sync(['verify', 'four']).code, 0);
   });
 
   it('incremental indexes equal a from-scratch build over random imports and removals', () => {

@@ -76,7 +76,9 @@ export async function prepareOne(pool: Pool, format: Format, f: SourceFile, opts
     const copyPath = blob.tmpPath ?? pool.blobPath(blob.sha256);
     // Bytes the pool holds already (a re-delivery: build bots send the same package again) come with what
     // the format cached for them, so it can place them without reading the package again.
-    const cachedMeta = blob.tmpPath === undefined && f.placeAt === undefined ? pool.readMetaSync(blob.sha256, format.name) : undefined;
+    let asked = false;
+    let consulted: unknown;
+    const cachedMeta = blob.tmpPath === undefined && f.placeAt === undefined ? () => ((asked = true), (consulted = pool.readMetaSync(blob.sha256, format.name))) : undefined;
     const placement: Placement = f.placeAt !== undefined ? { treePath: f.placeAt } : await format.place({ source: f.abs, relPath: f.rel, copyPath, bytes, sha256: blob.sha256, sha1: blob.sha1, size: blob.size, cachedMeta }, opts);
     // Metadata goes to the pool's cache now, not into memory: a bulk import of 50,000 packages would
     // otherwise hold every fragment, and queued requests would carry them. Caching the hashes here too
@@ -85,9 +87,9 @@ export async function prepareOne(pool: Pool, format: Format, f: SourceFile, opts
     // A file placed beforehand (a companion) is described now, outside the writer lock, like the others.
     if (f.placeAt !== undefined) placement.meta = await format.describe(copyPath, { path: f.placeAt, sha256: blob.sha256, size: blob.size }, { sha256: blob.sha256, sha1: blob.sha1, size: blob.size });
     if (placement.meta === undefined) return { source: f, staged: blob, placement };
-    // A cache the format did not place from (of another version, or damaged) is replaced: the index
-    // build reads the same cache.
-    if (cachedMeta !== undefined && placement.meta !== cachedMeta) pool.writeMetaSync(blob.sha256, format.name, placement.meta);
+    // A cache the format consulted and did not place from (missing, of another version, unreadable) is
+    // written anew: the index build reads the same cache.
+    if (asked && placement.meta !== consulted) pool.writeMetaSync(blob.sha256, format.name, placement.meta);
     else pool.cacheStagedMetaSync(blob, format.name, placement.meta);
     return { source: f, staged: blob, placement: { ...placement, meta: undefined } };
   } catch (e) {

@@ -48,11 +48,11 @@ export interface IncomingFile extends BlobHashes {
   /** The same bytes in memory when the file is small (formats then need no I/O to inspect it). */
   bytes?: Uint8Array;
   /**
-   * What this format cached about these bytes when the pool first took them (present only when the pool
-   * holds them already: a re-delivery). A format may place from it instead of reading the file again;
-   * it must check the cache's shape, as for any cache.
+   * What this format cached about these bytes when the pool first took them, read on demand (present
+   * only when the pool holds them already: a re-delivery). A format may place from it instead of reading
+   * the file again; it must check the cache's shape, as for any cache.
    */
-  cachedMeta?: unknown;
+  cachedMeta?: () => unknown;
 }
 
 export interface PlaceOptions {

@@ -46,7 +46,8 @@ export const debFormat: Format = {
     }
     // A re-delivery is placed from what the first import read out of its control file (same bytes, same
     // control): no control.tar decoding for the no-op imports of build bots.
-    const cached = isDebMeta(file.cachedMeta) && file.cachedMeta.sha256 === file.sha256 ? file.cachedMeta : undefined;
+    const found = file.cachedMeta?.();
+    const cached = isDebMeta(found) && found.sha256 === file.sha256 ? found : undefined;
     const meta = cached ?? (await describeDeb(file.bytes ? Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) : file.copyPath, label, file));
     if (meta.architecture !== 'all' && !settings.dists.some((d) => d.components.includes(component) && d.architectures.includes(meta.architecture))) {
       throw badDeb(label, `Architecture ${meta.architecture} is not published by any distribution with component ${component} (architectures: ${dist.architectures.join(', ')}; add-dist or create the repository with --architectures)`);
