@@ -17,9 +17,11 @@ const bundle = path.join(__dirname, '..', 'dist', 'bundle', 'main.cjs');
 const cacheFile = `${bundle}.cache`;
 // Set by the build's training run: write the cache of what this run compiled when it exits.
 const writeCache = process.env.RCUREPO_WRITE_CODE_CACHE === '1';
+// Stack traces mapped to the sources (node --enable-source-maps) come from Node's own module loader.
+const sourceMaps = process.execArgv.includes('--enable-source-maps') || /--enable-source-maps/.test(process.env.NODE_OPTIONS ?? '');
 let cachedData;
 try {
-  cachedData = writeCache ? undefined : fs.readFileSync(cacheFile);
+  cachedData = writeCache || sourceMaps ? undefined : fs.readFileSync(cacheFile);
 } catch {
   // No cache (a build without its training run): plain compilation.
 }
