@@ -305,6 +305,7 @@ describe('adopt an apt tree', () => {
     // rcurepo lists a component's packages in every distribution with that component: trixie gains them.
     assert.ok(both.differences.length > 0 && both.differences.every((d) => /^dists\/trixie\/main\/binary-(amd64|arm64): .*: in the regenerated index, not in the original one$/.test(d)), both.differences.join('\n'));
     assert.ok(both.differences.includes('dists/trixie/main/binary-amd64: hello 1.1-1 amd64: in the regenerated index, not in the original one'));
+    assert.ok(both.notes.some((n) => /^component main: distributions bookworm, trixie list different packages; .* so trixie \([0-9]+ more\) will list packages they did not .* adopt each distribution into a repository of its own \(--dist\)$/.test(n)), both.notes.join('\n'));
     const bad = cli.sync(['create-repo', 'none', '--format', 'deb', '--adopt', b, '--dist', 'sid']);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /--dist sid: .* has no such distribution \(it has bookworm, trixie\)/);

@@ -104,9 +104,30 @@ export async function surveyDebTree(source: string, opts: { dists?: string[] }):
     for (const idx of r.packages) await readPackages(s, dist, idx);
     for (const idx of r.release?.sources ?? []) await noteSources(s, idx);
   }
+  noteSharedComponents(s);
   checkListedFiles(s);
   classifyRest(s, all, reads);
   return s;
+}
+
+/**
+ * An rcurepo repository lists a component's packages in every distribution that has the component. Two
+ * adopted distributions whose indexes of one component list different packages therefore change: say
+ * which, and how to keep them apart (the differences then list each package).
+ */
+function noteSharedComponents(s: DebAdoptSurvey): void {
+  const byComponent = new Map<string, Map<string, Set<string>>>();
+  for (const o of s.originals) {
+    const dists = byComponent.get(o.component) ?? byComponent.set(o.component, new Map()).get(o.component)!;
+    const ids = dists.get(o.dist) ?? dists.set(o.dist, new Set()).get(o.dist)!;
+    for (const id of o.stanzas.keys()) ids.add(id);
+  }
+  for (const [component, dists] of byComponent) {
+    const all = new Set([...dists.values()].flatMap((ids) => [...ids]));
+    const gaining = [...dists].filter(([, ids]) => ids.size < all.size).map(([d, ids]) => `${d} (${all.size - ids.size} more)`);
+    if (gaining.length === 0) continue;
+    s.notes.push(`component ${component}: distributions ${[...dists.keys()].join(', ')} list different packages; an rcurepo repository lists a component's packages in every distribution that has it, so ${gaining.join(', ')} will list packages they did not (see the differences). To keep them apart, adopt each distribution into a repository of its own (--dist)`);
+  }
 }
 
 function selectFolders(source: string, folders: string[], wanted: string[] | undefined): string[] {
