@@ -78,7 +78,9 @@ async function scenario(t: { diagnostic: (s: string) => void }, flat: boolean, v
   try {
     let url: string;
     if (via === 'serve') {
-      served = await startServe(base);
+      // The access log names the generation each of apt's requests was answered from (gen=N): what a
+      // failure below needs to be understood.
+      served = await startServe(base, ['--access-log', path.join(base, 'access.log')]);
       url = `${served.url}/apt`;
     } else {
       py = await httpServer(path.join(repoDir, 'current'));
@@ -100,7 +102,8 @@ async function scenario(t: { diagnostic: (s: string) => void }, flat: boolean, v
     must(['import', 'apt', v2]);
     await sleep(1200); // past the server's one-second client window
     apt.update();
-    assert.equal(apt.candidate('hello'), '1.1-1');
+    const accessLog = () => (fs.existsSync(path.join(base, 'access.log')) ? fs.readFileSync(path.join(base, 'access.log'), 'utf8').split('\n').slice(-25).join('\n') : '(no access log)');
+    assert.equal(apt.candidate('hello'), '1.1-1', `apt still sees the old candidate after a publish; current is ${fs.readlinkSync(path.join(repoDir, 'current'))}; the server's answers:\n${accessLog()}`);
     assert.equal(sha256(apt.download('hello')), sha256(v2));
     // A rollback: a new generation with the old content and a newer Date, which apt follows.
     await sleep(1100); // the Date has one-second resolution; make the rollback's visibly newer
