@@ -9,8 +9,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ManifestKind, UploadManifest } from './manifest-kinds.js';
-import { stripClearsign } from '../formats/deb/clearsigned.js';
-import { field, parseParagraph } from '../formats/deb/control.js';
+import { readSignedParagraph } from '../formats/deb/clearsigned.js';
+import { field } from '../formats/deb/control.js';
 import { RcuError } from '../util/errors.js';
 
 export const CHANGES_SUFFIX = '.changes';
@@ -39,16 +39,9 @@ async function readChanges(file: string): Promise<UploadManifest> {
   const bad = (m: string) => new RcuError('BAD_INPUT', `${file}: ${m}`);
   const st = await fsp.stat(file);
   if (st.size > MAX_CHANGES_BYTES) throw bad(`${st.size} bytes, more than a .changes can be`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(await fsp.readFile(file));
-  } catch {
-    throw bad('not UTF-8 text');
-  }
-  const un = stripClearsign(text);
-  if (typeof un === 'string') throw bad(`malformed clearsigned .changes: ${un}`);
-  const fields = parseParagraph(un.text);
-  if (typeof fields === 'string') throw bad(`malformed .changes: ${fields.replace(/^control file/, '.changes')}`);
+  const un = readSignedParagraph(await fsp.readFile(file), '.changes');
+  if (typeof un === 'string') throw bad(un);
+  const { fields } = un;
   const dist = field(fields, 'Distribution');
   if (!dist) throw bad('missing Distribution field');
   const sha256Value = field(fields, 'Checksums-Sha256');

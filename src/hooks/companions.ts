@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { PreparedFile, SourceFile } from '../engine/importer.js';
 import type { Companion, CompanionList, Format, PlaceOptions } from '../formats/format.js';
 import { errnoCode, isRcuError, RcuError } from '../util/errors.js';
+import { pathExists } from '../util/fsx.js';
 import { checkUpload, refuseReason } from './uploads.js';
 
 interface Expectation {
@@ -66,7 +67,7 @@ export async function withCompanions(format: Format, inputs: readonly SourceFile
     for (const c of list.files) {
       // Not uploaded again (a new revision's upload without its orig tarball): fine when the repository
       // already publishes those bytes at that path.
-      if (how.published && (await absent(path.join(path.dirname(input.abs), c.name))) && (await how.published(c.treePath, c.sha256))) continue;
+      if (how.published && !(await pathExists(path.join(path.dirname(input.abs), c.name))) && (await how.published(c.treePath, c.sha256))) continue;
       let abs: string;
       try {
         abs = await locate(path.dirname(input.abs), c.name, input.abs, how);
@@ -93,15 +94,6 @@ export async function withCompanions(format: Format, inputs: readonly SourceFile
   return { inputs: out, expected };
 }
 
-async function absent(file: string): Promise<boolean> {
-  try {
-    await fsp.lstat(file);
-    return false;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return true;
-    throw e;
-  }
-}
 
 /** The listed file `name` in `dir`, checked like the inputs it comes with. */
 async function locate(dir: string, name: string, listing: string, how: CompanionRules): Promise<string> {

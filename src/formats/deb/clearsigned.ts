@@ -5,6 +5,8 @@
  * gpgv's job (src/signing/); this only reads what was signed.
  */
 
+import { parseParagraph, type ControlField } from './control.js';
+
 const BEGIN = '-----BEGIN PGP SIGNED MESSAGE-----';
 const SIG = '-----BEGIN PGP SIGNATURE-----';
 const END = '-----END PGP SIGNATURE-----';
@@ -44,4 +46,22 @@ export function stripClearsign(text: string): Unarmored | string {
   if (end < 0) return `clearsigned message has no '${END}'`;
   if (lines.slice(end + 1).some((l) => l.trim() !== '')) return `text after '${END}'`;
   return { text: body.join('\n') + '\n', signed: true };
+}
+
+/**
+ * A Debian control file that may be clearsigned (a .dsc, a .changes): UTF-8 text, the armor removed, one
+ * paragraph parsed. Returns the reason as a string when any of those fails, worded with `kind`.
+ */
+export function readSignedParagraph(bytes: Uint8Array, kind: string): (Unarmored & { fields: ControlField[] }) | string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return 'not UTF-8 text';
+  }
+  const un = stripClearsign(text);
+  if (typeof un === 'string') return `malformed clearsigned ${kind}: ${un}`;
+  const fields = parseParagraph(un.text);
+  if (typeof fields === 'string') return `malformed ${kind}: ${fields.replace(/^control file/, kind)}`;
+  return { ...un, fields };
 }

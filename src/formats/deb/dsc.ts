@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RcuError } from '../../util/errors.js';
-import { stripClearsign } from './clearsigned.js';
-import { field, PACKAGE_NAME, parseParagraph, type ControlField } from './control.js';
+import { readSignedParagraph } from './clearsigned.js';
+import { field, PACKAGE_NAME, type ControlField } from './control.js';
 import { poolPrefix } from './package.js';
 import { parseVersion, versionForFileName } from './version.js';
 
@@ -78,16 +78,9 @@ function checksumList(value: string, fieldName: string, hexLength: number): Map<
 export function describeDsc(bytes: Buffer, label: string, hashes: { sha256: string; sha1: string; size: number }): DscMeta {
   const bad = (reason: string) => badDsc(label, reason);
   if (bytes.length > MAX_DSC_BYTES) throw bad(`${bytes.length} bytes, more than a source description can be`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw bad('not UTF-8 text');
-  }
-  const un = stripClearsign(text);
-  if (typeof un === 'string') throw bad(`malformed clearsigned .dsc: ${un}`);
-  const fields = parseParagraph(un.text);
-  if (typeof fields === 'string') throw bad(`malformed .dsc: ${fields.replace(/^control file/, '.dsc')}`);
+  const read = readSignedParagraph(bytes, '.dsc');
+  if (typeof read === 'string') throw bad(read);
+  const { fields } = read;
   const get = (n: string) => field(fields, n);
   const source = get('Source');
   const version = get('Version');
