@@ -11,7 +11,7 @@ import { cliIn, tempDir } from './helpers/cli.js';
 import { checkSums } from './helpers/tree-check.js';
 import { CRASH_POINTS, SPARE_CRASH_POINTS } from '../src/util/crash.js';
 
-interface SpareState { generation: number; state: string; pid?: number }
+interface SpareState { generation: number; kind: 'spare' | 'twin'; state: string; pid?: number; carried?: boolean }
 interface Status { repos: Array<{ current: number; spares: SpareState[]; spareClone: boolean }> }
 
 function setup(files = 40) {
@@ -69,7 +69,7 @@ test('a publish leaves a spare of the new current; the next import takes it and 
 
 test('a stale spare is never used and gc removes it with the blobs only it held', async () => {
   const { base, cli, fresh } = setup();
-  await waitFor('the first spare', () => spares(cli).some((s) => s.state === 'ready'));
+  await waitFor('the first spare and its twin', () => spares(cli).filter((s) => s.state === 'ready').length === 2);
   const staleGen = current(base);
   // Publish without taking the spare: its generation is then no longer current.
   assert.equal(cli.sync(['config', 'main', 'spareClone', 'false']).code, 0);
@@ -77,16 +77,17 @@ test('a stale spare is never used and gc removes it with the blobs only it held'
   assert.equal(cli.sync(['import', 'main', gone]).code, 0);
   assert.equal(cli.sync(['remove', 'main', path.basename(gone)]).code, 0);
   assert.equal(cli.sync(['config', 'main', 'spareClone', 'true']).code, 0);
-  assert.deepEqual(spares(cli).map((s) => [s.generation, s.state]), [[staleGen, 'stale']]);
+  await waitFor('makers done', () => spares(cli).every((s) => s.state !== 'making'));
+  assert.deepEqual(spares(cli).map((s) => [s.generation, s.kind, s.state]), [[staleGen, 'spare', 'stale'], [staleGen, 'twin', 'stale']]);
   const r = cli.sync(['import', 'main', fresh()], { env: { RCUREPO_TRACE: '1' } });
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /spare-taken/, 'a spare of another generation is not taken');
+  assert.doesNotMatch(r.stderr, /spare-taken|twin-carried/, 'neither tree of another generation is taken');
   verifyOk(cli, 'with a stale spare on disk');
   await waitFor('the new spare', () => spares(cli).some((s) => s.generation === current(base) && s.state === 'ready'));
   assert.equal(cli.sync(['config', 'main', 'keep', '1']).code, 0);
   assert.equal(cli.sync(['config', 'main', 'graceSeconds', '0']).code, 0);
   const gc = cli.json<{ sweep: { removed: number } }>(['gc', 'main']);
-  assert.deepEqual(spares(cli).map((s) => s.generation), [current(base)], 'only the spare of current is left');
+  assert.deepEqual(spares(cli).map((s) => s.generation), [current(base), current(base)], 'only the spare of current and its twin are left');
   assert.ok(gc.sweep.removed >= 1, 'the blob that only old generations and the stale spare held was swept');
   verifyOk(cli, 'after gc');
 });
@@ -118,10 +119,10 @@ test('kill -9 at every step of making a spare: the next spare and the next publi
   }
 });
 
-test('kill -9 at every step of a transaction that took a spare leaves old or new, and verify passes', async () => {
+test('kill -9 at every step of a transaction that took a spare and its twin leaves old or new, and verify passes', async () => {
   const { base, cli, fresh } = setup();
   for (const point of CRASH_POINTS.filter((p) => CRASH_POINTS.indexOf(p) >= CRASH_POINTS.indexOf('after-clone'))) {
-    await waitFor('a ready spare', () => spares(cli).some((s) => s.generation === current(base) && s.state === 'ready'));
+    await waitFor('a ready spare and twin', () => spares(cli).filter((s) => s.generation === current(base) && s.state === 'ready').length === 2);
     const before = current(base);
     const r = cli.sync(['import', 'main', fresh()], { env: { RCUREPO_CRASH_AT: point } });
     assert.equal(r.signal, 'SIGKILL', `crashed at ${point}: ${r.stderr}`);
@@ -149,4 +150,71 @@ test('a transaction racing the spare maker publishes correctly without waiting l
   await waitFor('makers done', () => spares(cli).every((s) => s.state !== 'making'), 30000);
   assert.equal(cli.sync(['spare', 'main']).code, 0);
   verifyOk(cli, 'after the last maker');
+});
+
+test('the twin is carried through removals, replacements and new folders and becomes the next spare', async () => {
+  const { dir, base, cli, fresh } = setup();
+  const ready = () => spares(cli).filter((s) => s.generation === current(base) && s.state === 'ready');
+  const listTree = (root: string, skip: string[]): string[] => {
+    const out: string[] = [];
+    const walk = (rel: string) => {
+      for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+        const r2 = rel ? `${rel}/${e.name}` : e.name;
+        if (!rel && skip.includes(e.name)) continue;
+        if (e.isDirectory()) {
+          out.push(`${r2}/`);
+          walk(r2);
+        } else out.push(`${r2} ${fs.statSync(path.join(root, r2)).ino}`);
+      }
+    };
+    walk('');
+    return out.sort();
+  };
+  /** Publish with spare and twin ready; the new generation's spare must be the carried twin, equal to the snapshot. */
+  const publishCarrying = async (what: string, args: string[]): Promise<void> => {
+    await waitFor('the spare and its twin', () => ready().length === 2);
+    const r = cli.sync(args, { env: { RCUREPO_TRACE: '1' } });
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, /spare-taken/, what);
+    assert.match(r.stderr, /twin-carried/, `${what}: the twin was carried forward`);
+    const gen = current(base);
+    const carried = spares(cli).find((s) => s.generation === gen && s.kind === 'spare');
+    assert.ok(carried?.carried && carried.state === 'ready', `${what}: the new generation's spare is the carried twin: ${JSON.stringify(spares(cli))}`);
+    const snap = fs.realpathSync(path.join(base, 'repos', 'main', 'current'));
+    const spareDir = path.join(base, 'repos', 'main', 'spare', String(gen));
+    assert.deepEqual(listTree(spareDir, []), listTree(snap, ['SHA256SUMS']), `${what}: the carried spare holds the snapshot's files (same inodes) and folders, no more`);
+    verifyOk(cli, `with the spare carried by ${what}`);
+  };
+  // A removal that empties its folder.
+  await publishCarrying('remove', ['remove', 'main', 'd0/f0.txt', 'd0/f5.txt', 'd0/f10.txt', 'd0/f15.txt', 'd0/f20.txt', 'd0/f25.txt', 'd0/f30.txt', 'd0/f35.txt']);
+  assert.ok(!fs.existsSync(path.join(base, 'repos', 'main', 'spare', String(current(base)), 'd0')), 'the folder the removals emptied is gone from the twin too');
+  // A replacement and a file in a new folder.
+  const src = path.join(dir, 'src2');
+  fs.mkdirSync(path.join(src, 'd1'), { recursive: true });
+  fs.mkdirSync(path.join(src, 'new', 'deep'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'd1', 'f1.txt'), 'replaced content\n');
+  fs.writeFileSync(path.join(src, 'new', 'deep', 'n.txt'), 'in a new folder\n');
+  await publishCarrying('import --replace', ['import', 'main', src, '--replace']);
+  // The next publish takes the carried spare; the result is sound.
+  const before = current(base);
+  const t = cli.sync(['import', 'main', fresh()], { env: { RCUREPO_TRACE: '1' } });
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stderr, /spare-taken/);
+  assert.equal(current(base), before + 1);
+  checkSums(fs.realpathSync(path.join(base, 'repos', 'main', 'current')));
+  verifyOk(cli, 'after taking the carried spare');
+});
+
+test('spareTwin false: only the spare is made, and publishes go on without a twin', async () => {
+  const { base, cli, fresh } = setup();
+  assert.equal(cli.sync(['config', 'main', 'spareTwin', 'false']).code, 0);
+  assert.equal(cli.sync(['import', 'main', fresh()]).code, 0);
+  await waitFor('the spare', () => spares(cli).some((s) => s.generation === current(base) && s.state === 'ready'));
+  await waitFor('makers done', () => spares(cli).every((s) => s.state !== 'making'));
+  assert.deepEqual(spares(cli).map((s) => [s.generation, s.kind]), [[current(base), 'spare']]);
+  const r = cli.sync(['import', 'main', fresh()], { env: { RCUREPO_TRACE: '1' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /spare-taken/);
+  assert.doesNotMatch(r.stderr, /twin-carried/);
+  verifyOk(cli, 'without twins');
 });

@@ -236,7 +236,7 @@ export const coreCommands: CommandDef[] = [
         for (const s of r.repos) {
           lines.push(`${s.name} (${s.format}): current generation ${s.current ?? '-'}${s.frozen ? ', FROZEN' : ''}${s.lock ? `, locked by pid ${s.lock.pid} (${s.lock.operation})` : ''}`);
           for (const g of s.snapshots) lines.push(`  gen ${g.generation}${g.current ? ' (current)' : ''}: ${g.files} files, ${bytes(g.bytes)}, alone holds ${bytes(g.exclusiveBytes)}${g.supersededAt ? `, superseded ${g.supersededAt}` : ''}`);
-          for (const sp of s.spares) lines.push(`  spare clone of gen ${sp.generation}: ${sp.state}${sp.pid ? ` (pid ${sp.pid})` : ''}${sp.files !== undefined ? `, ${sp.files} files` : ''}${sp.made ? `, made ${sp.made}` : ''}`);
+          for (const sp of s.spares) lines.push(`  spare clone${sp.kind === 'twin' ? ' (twin)' : ''} of gen ${sp.generation}: ${sp.state}${sp.pid ? ` (pid ${sp.pid})` : ''}${sp.files !== undefined ? `, ${sp.files} files` : ''}${sp.made ? `, made ${sp.made}` : ''}${sp.carried ? ' (carried forward)' : ''}`);
           if (!s.spareClone) lines.push('  spare clones: off');
           if (s.signing) {
             for (const k of s.signing.keys) lines.push(`  signing key ${k.fingerprint}: ${k.state}, ${k.expires ? `expires ${k.expires}` : 'never expires'}`);

@@ -61,7 +61,7 @@ export const readersCommands: CommandDef[] = [
   },
   {
     usage: 'spare <repo>',
-    describe: 'Make the spare clone of the current generation now (started in the background after each publish while spareClone is on), and remove spares that can no longer be used.',
+    describe: 'Make the spare clone of the current generation and its twin now (started in the background after each publish while spareClone is on; the twin while spareTwin is on too), and remove spares that can no longer be used.',
     options: [['--background', 'Started after a publish: no messages']],
     booleans: ['background'],
     examples: ['spare main', 'spare main --json'],
@@ -71,7 +71,7 @@ export const readersCommands: CommandDef[] = [
       if (opts.background) return;
       ctx.emit(opts, r, () => {
         if (!r.enabled) return `spare clones are off for '${r.repo}' (config ${r.repo} spareClone true)` + (r.removed.length ? `; removed ${r.removed.length} old spare(s)` : '');
-        const lines = r.made.map((m) => `made the spare of generation ${m.generation} in ${m.ms} ms`);
+        const lines = r.made.map((m) => `made the ${m.kind} of generation ${m.generation} in ${m.ms} ms`);
         lines.push(...r.skipped);
         if (r.removed.length) lines.push(`removed spare(s) of generation(s) ${r.removed.join(', ')}`);
         return lines.join('\n') || 'nothing to do';
@@ -130,7 +130,7 @@ export const readersCommands: CommandDef[] = [
   {
     usage: 'config <repo> [key] [value]',
     dryRun: true,
-    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, plainIndex, mirrorPushAfterPublish, deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc; uploads: uploadKeyring (binary keyring FILE: upload manifests must be clearsigned by one of its keys).`,
+    describe: `Show or set repository settings: keep, graceSeconds, leaseMaxTtlSeconds, gcAfterPublish, serveWindowSeconds, indexXzPreset (eopkg index xz level 0-9, default ${DEFAULT_SETTINGS.indexXzPreset}), spareClone, spareTwin, plainIndex, mirrorPushAfterPublish, deltasAfterPublish (eopkg: make missing deltas in the background after a publish, default false); signing: signKeys (FPR[,FPR2]), signGnupgHome, signTimeoutSeconds, signSumsAsc; uploads: uploadKeyring (binary keyring FILE: upload manifests must be clearsigned by one of its keys).`,
     options: [
       ['--unset', 'Return KEY to its default'],
       ['--disable-signing', "Confirms 'signKeys --unset': later publishes are unsigned"],

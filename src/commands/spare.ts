@@ -1,6 +1,6 @@
 /**
- * `rcurepo spare REPO`: make the spare clone of the current generation (normally started in the
- * background after each publish; see src/engine/spare.ts). Coalescing: when `current` moves on while
+ * `rcurepo spare REPO`: make the spare clone of the current generation and its twin (normally started in
+ * the background after each publish; see src/engine/spare.ts and spare-twin.ts). Coalescing: when `current` moves on while
  * the clone is made, the spare is of no use and the newest generation is cloned instead, at most a few
  * times; a later publish starts another maker anyway. Stale spares are removed at the end.
  */
@@ -9,7 +9,7 @@ import { openBase, readRepoConfig } from '../engine/repo.js';
 import { readCurrent } from '../engine/generations.js';
 import { announceMaker, listSpares, makeSpare, makerDone, SPARE_REACTION, tidySpares } from '../engine/spare.js';
 import { claimPending } from '../publish/pending.js';
-import type { SpareState } from '../engine/spare.js';
+import type { SpareKind, SpareState } from '../engine/spare.js';
 import { getFormat } from '../formats/registry.js';
 import { acquireLease, releaseLease } from '../readers/leases.js';
 import { settingsFrom } from '../readers/settings.js';
@@ -18,7 +18,7 @@ import { isRcuError } from '../util/errors.js';
 export interface SpareResult {
   repo: string;
   enabled: boolean;
-  made: Array<{ generation: number; ms: number }>;
+  made: Array<{ generation: number; kind: SpareKind; ms: number }>;
   skipped: string[];
   removed: number[];
   spares: SpareState[];
@@ -37,7 +37,7 @@ export async function spare(o: { base: string; repo: string; background?: boolea
   const enabled = settingsFrom(cfg.settings).spareClone && !cfg.upstream;
   const out: SpareResult = { repo: o.repo, enabled, made: [], skipped: [], removed: [], spares: [] };
   try {
-    if (enabled) await makeForCurrent(layout, o.repo, (await getFormat(cfg.format)).indexFiles, out);
+    if (enabled) await makeForCurrent(layout, o.repo, (await getFormat(cfg.format)).indexFiles, settingsFrom(cfg.settings).spareTwin, out);
     out.removed = await tidySpares(repo, repo.trashDir);
   } finally {
     await makerDone(repo); // only now: verify must not count links while spares are made or removed
@@ -46,7 +46,7 @@ export async function spare(o: { base: string; repo: string; background?: boolea
   return out;
 }
 
-async function makeForCurrent(layout: Layout, repoName: string, skip: readonly string[], out: SpareResult): Promise<void> {
+async function makeForCurrent(layout: Layout, repoName: string, skip: readonly string[], twins: boolean, out: SpareResult): Promise<void> {
   const repo = layout.repo(repoName);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const gen = await readCurrent(repo);
@@ -60,9 +60,14 @@ async function makeForCurrent(layout: Layout, repoName: string, skip: readonly s
       continue; // reaped or superseded meanwhile: look at current again
     }
     try {
-      const r = await makeSpare(repo, gen, skip);
-      if (r.made) out.made.push({ generation: gen, ms: r.ms ?? 0 });
-      else out.skipped.push(`generation ${gen}: ${r.reason}`);
+      // The spare first (the next writer takes it at once), then its twin (taken later in that writer's
+      // transaction, and stopped being useful only when `current` moves on before it is done).
+      for (const kind of twins ? (['spare', 'twin'] as const) : (['spare'] as const)) {
+        if (kind === 'twin' && (await readCurrent(repo)) !== gen) break;
+        const r = await makeSpare(repo, gen, skip, kind);
+        if (r.made) out.made.push({ generation: gen, kind, ms: r.ms ?? 0 });
+        else out.skipped.push(`generation ${gen}: ${r.reason}`);
+      }
     } finally {
       await releaseLease(layout, lease).catch(() => undefined);
     }

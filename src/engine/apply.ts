@@ -138,25 +138,7 @@ export interface VerifyStagingInput {
  * Unchanged files are links to the inodes of a verified snapshot and cannot differ from it.
  */
 export async function verifyStaging(v: VerifyStagingInput): Promise<void> {
-  const faults: string[] = [];
-  const removed = new Set(v.change.removes);
-  const expectedFromParent = new Set<string>();
-  const newPaths = new Set(v.entries.map((e) => e.path));
-  for (const rel of [...v.cloned.files, ...v.cloned.emlink]) expectedFromParent.add(rel);
-  for (const a of v.change.adds) expectedFromParent.add(a.path);
-  for (const rel of removed) expectedFromParent.delete(rel);
-  if (expectedFromParent.size !== newPaths.size) faults.push(`staging has ${expectedFromParent.size} files, the new manifest ${newPaths.size}`);
-  for (const p of newPaths) if (!expectedFromParent.has(p)) faults.push(`${p}: in the manifest but not in the tree`);
-  await chunked(v.change.adds, (a) => {
-    const st = fs.lstatSync(path.join(v.staging, a.path), { throwIfNoEntry: false });
-    const ids = v.pool.identitiesSync(a.sha256);
-    if (!st || !ids.some((i) => i.dev === st.dev && i.ino === st.ino)) faults.push(`${a.path}: not linked to pool blob ${a.sha256}`);
-    else if (st.size !== a.size) faults.push(`${a.path}: size ${st.size}, expected ${a.size}`);
-  });
-  await chunked(removed, (r) => {
-    if (newPaths.has(r)) return;
-    if (fs.lstatSync(path.join(v.staging, r), { throwIfNoEntry: false })) faults.push(`${r}: still present after removal`);
-  });
+  const faults = await treeFaults(v.pool, v.staging, v.entries, v.cloned, v.change);
   faults.push(
     ...(await v.format.verifyIndexes({
       quick: true,
@@ -169,4 +151,28 @@ export async function verifyStaging(v: VerifyStagingInput): Promise<void> {
     })),
   );
   if (faults.length) throw new RcuError('INTEGRITY', `staging failed verification; nothing was published`, { details: faults.slice(0, 20) });
+}
+
+/** The tree half of verifyStaging (a spare's twin has no indexes): what the clone held, changed as asked. */
+export async function treeFaults(pool: Pool, staging: string, entries: readonly TreeEntry[], cloned: CloneReply, change: Change): Promise<string[]> {
+  const faults: string[] = [];
+  const removed = new Set(change.removes);
+  const expectedFromParent = new Set<string>();
+  const newPaths = new Set(entries.map((e) => e.path));
+  for (const rel of [...cloned.files, ...cloned.emlink]) expectedFromParent.add(rel);
+  for (const a of change.adds) expectedFromParent.add(a.path);
+  for (const rel of removed) expectedFromParent.delete(rel);
+  if (expectedFromParent.size !== newPaths.size) faults.push(`staging has ${expectedFromParent.size} files, the new manifest ${newPaths.size}`);
+  for (const p of newPaths) if (!expectedFromParent.has(p)) faults.push(`${p}: in the manifest but not in the tree`);
+  await chunked(change.adds, (a) => {
+    const st = fs.lstatSync(path.join(staging, a.path), { throwIfNoEntry: false });
+    const ids = pool.identitiesSync(a.sha256);
+    if (!st || !ids.some((i) => i.dev === st.dev && i.ino === st.ino)) faults.push(`${a.path}: not linked to pool blob ${a.sha256}`);
+    else if (st.size !== a.size) faults.push(`${a.path}: size ${st.size}, expected ${a.size}`);
+  });
+  await chunked(removed, (r) => {
+    if (newPaths.has(r)) return;
+    if (fs.lstatSync(path.join(staging, r), { throwIfNoEntry: false })) faults.push(`${r}: still present after removal`);
+  });
+  return faults;
 }

@@ -3,11 +3,16 @@
  * critical path, so the next transaction whose parent is exactly that generation starts from it instead
  * of cloning (the clone is the one step of a publish that grows with the repository, not the change).
  *
- *   repos/NAME/spare/making-<gen>-<pid>/   a clone in progress (its maker's pid in the name)
- *   repos/NAME/spare/<gen>/                a finished clone of snapshots/<gen> (index files left out)
- *   repos/NAME/spare/<gen>.json            its completion record, written LAST: without it the tree is
+ *   repos/NAME/spare/making-<tree>-<pid>/  a clone in progress (its maker's pid in the name)
+ *   repos/NAME/spare/<tree>/               a finished clone of snapshots/<gen> (index files left out)
+ *   repos/NAME/spare/<tree>.json           its completion record, written LAST: without it the tree is
  *                                          not a spare, only a leftover
  *   repos/NAME/spare/clone-ms              the last measured clone time (bounds a writer's wait)
+ *
+ * where <tree> is `<gen>` (the spare) or `<gen>.twin` (its twin, a second clone of the same generation:
+ * the transaction that takes the spare also takes the twin, applies its change to both, and leaves the
+ * twin behind as the spare of the generation it publishes; see spare-twin.ts). Back-to-back publishes
+ * then find their spare at once instead of waiting for a clone made after the previous one.
  *
  * A spare is never published as it is: a transaction takes it by renaming it into staging/ under the
  * writer lock (one rename: two writers can never take the same spare), applies its change and verifies
@@ -34,21 +39,28 @@ export interface SpareRecord {
   made: string;
   /** How long the clone took. */
   ms: number;
+  /** Carried forward by the transaction that published this generation (its twin), not cloned. */
+  carried?: boolean;
   reply: CloneReply;
 }
 
+/** Which of a generation's two clones: the spare (taken first) or its twin (carried forward). */
+export type SpareKind = 'spare' | 'twin';
+
 export interface SpareState {
   generation: number;
+  kind: SpareKind;
   state: 'ready' | 'making' | 'stale' | 'leftover';
   pid?: number;
   made?: string;
   files?: number;
+  carried?: boolean;
 }
 
 /** The after-publish reaction that starts makers (src/publish/reactions.ts); its pending marker names one. */
 export const SPARE_REACTION = 'spare-clone';
 
-const MAKING = /^making-(\d+)-(\d+)$/;
+const MAKING = /^making-(\d+)(\.twin)?-(\d+)$/;
 /** `maker-<pid>`: a maker started (by a publish) and not yet finished; written before it runs. */
 const MAKER = /^maker-(\d+)$/;
 
@@ -61,16 +73,21 @@ export async function announceMaker(repo: RepoLayout, pid: number): Promise<void
 export async function makerDone(repo: RepoLayout, pid = process.pid): Promise<void> {
   await fsp.rm(path.join(spareRoot(repo), `maker-${pid}`), { force: true });
 }
-const READY = /^(\d+)$/;
+const READY = /^(\d+)(\.twin)?$/;
+const kindOf = (suffix: string | undefined): SpareKind => (suffix ? 'twin' : 'spare');
+/** The folder name of a generation's spare or twin. */
+export function treeName(gen: number, kind: SpareKind): string {
+  return kind === 'twin' ? `${gen}.twin` : String(gen);
+}
 
 export function spareRoot(repo: RepoLayout): string {
   return path.join(repo.dir, 'spare');
 }
-function spareTree(repo: RepoLayout, gen: number): string {
-  return path.join(spareRoot(repo), String(gen));
+export function spareTree(repo: RepoLayout, gen: number, kind: SpareKind = 'spare'): string {
+  return path.join(spareRoot(repo), treeName(gen, kind));
 }
-function spareRecordFile(repo: RepoLayout, gen: number): string {
-  return path.join(spareRoot(repo), `${gen}.json`);
+function spareRecordFile(repo: RepoLayout, gen: number, kind: SpareKind = 'spare'): string {
+  return path.join(spareRoot(repo), `${treeName(gen, kind)}.json`);
 }
 function cloneMsFile(repo: RepoLayout): string {
   return path.join(spareRoot(repo), 'clone-ms');
@@ -85,26 +102,27 @@ export async function listSpares(repo: RepoLayout): Promise<SpareState[]> {
   for (const n of names) {
     const m = MAKING.exec(n);
     if (m) {
-      const pid = Number(m[2]);
-      out.push({ generation: Number(m[1]), state: isProcessAlive(pid) ? 'making' : 'leftover', pid });
+      const pid = Number(m[3]);
+      out.push({ generation: Number(m[1]), kind: kindOf(m[2]), state: isProcessAlive(pid) ? 'making' : 'leftover', pid });
       continue;
     }
     const r = READY.exec(n);
     if (!r) continue;
     const gen = Number(r[1]);
-    if (!have.has(`${gen}.json`)) {
-      out.push({ generation: gen, state: 'leftover' });
+    const kind = kindOf(r[2]);
+    if (!have.has(`${n}.json`)) {
+      out.push({ generation: gen, kind, state: 'leftover' });
       continue;
     }
-    const rec = await readRecord(repo, gen);
-    out.push({ generation: gen, state: gen === current && rec ? 'ready' : 'stale', made: rec?.made, files: rec?.reply.files.length });
+    const rec = await readRecord(repo, gen, kind);
+    out.push({ generation: gen, kind, state: gen === current && rec ? 'ready' : 'stale', made: rec?.made, files: rec?.reply.files.length, ...(rec?.carried ? { carried: true } : {}) });
   }
-  return out.sort((a, b) => a.generation - b.generation);
+  return out.sort((a, b) => a.generation - b.generation || (a.kind === b.kind ? 0 : a.kind === 'spare' ? -1 : 1));
 }
 
-async function readRecord(repo: RepoLayout, gen: number): Promise<SpareRecord | undefined> {
+async function readRecord(repo: RepoLayout, gen: number, kind: SpareKind): Promise<SpareRecord | undefined> {
   try {
-    const rec = JSON.parse(await fsp.readFile(spareRecordFile(repo, gen), 'utf8')) as SpareRecord;
+    const rec = JSON.parse(await fsp.readFile(spareRecordFile(repo, gen, kind), 'utf8')) as SpareRecord;
     return rec.generation === gen && Array.isArray(rec.reply?.files) ? rec : undefined;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || e instanceof SyntaxError) return undefined;
@@ -132,19 +150,19 @@ export interface MakeSpareResult {
 }
 
 /**
- * Clone snapshots/<gen> into a spare. Needs no writer lock: the source is an immutable snapshot (the
- * caller keeps it from being reaped, e.g. with a lease) and the spare folder is private until its record
- * exists. Returns made:false when a spare of gen exists or a live maker is at work on it.
+ * Clone snapshots/<gen> into its spare (or its twin). Needs no writer lock: the source is an immutable
+ * snapshot (the caller keeps it from being reaped, e.g. with a lease) and the folder is private until its
+ * record exists. Returns made:false when that tree of gen exists or a live maker is at work on it.
  */
-export async function makeSpare(repo: RepoLayout, gen: number, skipRoot: readonly string[]): Promise<MakeSpareResult> {
+export async function makeSpare(repo: RepoLayout, gen: number, skipRoot: readonly string[], kind: SpareKind = 'spare'): Promise<MakeSpareResult> {
   const root = spareRoot(repo);
   await mkdirp(root);
   for (const s of await listSpares(repo)) {
-    if (s.generation !== gen) continue;
-    if (s.state === 'ready') return { generation: gen, made: false, reason: 'a spare of this generation is ready' };
-    if (s.state === 'making') return { generation: gen, made: false, reason: `pid ${s.pid} is making it` };
+    if (s.generation !== gen || s.kind !== kind) continue;
+    if (s.state === 'ready') return { generation: gen, made: false, reason: `a ${kind} of this generation is ready` };
+    if (s.state === 'making') return { generation: gen, made: false, reason: `pid ${s.pid} is making its ${kind}` };
   }
-  const making = path.join(root, `making-${gen}-${process.pid}`);
+  const making = path.join(root, `making-${treeName(gen, kind)}-${process.pid}`);
   await removePath(making);
   const t0 = performance.now();
   const progress = await progressReporter(root, gen);
@@ -160,21 +178,27 @@ export async function makeSpare(repo: RepoLayout, gen: number, skipRoot: readonl
   // which otherwise waited ~100 ms for this clone's metadata at 10,000 files).
   await syncFilesystem(making, () => []);
   crashPoint('spare-after-clone');
-  const tree = spareTree(repo, gen);
+  const tree = spareTree(repo, gen, kind);
   await removePath(tree); // a leftover of a maker that died between the rename and the record
   await fsp.rename(making, tree);
   crashPoint('spare-after-rename');
-  const rec: SpareRecord = { generation: gen, made: new Date().toISOString(), ms: Math.round(ms), reply };
   // The record is the completion marker; no fsync: a spare lost in a crash is only a clone to redo, and
   // the transaction that takes one makes the whole filesystem durable before publishing.
-  await writeFileAtomic(spareRecordFile(repo, gen), JSON.stringify(rec), { syncData: false, syncDir: false });
+  await writeRecord(repo, gen, kind, reply, ms);
   await recordCloneMs(repo, ms);
   return { generation: gen, made: true, ms: Math.round(ms) };
+}
+
+export async function writeRecord(repo: RepoLayout, gen: number, kind: SpareKind, reply: CloneReply, ms: number, carried = false): Promise<void> {
+  const rec: SpareRecord = { generation: gen, made: new Date().toISOString(), ms: Math.round(ms), ...(carried ? { carried } : {}), reply };
+  await writeFileAtomic(spareRecordFile(repo, gen, kind), JSON.stringify(rec), { syncData: false, syncDir: false });
 }
 
 export interface TakeOptions {
   /** Longest wait for a maker at work on this generation; past it the maker is stopped and we clone. */
   waitMs: number;
+  /** Which tree to take (default the spare). A twin's maker is never stopped: the writer goes on without. */
+  kind?: SpareKind;
   /** Poll interval while waiting. */
   pollMs?: number;
 }
@@ -193,27 +217,28 @@ export interface TakenSpare {
  * A maker that stalls, or takes three clone times, is stopped and the writer clones.
  */
 export async function takeSpare(repo: RepoLayout, parent: number, dest: string, opts: TakeOptions): Promise<TakenSpare | undefined> {
+  const kind = opts.kind ?? 'spare';
   const names = await listDir(spareRoot(repo));
   if (names.length === 0) return undefined;
   const t0 = performance.now();
   let waited = false;
   const takeReady = async (): Promise<TakenSpare | undefined> => {
-    const rec = await readRecord(repo, parent);
+    const rec = await readRecord(repo, parent, kind);
     if (!rec) return undefined;
     try {
-      await fsp.rename(spareTree(repo, parent), dest);
+      await fsp.rename(spareTree(repo, parent, kind), dest);
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return undefined;
       throw e;
     }
-    await fsp.rm(spareRecordFile(repo, parent), { force: true });
+    await fsp.rm(spareRecordFile(repo, parent, kind), { force: true });
     return { reply: rec.reply, waitedMs: waited ? Math.round(performance.now() - t0) : 0 };
   };
   const ready = await takeReady();
   if (ready) return ready;
-  const maker = names.map((n) => MAKING.exec(n)).find((m) => m && Number(m[1]) === parent && isProcessAlive(Number(m[2])));
+  const maker = names.map((n) => MAKING.exec(n)).find((m) => m && Number(m[1]) === parent && kindOf(m[2]) === kind && isProcessAlive(Number(m[3])));
   if (!maker) return undefined;
-  const pid = Number(maker[2]);
+  const pid = Number(maker[3]);
   const deadline = t0 + opts.waitMs;
   const cap = t0 + 3 * opts.waitMs;
   waited = true;
@@ -226,7 +251,7 @@ export async function takeSpare(repo: RepoLayout, parent: number, dest: string, 
     if (got) return got;
   }
   const late = await takeReady();
-  if (late) return late;
+  if (late || kind === 'twin') return late;
   // Too slow (or it died): stop it so it does not compete with our own clone for the disk.
   try {
     process.kill(pid, 'SIGKILL');
@@ -251,16 +276,17 @@ export async function tidySpares(repo: RepoLayout, trashDir: string): Promise<nu
   }
   for (const s of await listSpares(repo)) {
     if (s.state === 'ready' || s.state === 'making') continue;
-    const name = s.state === 'leftover' && s.pid !== undefined ? `making-${s.generation}-${s.pid}` : String(s.generation);
+    const tree = treeName(s.generation, s.kind);
+    const name = s.state === 'leftover' && s.pid !== undefined ? `making-${tree}-${s.pid}` : tree;
     const from = path.join(spareRoot(repo), name);
     await mkdirp(trashDir);
-    const to = tmpName(trashDir, `spare-${s.generation}`);
+    const to = tmpName(trashDir, `spare-${tree}`);
     try {
       await fsp.rename(from, to);
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT') throw e;
     }
-    if (!s.pid) await fsp.rm(spareRecordFile(repo, s.generation), { force: true });
+    if (!s.pid) await fsp.rm(spareRecordFile(repo, s.generation, s.kind), { force: true });
     await removePath(to);
     removed.push(s.generation);
   }

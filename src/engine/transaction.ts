@@ -26,6 +26,8 @@ import { loadEntries, makeMetaLoader } from './snapshot-state.js';
 import { cloneTree } from './tree.js';
 import type { CloneReply } from './clone-worker.js';
 import { lastCloneMs, recordCloneMs, takeSpare } from './spare.js';
+import { carryTwin, storeTwin } from './spare-twin.js';
+import type { CarriedTwin } from './spare-twin.js';
 import { RcuError } from '../util/errors.js';
 import { fsyncPath, mkdirp, removePath, syncFilesystem } from '../util/fsx.js';
 import { crashPoint } from '../util/crash.js';
@@ -154,6 +156,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
   const pool = new Pool(layout);
   let lock: WriterLock | undefined;
   let staging: string | undefined;
+  let twin: CarriedTwin | undefined;
   let stagedBlobs: StagedBlob[] = [];
   let poolUse: { leave(): Promise<void> } | undefined;
   try {
@@ -207,6 +210,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await assertNoPathConflicts(change, entriesLoaded() ? shapeFromEntries(await byPathOnce()) : shapeFromDisk(parentDir, byPathOnce));
     if (format.checkChange && !opts.dryRun) {
       await format.checkChange({ repo, settings, parentDir, parentEntries: entriesOnce, adds: change.adds, removes: change.removes });
+      trace('format-check');
     }
     // When the plan did not need the parent's entries (a few files compared by inode), every add is new
     // or different, so a publish will follow: read the entries while the clone runs, not before it.
@@ -222,6 +226,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     }
 
     await ready;
+    trace('ready-to-write');
     poolUse = await enterPool(layout);
     // New blobs enter the pool before the clone: the commit's syncfs then flushes only their data, not
     // the clone's thousands of new directory entries (the durable step below covers those). A
@@ -270,7 +275,10 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings });
     crashPoint('after-verify');
     trace('after-verify');
-    await syncFilesystem(staging, () => cloned.dirs.map((d) => path.join(staging!, d)));
+    // The spare's twin (a second clone of `parent`), changed alike: the next generation's spare.
+    twin = await carryTwin({ repo, pool, parent, gen, settings: cfg.settings, parentByPath, entries, change, warnings });
+    crashPoint('after-twin');
+    await syncFilesystem(staging, () => [...cloned.dirs.map((d) => path.join(staging!, d)), ...(twin?.touchedDirs ?? [])]);
     crashPoint('after-durable');
     trace('after-durable');
     // Caches for the new generation, before it becomes visible (a crash leaves them for cleanup).
@@ -307,6 +315,12 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await markSuperseded(repo, parent);
     crashPoint('after-supersede');
     trace('after-supersede');
+    if (twin) {
+      // The new generation's spare, ready before its maker starts (the maker then clones only a twin).
+      await storeTwin(repo, gen, twin).catch((e) => warnings.push(`spare twin not kept: ${(e as Error).message}`));
+      twin = undefined;
+    }
+    crashPoint('after-twin-stored');
     result.published = true;
     result.generation = gen;
     emitEvent('publish', { event: 'publish', outcome: 'ok', repo: repo.name, generation: gen, parent, duration: secondsSince(t0), operation: opts.operation, added: record.added, removed: record.removed, replaced: record.replaced });
@@ -318,6 +332,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     return result;
   } finally {
     if (staging) await removePath(staging).catch(() => undefined);
+    if (twin) await removePath(twin.dir).catch(() => undefined);
     if (stagedBlobs.length) await pool.discard(stagedBlobs).catch(() => undefined);
     await poolUse?.leave().catch(() => undefined);
     if (!opts.heldLock) await lock?.release().catch(() => undefined);

@@ -22,6 +22,8 @@ export interface ReaderSettings {
   indexXzPreset: number;
   /** Keep a hard-link clone of `current` ready (made in the background) for the next transaction. */
   spareClone: boolean;
+  /** Keep a second clone (the twin) that each transaction carries forward as the next spare. */
+  spareTwin: boolean;
   /** eopkg: publish the uncompressed eopkg-index.xml and its checksums beside the .xz (clients fetch only the .xz). */
   plainIndex: boolean;
   /** Push to the repository's mirrors in the background after each publish (when it has mirrors). */
@@ -38,6 +40,7 @@ export const DEFAULT_SETTINGS: ReaderSettings = {
   serveWindowSeconds: 30,
   indexXzPreset: DEFAULT_XZ_PRESET, // the format's own default: what is written when nothing is set
   spareClone: true,
+  spareTwin: true,
   plainIndex: true,
   mirrorPushAfterPublish: true,
   deltasAfterPublish: false,
@@ -55,6 +58,7 @@ export const SETTING_KINDS: Record<keyof ReaderSettings, Kind> = {
   serveWindowSeconds: 'number',
   indexXzPreset: 'int',
   spareClone: 'bool',
+  spareTwin: 'bool',
   plainIndex: 'bool',
   mirrorPushAfterPublish: 'bool',
   deltasAfterPublish: 'bool',

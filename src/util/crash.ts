@@ -12,10 +12,12 @@ export const CRASH_POINTS = [
   'after-apply',
   'after-index',
   'after-verify',
+  'after-twin', // the spare's twin taken and changed beside staging (when there was one)
   'after-durable',
   'after-rename',
   'after-swap',
   'after-supersede',
+  'after-twin-stored', // the twin kept as the new generation's spare (only reached when there was one)
 ] as const;
 /** Steps of making a spare clone (src/engine/spare.ts), a background job apart from the transaction. */
 export const SPARE_CRASH_POINTS = ['spare-after-clone', 'spare-after-rename'] as const;
