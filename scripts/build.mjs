@@ -22,13 +22,20 @@ import path from 'node:path';
  * one (`import fs from 'node:fs'`) in an interop helper that copies all of the module's properties into
  * a new object, once per importing file: ~290 copies, ~8 ms of every CLI call. A shim exports the module
  * itself as its default and, by name, what the sources import from it by name (a name missing here
- * fails the build: "No matching export"). Imports from dependencies are left as they are.
+ * fails the build: "No matching export"). Namespace imports would see only those names, so the build
+ * refuses them; dynamic imports and imports from dependencies are left as they are.
  */
 function builtinShims(srcDir) {
   const named = new Map();
   const files = fs.readdirSync(srcDir, { recursive: true }).filter((f) => f.endsWith('.ts'));
   for (const f of files) {
     const text = fs.readFileSync(path.join(srcDir, f), 'utf8');
+    const ns = /^import\s+\*\s+as\s+\w+\s+from\s+'node:[^']+'/m.exec(text);
+    if (ns) throw new Error(`${path.join(srcDir, f)}: '${ns[0]}': import Node's modules by default or by name (see builtinShims in scripts/build.mjs)`);
+    // esbuild keeps import('node:...') as a real dynamic import, which the vm.Script bin/rcurepo.js
+    // compiles the bundle with cannot run (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+    const dyn = /\bimport\(\s*'node:[^']+'\s*\)/.exec(text);
+    if (dyn) throw new Error(`${path.join(srcDir, f)}: '${dyn[0]}': import Node's modules statically`);
     for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?\{([^}]*)\}\s*from\s*'(node:[^']+)'/gms)) {
       const names = named.get(m[2]) ?? new Set();
       for (const part of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -42,7 +49,7 @@ function builtinShims(srcDir) {
     name: 'builtin-shims',
     setup(b) {
       b.onResolve({ filter: /^node:/ }, (a) => {
-        if (a.namespace === 'builtin-shim' || a.kind === 'require-call' || a.importer.includes(`${path.sep}node_modules${path.sep}`)) return { path: a.path, external: true };
+        if (a.namespace === 'builtin-shim' || a.kind !== 'import-statement' || a.importer.includes(`${path.sep}node_modules${path.sep}`)) return { path: a.path, external: true };
         return { path: a.path, namespace: 'builtin-shim' };
       });
       b.onLoad({ filter: /.*/, namespace: 'builtin-shim' }, (a) => {
