@@ -240,7 +240,8 @@ export async function takeSpare(repo: RepoLayout, parent: number, dest: string, 
   if (!maker) return undefined;
   const pid = Number(maker[3]);
   const deadline = t0 + opts.waitMs;
-  const cap = t0 + 3 * opts.waitMs;
+  // A twin is only worth what it saves the next publish: never waited for past one clone time.
+  const cap = t0 + (kind === 'twin' ? 1 : 3) * opts.waitMs;
   waited = true;
   const root = spareRoot(repo);
   while (isProcessAlive(pid)) {
