@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import xzDecompress from 'xz-decompress';
 import { AR_MAGIC, ArError, memberAt, nextAt, type ByteSource } from './ar.js';
 
 /** A control.tar larger than this is not a control archive (real ones are a few KiB). */
@@ -34,10 +33,20 @@ function decompressTool(tool: 'xz' | 'zstd', data: Buffer, member: string): Buff
   return r.stdout;
 }
 
+/**
+ * xz-decompress, loaded when a control.tar.xz is first read: initialising it (and the web streams it
+ * needs) costs 10-20 ms, which every other CLI call touching a deb repository (a no-op import, a list)
+ * would otherwise pay at start-up.
+ */
+let xzModule: Promise<typeof import('xz-decompress')> | undefined;
+
 /** xz in this process; undefined when the embedded decoder refuses the stream (the caller falls back). */
 async function xzInProcess(data: Buffer): Promise<Buffer | undefined> {
   try {
-    const stream = new xzDecompress.XzReadableStream(new Blob([new Uint8Array(data)]).stream());
+    const loaded = await (xzModule ??= import('xz-decompress'));
+    // A CommonJS (UMD) package: its exports are the namespace's default where the loader cannot see names.
+    const { XzReadableStream } = (loaded as { default?: typeof loaded }).default ?? loaded;
+    const stream = new XzReadableStream(new Blob([new Uint8Array(data)]).stream());
     const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
