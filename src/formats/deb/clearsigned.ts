@@ -5,7 +5,7 @@
  * gpgv's job (src/signing/); this only reads what was signed.
  */
 
-import { parseParagraph, type ControlField } from './control.js';
+import { decodeUtf8, parseParagraph, type ControlField } from './control.js';
 
 const BEGIN = '-----BEGIN PGP SIGNED MESSAGE-----';
 const SIG = '-----BEGIN PGP SIGNATURE-----';
@@ -53,12 +53,8 @@ export function stripClearsign(text: string): Unarmored | string {
  * paragraph parsed. Returns the reason as a string when any of those fails, worded with `kind`.
  */
 export function readSignedParagraph(bytes: Uint8Array, kind: string): (Unarmored & { fields: ControlField[] }) | string {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return 'not UTF-8 text';
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return 'not UTF-8 text';
   const un = stripClearsign(text);
   if (typeof un === 'string') return `malformed clearsigned ${kind}: ${un}`;
   const fields = parseParagraph(un.text);

@@ -72,14 +72,21 @@ export function field(fields: readonly ControlField[], name: string): string | u
   return fields.find((f) => f.name.toLowerCase() === k)?.value;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes as UTF-8 text, or undefined when they are not valid UTF-8 (control files must be). */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Validate a binary package's control file; returns the reason for a refusal as a string. */
 export function parseBinaryControl(bytes: Buffer): BinaryControl | string {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return 'control file is not UTF-8';
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return 'control file is not UTF-8';
   const fields = parseParagraph(text);
   if (typeof fields === 'string') return fields;
   for (const c of COMPUTED_FIELDS) if (field(fields, c) !== undefined) return `control file carries ${c}, a field the repository computes`;
