@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { BIN, ROOT, tempDir } from './helpers/cli.js';
-import { freePort, makeRepo, must, randomFile } from './helpers/readers-fixture.js';
+import { freePort, makeRepo, must, randomFile, readerLeases } from './helpers/readers-fixture.js';
 import { checkSums, listFiles } from './helpers/tree-check.js';
 import { keygen, killTree, makeSshd, sshdRefusal } from './helpers/sshd.js';
 import type { Sshd } from './helpers/sshd.js';
@@ -57,7 +57,7 @@ function sshOpts(): string[] {
 
 /** What a failed command must leave unchanged on the repository host. */
 function repoSnapshot(repoDir: string): string {
-  const leases = fs.existsSync(path.join(repoDir, 'leases')) ? listFiles(path.join(repoDir, 'leases')) : [];
+  const leases = readerLeases(repoDir).map((l) => l.file);
   return JSON.stringify({ current: fs.readlinkSync(path.join(repoDir, 'current')), snapshots: fs.readdirSync(path.join(repoDir, 'snapshots')).sort(), leases, config: fs.readFileSync(path.join(repoDir, 'repo.json'), 'utf8') });
 }
 
@@ -172,7 +172,7 @@ test('files repository over ssh: only changed bytes cross, unchanged files are h
   const human = must(fx.cli.sync(['mirror', 'status'])).stdout;
   assert.match(human, /eu1\s+\S+\s+\S+\s+1 gen since/);
   // Leases taken for the pushes are gone.
-  assert.equal(fs.existsSync(path.join(fx.repoDir, 'leases')) ? listFiles(path.join(fx.repoDir, 'leases')).length : 0, 0);
+  assert.deepEqual(readerLeases(fx.repoDir), []);
 });
 
 test('eopkg repository to a local path and over ssh; a mirror bound to another repository is refused', { skip, timeout: 60_000 }, async () => {

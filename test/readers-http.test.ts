@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeRepo, must, randomFile, sha256, startServe, current } from './helpers/readers-fixture.js';
+import { makeRepo, must, randomFile, sha256, startServe, current, readerLeases } from './helpers/readers-fixture.js';
 import type { Served } from './helpers/readers-fixture.js';
 
 const big = randomFile(300_000);
@@ -19,7 +19,7 @@ before(async () => {
 });
 after(async () => {
   assert.equal(await srv.stop(), 0, 'drains and exits 0 on SIGTERM');
-  assert.deepEqual(fs.readdirSync(path.join(fx.repoDir, 'leases')).flatMap((g) => fs.readdirSync(path.join(fx.repoDir, 'leases', g))), [], 'server leases released');
+  assert.deepEqual(readerLeases(fx.repoDir), [], 'server leases released');
 });
 
 /** Raw request (no client-side URL normalisation, so traversal attempts reach the server as sent). */
@@ -218,6 +218,6 @@ test('--workers 2: every worker serves, SIGTERM drains all of them and releases 
   assert.equal(await s2.stop(), 0, 'the primary exits 0 once its workers drained');
   assert.match(s2.stderr(), /drained after 6 requests/);
   // The workers are gone and so are their lease files (the main server's may remain: it holds its own).
-  const held = fs.readdirSync(path.join(fx.repoDir, 'leases')).flatMap((g) => fs.readdirSync(path.join(fx.repoDir, 'leases', g)).map((f) => JSON.parse(fs.readFileSync(path.join(fx.repoDir, 'leases', g, f), 'utf8')) as { pid: number }));
+  const held = readerLeases(fx.repoDir);
   for (const l of held) assert.equal(l.pid, srv.proc.pid, 'only the main test server holds leases');
 });

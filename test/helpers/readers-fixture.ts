@@ -47,6 +47,22 @@ export function snapshots(repoDir: string): number[] {
   return fs.readdirSync(path.join(repoDir, 'snapshots')).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
 }
 
+/**
+ * Lease records under `repoDir/leases` (generation folder / file name, and the record), leaving out the
+ * spare maker's: it leases `current` while it clones in the background, and a publish that kills a slow
+ * maker leaves that lease holder-dead until gc. Tests asserting "no reader holds anything" mean readers.
+ */
+export function readerLeases(repoDir: string): Array<{ file: string; pid: number | null; holder: string }> {
+  const root = path.join(repoDir, 'leases');
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .flatMap((g) => fs.readdirSync(path.join(root, g)).map((f) => ({ file: `${g}/${f}`, ...(JSON.parse(fs.readFileSync(path.join(root, g, f), 'utf8')) as { pid: number | null; holder: string }) })))
+    .filter((l) => l.holder !== 'spare-clone')
+    .map(({ file, pid, holder }) => ({ file, pid, holder }))
+    .sort((a, b) => (a.file < b.file ? -1 : 1));
+}
+
 export const randomFile = (size: number) => randomBytes(size);
 
 export function freePort(): Promise<number> {
