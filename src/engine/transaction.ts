@@ -233,6 +233,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     // transaction that ends up publishing nothing leaves them unreferenced, for the sweep.
     await pool.commit(stagedBlobs);
     stagedBlobs = [];
+    for (const a of change.adds) a.staged = undefined; // committed: nothing left to discard, nothing to keep
     crashPoint('after-pool-commit');
     trace('after-pool-commit');
     const gen = await allocateGeneration(repo);

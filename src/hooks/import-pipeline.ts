@@ -204,6 +204,7 @@ async function publish(c: Publishing): Promise<ImportResult> {
   // A transaction of its own does not hold back the imports submitted with it.
   void o.gate?.arrive();
   let unchanged: string[] = [];
+  let deliveredFiles: ReturnType<typeof delivered> | undefined;
   const res = await publishingTransaction(
     {
       layout: o.layout,
@@ -222,10 +223,15 @@ async function publish(c: Publishing): Promise<ImportResult> {
       // Identical files need no staged copy.
       const same = new Set(unchanged);
       await new Pool(o.layout).discard(prepared.filter((p) => same.has(p.placement.treePath)).map((p) => p.staged));
+      // From here the transaction owns the staged copies of its adds (it commits or discards them). Letting
+      // go of the prepared records (inputs, placements, staged copies) keeps a bulk import's 50,000 of them,
+      // ~30 MiB, off the heap while its index is written.
+      deliveredFiles = manifest ? delivered(prepared) : undefined;
+      prepared.length = 0;
       return plan.change;
     },
   ).finally(discardAll);
-  if (manifest && !o.dryRun) await recordDelivered(c.repo, manifest.key, { generation: res.generation, manifest: manifestName!, files: delivered(prepared) });
+  if (manifest && !o.dryRun) await recordDelivered(c.repo, manifest.key, { generation: res.generation, manifest: manifestName!, files: deliveredFiles ?? [] });
   return { ...res, inputs: c.inputs, unchanged, ...(manifestName ? { manifest: manifestName } : {}) };
 }
 
