@@ -37,14 +37,17 @@ export async function runAfterPublish(layout: Layout, repoName: string, generati
       warnings.push(`after-publish step '${r.name}' failed: ${(e as Error).message}`);
     }
   }
-  for (const r of enabled) {
-    if (!r.background) continue;
-    try {
-      await scheduleBackground(layout, repoName, r.name, r.background(repoName));
-    } catch (e) {
-      warnings.push(`after-publish step '${r.name}' could not be started: ${(e as Error).message}`);
-    }
-  }
+  // Started together: each is a spawn and a marker write, and the publisher's caller waits for all of them.
+  await Promise.all(
+    enabled.map(async (r) => {
+      if (!r.background) return;
+      try {
+        await scheduleBackground(layout, repoName, r.name, r.background(repoName));
+      } catch (e) {
+        warnings.push(`after-publish step '${r.name}' could not be started: ${(e as Error).message}`);
+      }
+    }),
+  );
   return warnings;
 }
 

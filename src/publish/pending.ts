@@ -53,7 +53,9 @@ export async function scheduleBackground(layout: Layout, repoName: string, react
   if (child.pid === undefined) return undefined;
   const marker = repo.reactionPendingMarker(reaction);
   await mkdirp(path.dirname(marker));
-  await writeFileAtomic(marker, `${child.pid}\n`, { syncDir: false });
+  // No fsync: a marker lost (or left empty) by a crash reads as "nothing pending", and the next publish
+  // starts a child again; a child that never sees its pid recorded simply does its work unclaimed.
+  await writeFileAtomic(marker, `${child.pid}\n`, { syncDir: false, syncData: false });
   return child.pid;
 }
 

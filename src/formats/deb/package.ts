@@ -141,13 +141,17 @@ const parsedPaths = new Map<string, DebPath | null>();
 const PARSED_PATHS_MAX = 1 << 20;
 
 function parseDebPathUncached(p: string): DebPath | undefined {
+  // pool/<component>/<prefix>/<source>/<package>_<version>_<arch>.deb, by index rather than split():
+  // every path of the tree passes here once per process, and a publish's process is short-lived.
   if (!p.startsWith('pool/') || !p.endsWith('.deb')) return undefined;
-  const parts = p.split('/');
-  if (parts.length !== 5) return undefined;
-  const base = parts[4]!.slice(0, -4);
-  const f = base.split('_');
-  if (f.length !== 3) return undefined;
-  return { component: parts[1]!, source: parts[3]!, package: f[0]!, fileVersion: f[1]!, architecture: f[2]! };
+  const s1 = p.indexOf('/', 5);
+  const s2 = s1 < 0 ? -1 : p.indexOf('/', s1 + 1);
+  const s3 = s2 < 0 ? -1 : p.indexOf('/', s2 + 1);
+  if (s3 < 0 || p.indexOf('/', s3 + 1) >= 0) return undefined;
+  const u1 = p.indexOf('_', s3 + 1);
+  const u2 = u1 < 0 ? -1 : p.indexOf('_', u1 + 1);
+  if (u2 < 0 || p.indexOf('_', u2 + 1) >= 0) return undefined;
+  return { component: p.slice(5, s1), source: p.slice(s2 + 1, s3), package: p.slice(s3 + 1, u1), fileVersion: p.slice(u1 + 1, u2), architecture: p.slice(u2 + 1, p.length - 4) };
 }
 
 export { versionForFileName };
