@@ -5,7 +5,6 @@
  * from their snapshots): a client that read generation N's InRelease still fetches N's Packages after
  * `current` moved to N+1, whatever server sits in front of the tree.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RepoView } from '../format.js';
@@ -68,6 +67,10 @@ export async function recentSnapshots(repo: RepoView, graceSeconds: number, now 
  */
 export async function carryForward(snapshots: readonly string[], relDir: string, stagingDir: string): Promise<number> {
   let carried = 0;
+  // One link(2) per file: no existence checks first (EEXIST and ENOENT say the same), each folder made
+  // once. A publish carries every file of every generation still in grace (four per distribution and
+  // generation with sources), so this runs hundreds of times on a busy repository.
+  const made = new Set<string>();
   for (const snap of snapshots) {
     let text: string;
     try {
@@ -81,13 +84,18 @@ export async function carryForward(snapshots: readonly string[], relDir: string,
       const rel = path.join(relDir, path.posix.dirname(p), BY_HASH, sha256);
       const src = path.join(snap, rel);
       const dst = path.join(stagingDir, rel);
-      if (fs.existsSync(dst) || !fs.existsSync(src)) continue;
-      await mkdirp(path.dirname(dst));
+      const dir = path.dirname(dst);
+      if (!made.has(dir)) {
+        await mkdirp(dir);
+        made.add(dir);
+      }
       try {
         await fsp.link(src, dst);
         carried++;
       } catch (e) {
-        // The snapshot was reaped meanwhile (the reaper runs under the same lock, so this is rare).
+        // EEXIST: carried already (two generations listed the same bytes). ENOENT: not in that snapshot
+        // (its Release lists an index it does not ship by hash, or it was reaped meanwhile: rare, the
+        // reaper runs under the same lock).
         if (errnoCode(e) !== 'EEXIST' && errnoCode(e) !== 'ENOENT') throw e;
       }
     }
