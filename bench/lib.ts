@@ -10,6 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Layout } from '../src/engine/layout.js';
 import { Pool } from '../src/engine/pool.js';
+import { readCurrent } from '../src/engine/generations.js';
+import { readRepoConfig } from '../src/engine/repo.js';
+import { listSpares } from '../src/engine/spare.js';
 import { renderIndexXml } from '../src/formats/eopkg/index.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { runXz } from '../src/formats/shared/xz-blocks.js';
@@ -156,4 +159,17 @@ export async function timeWholeIndex(layout: Layout, entries: readonly TreeEntry
     );
   }
   return { seconds: median(times), indexBytes };
+}
+
+/** Seconds until `current` of `repo` has its spare (and twin, unless `spareTwin` is off) ready. */
+export async function spareReady(layout: Layout, repo: string, ms = 120_000): Promise<number> {
+  const r = layout.repo(repo);
+  const trees = (await readRepoConfig(r)).settings.spareTwin === false ? 1 : 2;
+  const t0 = Date.now();
+  for (;;) {
+    const cur = await readCurrent(r);
+    if ((await listSpares(r)).filter((x) => x.generation === cur && x.state === 'ready').length >= trees) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > ms) throw new Error('no spare clone became ready');
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }

@@ -22,9 +22,7 @@ import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { readCurrent, readManifest } from '../src/engine/generations.js';
 import { Layout } from '../src/engine/layout.js';
-import { listSpares } from '../src/engine/spare.js';
-import { readRepoConfig } from '../src/engine/repo.js';
-import { BIN, ROOT, initRepo, machine, median, runCli, runsFromArgs, s, timeAsync, timeCmd, timeWholeIndex, writeSmallFiles } from './lib.js';
+import { BIN, ROOT, initRepo, machine, median, runCli, runsFromArgs, s, spareReady, timeAsync, timeCmd, timeWholeIndex, writeSmallFiles } from './lib.js';
 
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
 const runs = runsFromArgs(5);
@@ -37,18 +35,6 @@ const say = (line: string) => {
 };
 
 /** Seconds until the spare of `current` and its twin (when twins are on) are both ready. */
-async function spareReady(layout: Layout, repo: string, ms = 120_000): Promise<number> {
-  const r = layout.repo(repo);
-  const trees = (await readRepoConfig(r)).settings.spareTwin === false ? 1 : 2;
-  const t0 = Date.now();
-  for (;;) {
-    const cur = await readCurrent(r);
-    if ((await listSpares(r)).filter((x) => x.generation === cur && x.state === 'ready').length >= trees) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > ms) throw new Error('no spare clone became ready');
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
-
 function freshPackage(dir: string, taken: Set<string>, tag: string): string {
   for (let k = 0; ; k++) {
     const [p] = generatePackages({ count: 1, seed: `${tag}-${k}` });
