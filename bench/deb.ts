@@ -6,18 +6,20 @@
  *   - add one package and publish (gz + xz + by-hash + signing when gpg is present), each with the
  *     previous publish's spare clone ready: median vs
  *     `aptly publish update` (target >= 5 x faster; <= 0.5 s) and reprepro `includedeb` exporting `. .gz .xz`;
+ *     The same through a resident watcher: bin/rcurepo-upload (no Node start per call) into `rcurepo watch`
+ *     with its default --settle and --poll, timed from the client's start to its verdict;
  *   - no-op import (the same file again): target < 0.2 s;
  *   - at the larger size: one-package publish vs `cp -al` of the snapshot tree (<= 1.5 x), peak RSS (<= 256 MB).
  *
  *   npm run build && node --import tsx bench/deb.ts [--sizes=10000,50000] [--runs=5] [--anchors-max=10000] [--no-anchors]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateDebs, makeDeb } from '../fixtures/gen-deb.js';
 import { Layout } from '../src/engine/layout.js';
-import { initRepo, machine, median, runCli, runsFromArgs, s, sizesFromArgs, spareReady } from './lib.js';
+import { BIN, initRepo, machine, median, ROOT, runCli, runsFromArgs, s, sizesFromArgs, spareReady } from './lib.js';
 
 const sizes = sizesFromArgs([10000, 50000]);
 const runs = runsFromArgs(5);
@@ -49,6 +51,38 @@ function throwawayKey(dir: string): { home: string; fpr: string } | undefined {
   if (r.status !== 0) return undefined;
   const line = r.stdout.toString().split('\n').find((l) => l.startsWith('[GNUPG:] KEY_CREATED '))!;
   return { home, fpr: line.split(' ')[3]!.trim() };
+}
+
+/**
+ * One-package publishes through `rcurepo watch` and bin/rcurepo-upload, each into a repository at rest
+ * (spare ready), timed from the client's start to its exit (it exits on the watcher's verdict).
+ */
+async function throughWatcher(base: string, dir: string, extra: string): Promise<number[]> {
+  const incoming = path.join(dir, 'incoming');
+  fs.mkdirSync(incoming, { recursive: true });
+  const w = spawn(process.execPath, [BIN, '--base', base, 'watch', '--incoming', incoming], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const killWatcher = () => w.kill('SIGKILL');
+  process.once('exit', killWatcher);
+  let out = '';
+  w.stdout.on('data', (d) => (out += d));
+  try {
+    for (let t = 0; !out.includes('"event":"start"'); t++) {
+      if (t > 600 || w.exitCode !== null) throw new Error(`the watcher did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const f = fresh(extra, 300 + i);
+      await spareReady(new Layout(base), 'apt');
+      spawnSync('sync');
+      times.push(timed('sh', [path.join(ROOT, 'bin', 'rcurepo-upload'), '-r', 'apt', '-q', incoming, f]));
+    }
+    return times;
+  } finally {
+    w.kill('SIGTERM');
+    await new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)));
+    process.removeListener('exit', killWatcher);
+  }
 }
 
 async function main(): Promise<void> {
@@ -100,6 +134,9 @@ async function main(): Promise<void> {
     console.log(`rcurepo add 1 + publish, spare ready: median ${s(oneM)} (runs ${one.map((x) => x.toFixed(2)).join(', ')}), peak RSS ${Math.max(...rss).toFixed(0)} MB; waited for the spare ${waits.map((x) => x.toFixed(2)).join(', ')} s before them`);
     console.log(`rcurepo no-op import: median ${s(median(noop))}`);
     console.log(`cp -al of the snapshot: median ${s(median(cp))}; one-package publish = ${(oneM / median(cp)).toFixed(2)} x cp -al`);
+    const uploaded = await throughWatcher(base, dir, extra);
+    const upM = median(uploaded);
+    console.log(`rcurepo-upload into a running watcher (add 1 + publish + verdict), spare ready: median ${s(upM)} (runs ${uploaded.map((x) => x.toFixed(2)).join(', ')})`);
     if (noAnchors || n > anchorsMax) continue;
     // ---- aptly (no signing: -skip-signing; it would only add time to aptly)
     if (has('aptly', ['version'])) {
@@ -119,7 +156,7 @@ async function main(): Promise<void> {
         spawnSync('sync');
         upd.push(a(['publish', 'update', '-skip-signing', 'bench']));
       }
-      console.log(`aptly publish update (add 1): median ${s(median(upd))}; rcurepo add 1 + publish is ${(median(upd) / oneM).toFixed(2)} x faster`);
+      console.log(`aptly publish update (add 1): median ${s(median(upd))}; rcurepo add 1 + publish is ${(median(upd) / oneM).toFixed(2)} x faster (import), ${(median(upd) / upM).toFixed(2)} x (rcurepo-upload + watch)`);
     } else console.log('aptly not installed: skipped');
     // ---- reprepro exporting . .gz .xz
     if (has('reprepro')) {
@@ -136,7 +173,7 @@ async function main(): Promise<void> {
         spawnSync('sync');
         upd.push(timed('reprepro', ['-b', rb, 'includedeb', 'bench', f]));
       }
-      console.log(`reprepro includedeb (add 1, export . .gz .xz): median ${s(median(upd))}; rcurepo is ${(median(upd) / oneM).toFixed(2)} x faster`);
+      console.log(`reprepro includedeb (add 1, export . .gz .xz): median ${s(median(upd))}; rcurepo is ${(median(upd) / oneM).toFixed(2)} x faster (import), ${(median(upd) / upM).toFixed(2)} x (rcurepo-upload + watch)`);
     } else console.log('reprepro not installed: skipped');
   }
   if (key) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: key.home } });

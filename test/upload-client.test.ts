@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './helpers/cli.js';
-import { listRepo, pendingUploads, setupBase, startWatcher, until } from './helpers/hooks-env.js';
+import { listRepo, pendingUploads, setupBase, startWatcher, until, uploadWithManifest } from './helpers/hooks-env.js';
 import type { WatcherChild } from './helpers/hooks-env.js';
 
 const CLIENT = path.join(ROOT, 'bin', 'rcurepo-upload');
@@ -59,6 +59,29 @@ test('concurrent uploads are all published, each client told its generation', as
   for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
   assert.deepEqual(pendingUploads(inc), [], 'nothing left in incoming');
   assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'verdicts')), [], 'every verdict collected');
+});
+
+test('the client marks its upload ready: taken at once despite a long settle time and poll; an unmarked manifest waits for its settle time', async () => {
+  const { dir, base, cli } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  // Settle 60 s, poll 20 s: a publish well within them can only come from the ready marker and the wake-up on arrival.
+  const w = watcher(base, ['--incoming', inc, '--settle', '60', '--poll', '20']);
+  await until('start event', () => w.events.some((e) => e.event === 'start'));
+  const f = path.join(dir, 'quick.bin');
+  fs.writeFileSync(f, 'quick\n');
+  const started = Date.now();
+  const r = await upload(['-r', 'r', '-t', '60', inc, f]);
+  const took = Date.now() - started;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(took < 15_000, `answered in ${took} ms, not after the 60 s settle time or the 20 s poll`);
+  assert.ok(listRepo(cli, 'r').includes('quick.bin'));
+  assert.deepEqual(fs.readdirSync(path.join(inc, '.rcurepo-watch', 'ready')), [], 'the marker went with its upload');
+  // A manifest written without a marker (a writer that might append in place) still waits for its settle time.
+  uploadWithManifest(inc, 'plain.tram', 'r', { 'slow.bin': 'slow\n' });
+  await new Promise((res) => setTimeout(res, 3000));
+  assert.deepEqual(pendingUploads(inc).sort(), ['plain.tram', 'slow.bin'], 'not taken before it settled');
+  assert.ok(!listRepo(cli, 'r').includes('slow.bin'));
 });
 
 test('a refused upload: the reason and import exit code reach the caller; a missing repository is 5', async () => {

@@ -49,6 +49,8 @@ export const journalDir = (incoming: string) => path.join(incoming, STATE_DIR, '
 export const verdictsDir = (incoming: string) => path.join(incoming, STATE_DIR, 'verdicts');
 /** `wake/<upload name>`: a FIFO an uploader waiting for its verdict reads (bin/rcurepo-upload). */
 export const wakeDir = (incoming: string) => path.join(incoming, STATE_DIR, 'wake');
+/** `ready/<manifest name>`: an uploader's word that it placed the upload by renames (watch-wake.ts). */
+export const readyDir = (incoming: string) => path.join(incoming, STATE_DIR, 'ready');
 /** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
 const VERDICT_TTL_MS = 3600_000;
 
@@ -95,9 +97,9 @@ async function wakeUploader(incoming: string, name: string): Promise<void> {
   }
 }
 
-/** Drop verdicts and wake-up FIFOs older than VERDICT_TTL_MS (their uploader is gone). */
+/** Drop verdicts, wake-up FIFOs and ready markers older than VERDICT_TTL_MS (their uploader is gone). */
 export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
-  for (const dir of [verdictsDir(incoming), wakeDir(incoming)]) {
+  for (const dir of [verdictsDir(incoming), wakeDir(incoming), readyDir(incoming)]) {
     for (const n of await listDir(dir)) {
       const f = path.join(dir, n);
       const st = await fsp.lstat(f).catch(() => undefined);
@@ -181,6 +183,8 @@ export async function execute(incoming: string, d: Decision): Promise<void> {
       await fsp.rm(pathOf(incoming, f), { force: true });
     }
   }
+  // The marker goes with its manifest: a later upload under the same name makes its own.
+  await fsp.rm(path.join(readyDir(incoming), d.name), { force: true });
   if (d.verdict) await wakeUploader(incoming, d.name);
   await fsp.rm(path.join(journalDir(incoming), `${d.id}.json`), { force: true });
 }

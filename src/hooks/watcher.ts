@@ -19,7 +19,8 @@ import { gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRoun
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
-import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
+import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, readyDir, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
+import { isMarkedReady, Waker, watchArrivals } from './watch-wake.js';
 import type { FileIdentity } from './watch-journal.js';
 import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
 import { mkdirp } from '../util/fsx.js';
@@ -47,22 +48,11 @@ interface Seen {
   since: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-
 export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number; rejected: number }> {
   const incoming = path.resolve(o.incoming);
   await mkdirp(path.join(incoming, STATE_DIR));
   await mkdirp(path.join(incoming, REJECTED_DIR));
+  await mkdirp(readyDir(incoming));
   // One watcher per directory; a killed one is recovered at once (its pid is dead).
   const lock = await acquireWriterLock(path.join(incoming, STATE_DIR, 'watcher'), { operation: 'watch', waitSeconds: o.waitSeconds });
   const counts = { accepted: 0, rejected: 0 };
@@ -76,8 +66,12 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   const rounds = new Set<Promise<void>>();
   const now = () => new Date().toISOString();
   const log = (event: string, fields: Record<string, unknown>) => o.log({ time: now(), event, ...fields });
+  const waker = new Waker();
+  const sleep = (ms: number, signal: AbortSignal) => waker.sleep(ms, signal);
+  let stopWatching: (() => void) | undefined;
   try {
     log('start', { incoming, repo: o.repo ?? null, settleMs: o.settleMs, pid: process.pid });
+    stopWatching = watchArrivals(incoming, () => waker.wake(), (reason) => log('polling', { reason: `no wake-up on arrivals (${reason}): the directory is scanned every ${o.pollMs / 1000} s` }));
     for (const d of await pendingDecisions(incoming)) {
       await execute(incoming, d);
       log('resumed', { name: d.name, decision: d.kind });
@@ -114,6 +108,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       if (round.length === jobs.length) await sleep(o.pollMs, o.signal);
     }
   } finally {
+    stopWatching?.();
     await Promise.allSettled(rounds);
     await lock.release().catch(() => undefined);
     log('stop', counts);
@@ -197,7 +192,8 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     for (const f of named) claimed.add(f.split('/')[0]!);
     if (inFlight.has(name)) return undefined;
     const ids = [id, ...(await Promise.all(named.map((f) => identityOf(incoming, f).catch(() => undefined)))).filter((x): x is FileIdentity => !!x)];
-    const allSettled = ids.map((x) => settled(x.rel, x)).every(Boolean);
+    // Placed by renames (its uploader's ready marker): complete now, no settle time to wait.
+    const allSettled = isMarkedReady(incoming, name) || ids.map((x) => settled(x.rel, x)).every(Boolean);
     if (waiting(name)) return undefined;
     if (!allSettled) return 'settling';
     return { name, bytes: ids.reduce((sum, x) => sum + x.size, 0), run: (gate) => takeManifest(name, named, gate) };

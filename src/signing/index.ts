@@ -25,6 +25,19 @@ export type { KeyInfo, KeyState } from './keys.js';
  * number is taken or a blob enters the pool. Repositories that do not sign pay nothing.
  */
 export async function checkSigningReady(settings: Record<string, unknown>): Promise<void> {
+  const now = Date.now();
   const s = signingSettingsOf(settings);
-  if (s) await checkCanSign(s);
+  if (!s) return;
+  // A resident publisher (watch, serve) publishing several times a minute proves the same keys once per
+  // PROVEN_FOR_MS, not once per publish (a gpg start each). A key that stops signing within that time
+  // fails the transaction's own signing step instead: in staging, before anything is published.
+  const key = JSON.stringify(s);
+  const at = proven.get(key);
+  if (at !== undefined && now - at < PROVEN_FOR_MS) return;
+  await checkCanSign(s);
+  proven.set(key, now);
 }
+
+const PROVEN_FOR_MS = 30_000;
+/** Signing settings that signed a test message, and when. */
+const proven = new Map<string, number>();

@@ -44,13 +44,18 @@ export async function checkDebChange(ctx: ChangeContext): Promise<void> {
   const adds = ctx.adds.filter((a) => parseDebPath(a.path));
   if (adds.length === 0) return;
   // One package file name in two places would list one package twice: only an added file can make
-  // that happen, so the parent's names are indexed once and the adds checked against them.
+  // that happen, so only the parent's files named like an add are looked at (a one-package publish
+  // compares names, it does not parse every path of the parent).
   const removed = new Set(ctx.removes);
   const replaced = new Set(ctx.adds.map((a) => a.path));
   const under = removed.size ? [...removed].map((r) => r + '/') : [];
   const gone = (p: string) => removed.has(p) || replaced.has(p) || under.some((r) => p.startsWith(r));
+  const addedNames = new Set(adds.map((a) => fileName(a.path)));
   const byName = new Map<string, { path: string; sha256: string }>();
-  for (const e of await ctx.parentEntries()) if (e.path.endsWith('.deb') && parseDebPath(e.path) && !gone(e.path)) byName.set(fileName(e.path), e);
+  for (const e of await ctx.parentEntries()) {
+    if (!e.path.endsWith('.deb') || !addedNames.has(fileName(e.path))) continue;
+    if (parseDebPath(e.path) && !gone(e.path)) byName.set(fileName(e.path), e);
+  }
   for (const a of adds) {
     const name = fileName(a.path);
     const other = byName.get(name);
