@@ -26,6 +26,46 @@ export function gatherMs(settleMs: number): number {
   return Math.min(Math.max(settleMs, 1000), 2000);
 }
 
+/** A burst still arriving: the next round waits until no new upload has appeared for this long. */
+export const QUIET_MS = 150;
+
+/**
+ * Whether a burst is arriving. Uploads marked ready are not waited for by the settle rule, so a burst
+ * would be cut into a round per scan. The watcher tells a burst from a single uploader by what is waiting
+ * when a round ends: an uploader that waits for its verdict has nothing there (its next upload comes
+ * after the answer), build bots uploading at once do. Then the next round is taken once the scans have
+ * seen no new upload for QUIET_MS (at most gatherMs), so the rest of the burst shares it.
+ */
+export class BurstWatch {
+  private known = new Set<string>();
+  private lastNew = 0;
+  private burst = false;
+  private roundJustEnded = false;
+
+  roundEnded(): void {
+    this.roundJustEnded = true;
+  }
+
+  /** Each scan's waiting uploads (by name). */
+  scanned(names: readonly string[], now = Date.now()): void {
+    const next = new Set(names);
+    for (const n of next) if (!this.known.has(n)) this.lastNew = now;
+    this.known = next;
+    if (this.roundJustEnded) this.burst = names.length > 0;
+    this.roundJustEnded = false;
+    if (names.length === 0) this.burst = false;
+  }
+
+  /** Whether to wait for more of a burst before taking a round. */
+  arriving(now = Date.now()): boolean {
+    return this.burst && now - this.lastNew < QUIET_MS;
+  }
+
+  roundStarted(): void {
+    this.burst = false;
+  }
+}
+
 /** An upload ready to be taken: its size (for the round's bound) and how to import it. */
 export interface Job {
   /** The upload's name in incoming (a manifest or a bare file): never in two rounds at once. */

@@ -1,6 +1,7 @@
 /**
  * The incoming watcher: the incoming directory is a durable queue, polled (fs.watch misses events on
- * many filesystems and across restarts). A manifest (any kind: manifest-kinds.ts) that stopped changing is the commit signal
+ * many filesystems and across restarts; it only ends a poll's sleep early: watch-wake.ts). A manifest (any kind:
+ * manifest-kinds.ts) that stopped changing, or that its uploader marked ready, is the commit signal
  * for the files it names; a bare file (when a target repository is configured) is taken once its size
  * and mtime have been stable for the settle time. Names starting with '.' are uploads in progress and are
  * never touched. Each upload is imported through the import pipeline (import-pipeline.ts); a round takes
@@ -15,7 +16,7 @@ import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
 import type { CommitGate } from './group-commit.js';
-import { gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
+import { BurstWatch, gatherMs, QUIET_MS, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
@@ -78,25 +79,29 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     }
     let pruned = 0;
     let firstReady: number | undefined;
+    const burst = new BurstWatch();
     while (!o.signal.aborted) {
       if (Date.now() - pruned > 60_000) {
         await pruneVerdicts(incoming);
         pruned = Date.now();
       }
       const { jobs, settling } = await scan();
+      burst.scanned(jobs.map((j) => j.name));
       if (jobs.length === 0) {
         firstReady = undefined;
         await sleep(o.pollMs, o.signal);
         continue;
       }
-      // A burst arrives over a moment: wait (briefly, see gatherMs) for uploads still settling, so they
-      // share this round's publish instead of needing one of their own.
+      // A burst arrives over a moment: wait (briefly, see gatherMs) for uploads still settling or still
+      // arriving, so they share this round's publish instead of needing one of their own.
       firstReady ??= Date.now();
-      if (settling > 0 && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
-        await sleep(o.pollMs, o.signal);
+      const arriving = burst.arriving();
+      if ((settling > 0 || arriving) && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
+        await sleep(arriving ? Math.min(o.pollMs, QUIET_MS) : o.pollMs, o.signal);
         continue;
       }
       firstReady = undefined;
+      burst.roundStarted();
       const round = takeRound(jobs);
       for (const j of round) inFlight.add(j.name);
       const running: Promise<void> = runRound(round, (reason) => log('error', { reason })).finally(() => {
@@ -104,7 +109,12 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         rounds.delete(running);
       });
       rounds.add(running);
-      if (rounds.size >= ROUNDS_IN_FLIGHT) await Promise.race(rounds);
+      if (rounds.size >= ROUNDS_IN_FLIGHT) {
+        await Promise.race(rounds);
+        // Look again at once: whatever waits now arrived while the round published (a burst).
+        burst.roundEnded();
+        continue;
+      }
       if (round.length === jobs.length) await sleep(o.pollMs, o.signal);
     }
   } finally {
