@@ -4,7 +4,6 @@
  * under two source folders) is refused before anything is committed, naming both files and hashes,
  * unless the change replaces builds: then the other files of that identity are removed with it.
  */
-import path from 'node:path';
 import type { TreeEntry } from '../formats/format.js';
 import type { Change } from './transaction.js';
 import { RcuError } from '../util/errors.js';
@@ -33,7 +32,7 @@ export function findBuildClashes(change: Change, parentByPath: ReadonlyMap<strin
   const names = [...new Set([...mine.keys()].map((id) => id.slice(0, id.lastIndexOf('@'))))];
   const couldMatch = names.length <= 64 ? (base: string) => names.some((n) => base.startsWith(n + '-')) : () => true;
   for (const [p, e] of parentByPath) {
-    if (removed.has(p) || !couldMatch(path.posix.basename(p))) continue;
+    if (removed.has(p) || !couldMatch(p.slice(p.lastIndexOf('/') + 1))) continue;
     const id = identityOf(p);
     const add = id === undefined ? undefined : mine.get(id);
     if (add && add.path !== p) clashes.push({ identity: id!, path: add.path, sha256: add.sha256, other: { path: p, sha256: e.sha256, inParent: true } });
