@@ -28,13 +28,15 @@ export function gatherMs(settleMs: number): number {
 
 /** A burst still arriving: the next round waits until no new upload has appeared for this long. */
 export const QUIET_MS = 150;
+/** The same for the first round of an idle watcher: what a lone upload waits for company. */
+export const FIRST_QUIET_MS = 60;
 
 /**
- * Whether a burst is arriving. Uploads marked ready are not waited for by the settle rule, so a burst
- * would be cut into a round per scan. The watcher tells a burst from a single uploader by what is waiting
- * when a round ends: an uploader that waits for its verdict has nothing there (its next upload comes
- * after the answer), build bots uploading at once do. Then the next round is taken once the scans have
- * seen no new upload for QUIET_MS (at most gatherMs), so the rest of the burst shares it.
+ * Whether uploads are still arriving. Uploads marked ready are not waited for by the settle rule, so
+ * without this a burst would be cut into a round per scan. A round is taken once the scans have seen no
+ * new upload for FIRST_QUIET_MS (a lone upload pays that once), or, when uploads were already waiting as
+ * the previous round ended (build bots uploading while it published), for QUIET_MS: an uploader that
+ * waits for its verdict has nothing there, bots uploading at once do. Both within gatherMs.
  */
 export class BurstWatch {
   private known = new Set<string>();
@@ -56,9 +58,9 @@ export class BurstWatch {
     if (names.length === 0) this.burst = false;
   }
 
-  /** Whether to wait for more of a burst before taking a round. */
-  arriving(now = Date.now()): boolean {
-    return this.burst && now - this.lastNew < QUIET_MS;
+  /** How much longer to wait for more uploads before taking a round (0: take it now). */
+  waitMs(now = Date.now()): number {
+    return Math.max(0, this.lastNew + (this.burst ? QUIET_MS : FIRST_QUIET_MS) - now);
   }
 
   roundStarted(): void {

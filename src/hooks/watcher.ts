@@ -16,7 +16,7 @@ import type { Layout } from '../engine/layout.js';
 import { acquireWriterLock } from '../engine/lock.js';
 import { runImport } from './import-pipeline.js';
 import type { CommitGate } from './group-commit.js';
-import { BurstWatch, gatherMs, QUIET_MS, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
+import { BurstWatch, gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRound, takeRound } from './watch-round.js';
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
@@ -95,9 +95,9 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       // A burst arrives over a moment: wait (briefly, see gatherMs) for uploads still settling or still
       // arriving, so they share this round's publish instead of needing one of their own.
       firstReady ??= Date.now();
-      const arriving = burst.arriving();
-      if ((settling > 0 || arriving) && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
-        await sleep(arriving ? Math.min(o.pollMs, QUIET_MS) : o.pollMs, o.signal);
+      const quietIn = burst.waitMs();
+      if ((settling > 0 || quietIn > 0) && !roundIsFull(jobs) && Date.now() - firstReady < gatherMs(o.settleMs)) {
+        await sleep(settling > 0 ? o.pollMs : Math.min(o.pollMs, quietIn), o.signal);
         continue;
       }
       firstReady = undefined;
