@@ -108,7 +108,8 @@ export async function leadBatch(opts: { layout: Layout; repoName: string; format
         if (format.buildIdentity && p.brings.length) {
           const mine = p.brings.map(({ f }) => ({ path: f.treePath, sha256: f.sha256, size: f.size }));
           const change = { adds: [...batchAdds(), ...mine], removes: [...removes], replaceBuilds: !!req.replace };
-          const clashes = findBuildClashes(change, await state.entriesByPath(), (x) => format.buildIdentity!(x)).filter((c) => mine.some((m) => m.path === c.path));
+          const minePaths = new Set(mine.map((m) => m.path));
+          const clashes = findBuildClashes(change, await state.entriesByPath(), (x) => format.buildIdentity!(x), minePaths).filter((c) => minePaths.has(c.path));
           try {
             settleBuildClashes(change, clashes, opts.repoName, state.parent);
           } catch (e) {
