@@ -308,6 +308,25 @@ describe('deb repositories', () => {
     assert.equal(cli.sync(['verify', 'apt']).code, 0);
   });
 
+  it("each generation's Release files are modified a whole second after the previous generation's", () => {
+    // apt asks with If-Modified-Since and servers compare whole seconds: a second generation written
+    // within the same second as the first must not look "not modified" to a client that has the first.
+    const { base, cli } = newBase();
+    assert.equal(cli.sync(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm']).code, 0);
+    const files = writeDebs(path.join(base, 'in'), generateDebs({ count: 4, seed: 'mtime', archs: ['amd64'] }));
+    const seconds: number[] = [];
+    const releaseSecond = () => Math.floor(fs.statSync(path.join(current(base, 'apt'), 'dists/bookworm/Release')).mtimeMs / 1000);
+    seconds.push(releaseSecond());
+    for (const f of files) {
+      assert.equal(cli.sync(['import', 'apt', f]).code, 0);
+      seconds.push(releaseSecond());
+    }
+    for (let i = 1; i < seconds.length; i++) assert.ok(seconds[i]! > seconds[i - 1]!, `generation ${i + 1}'s Release at second ${seconds[i]}, the previous at ${seconds[i - 1]}`);
+    // Back-to-back publishes run ahead of the clock by at most a second each.
+    assert.ok(seconds.at(-1)! <= Math.floor(Date.now() / 1000) + files.length);
+    assert.equal(cli.sync(['verify', 'apt']).code, 0);
+  });
+
   it('refuses a silent Origin/Label/Codename change; add-dist publishes a new distribution', () => {
     const { base, cli } = newBase();
     assert.equal(cli.sync(['create-repo', 'apt', '--format', 'deb', '--dist', 'bookworm', '--suite', 'stable', '--origin', 'Example', '--label', 'Ex']).code, 0);
