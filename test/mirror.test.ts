@@ -135,6 +135,11 @@ test('files repository over ssh: only changed bytes cross, unchanged files are h
   fs.mkdirSync(src, { recursive: true });
   fs.writeFileSync(path.join(src, 'small.txt'), 'two\n');
   must(fx.cli.sync(['import', 'r', src, '--replace']));
+  // The same size, and (forced here) a modification time in the same second as the file it replaces:
+  // rsync's quick check (size and whole seconds by default) must still see the change.
+  const oldMtime = fs.statSync(path.join(fx.repoDir, 'snapshots', String(first.outcomes[0]!.generation), 'small.txt')).mtimeMs / 1000;
+  const sameSecond = Math.floor(oldMtime) + (oldMtime % 1 < 0.5 ? 0.75 : 0.25);
+  fs.utimesSync(path.join(fx.repoDir, 'current', 'small.txt'), sameSecond, sameSecond);
   const second = fx.cli.json<{ outcomes: Array<{ status: string; generation: number; previous: number; stats: { bytesSent: number; literalBytes: number; fileListBytes: number } }> }>(['mirror', 'push', 'r']);
   const o = second.outcomes[0]!;
   assert.equal(o.status, 'pushed');

@@ -172,8 +172,10 @@ export async function syncRepo(o: SyncOptions): Promise<SyncResult> {
     if (o.full) bw.push('--checksum'); // an upstream rewrite that kept size and mtime is found only so
     // -rt, not -a: no owners, no permission bits (pool blobs are 0444 whatever the upstream says, and
     // --link-dest links only files whose preserved attributes match), no symlinks or devices.
+    // --modify-window=-1: nanoseconds count in the quick check, so a file the upstream replaced within
+    // the same second by one of the same size is received, not linked from the parent (transport.ts).
     o.progress?.('receiving\n');
-    const r = await runRsync(up, ['-rt', `--temp-dir=${p.tmp}`, ...linkDests, ...bw, ...progressArgs, up.source, p.work + '/'], o.progress);
+    const r = await runRsync(up, ['-rt', '--modify-window=-1', `--temp-dir=${p.tmp}`, ...linkDests, ...bw, ...progressArgs, up.source, p.work + '/'], o.progress);
     result.warnings.push(...checkRsyncStatus(up, r, 'receiving'));
     trace('sync: rsync');
     await removePath(p.tmp);

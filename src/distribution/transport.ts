@@ -114,6 +114,15 @@ function scriptError(label: string, line: string, verb: string): RcuError {
  * sees every link and --stats reports the list's size.
  */
 const RSYNC_PUSH_FLAGS = ['-aH', '--no-inc-recursive', '--delete', '--numeric-ids', '--stats'];
+/**
+ * rsync's quick check compares sizes and whole seconds by default, so a file replaced within the same
+ * second by one of the same size (a version file, a small index) would be taken as unchanged and the
+ * mirror would keep the old bytes. With --modify-window=-1 nanoseconds count too (the mirror's rsync must
+ * be 3.1.3 or newer, from 2018). rrsync, which receives the uploads of a restricted key, refuses the
+ * option (it accepts only non-negative numbers for -@): such mirrors keep the whole-second check
+ * (README, "Limits").
+ */
+const NANOSECOND_QUICK_CHECK = '--modify-window=-1';
 
 export function makeTransport(mirror: MirrorConfig, repoName: string): Transport {
   const target = parseTarget(mirror.to);
@@ -138,7 +147,7 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       },
       async close() {},
       rsyncArgs(snapshotDir, gen, links) {
-        return [...RSYNC_PUSH_FLAGS, ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
+        return [...RSYNC_PUSH_FLAGS, NANOSECOND_QUICK_CHECK, ...links.map((l) => `--link-dest=../${l}`), `${snapshotDir}/`, `${snapshots}/.${gen}.partial/`];
       },
     };
   }
@@ -162,7 +171,7 @@ export function makeTransport(mirror: MirrorConfig, repoName: string): Transport
       // rrsync anchors paths at ROOT/snapshots and accepts --link-dest only in that absolute form.
       const linkArgs = links.map((l) => (mirror.restricted ? `--link-dest=/${l}` : `--link-dest=../${l}`));
       const to = mirror.restricted ? `${dest}:.${gen}.partial/` : `${dest}:${snapshots}/.${gen}.partial/`;
-      return [...RSYNC_PUSH_FLAGS, '-e', e, ...linkArgs, `${snapshotDir}/`, to];
+      return [...RSYNC_PUSH_FLAGS, ...(mirror.restricted ? [] : [NANOSECOND_QUICK_CHECK]), '-e', e, ...linkArgs, `${snapshotDir}/`, to];
     },
   };
 }
