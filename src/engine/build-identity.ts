@@ -24,15 +24,17 @@ export interface BuildClash {
 export function findBuildClashes(change: Change, parentByPath: ReadonlyMap<string, TreeEntry>, identityOf: (p: string) => string | undefined, focus?: ReadonlySet<string>): BuildClash[] {
   const removed = new Set(change.removes);
   const mine = new Map<string, { path: string; sha256: string }>();
+  /** The identities searched for in the parent: every add's, or only the focused adds'. */
+  const wanted = new Set<string>();
   const clashes: BuildClash[] = [];
   for (const a of change.adds) {
     const id = identityOf(a.path);
     if (id === undefined) continue;
+    if (!focus || focus.has(a.path)) wanted.add(id);
     const prev = mine.get(id);
     if (prev && prev.path !== a.path) clashes.push({ identity: id, path: a.path, sha256: a.sha256, other: { ...prev, inParent: false } });
     else mine.set(id, { path: a.path, sha256: a.sha256 });
   }
-  const wanted = focus ? new Set(change.adds.filter((a) => focus.has(a.path)).map((a) => identityOf(a.path)).filter((id): id is string => id !== undefined)) : new Set(mine.keys());
   if (wanted.size === 0) return clashes;
   // Few adds: look only at files whose names could carry one of their package names.
   const names = [...new Set([...wanted].map((id) => id.slice(0, id.lastIndexOf('@'))))];

@@ -30,6 +30,7 @@ import { carryTwin, storeTwin } from './spare-twin.js';
 import type { CarriedTwin } from './spare-twin.js';
 import { RcuError } from '../util/errors.js';
 import { fsyncPath, mkdirp, removePath, syncFilesystem } from '../util/fsx.js';
+import { indexTimesAfterParent } from './index-mtimes.js';
 import { crashPoint } from '../util/crash.js';
 import { trace } from '../util/trace.js';
 
@@ -271,6 +272,7 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     if (!(await opts.indexElsewhere?.(job))) {
       await format.writeIndexes({ layout, repo, settings, stagingDir: staging, entries, loadMeta: makeMetaLoader(pool, format), cacheDir: job.cacheDir });
     }
+    await indexTimesAfterParent(staging, parentDir, format.indexFiles);
     crashPoint('after-index');
     trace('after-index');
     await verifyStaging({ layout, repo, pool, format, staging, entries, cloned, change, settings });

@@ -133,29 +133,12 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
       await signFiles(signing, releaseSignJobs(dir));
       written.push(path.posix.join(rel, 'InRelease'), path.posix.join(rel, 'Release.gpg'));
     }
-    await afterPreviousRelease(path.join(ctx.repo.currentLink, rel), dir, signing ? ['Release', 'InRelease', 'Release.gpg'] : ['Release']);
     stats.byHashCarried += await carryForward(recent, rel, ctx.stagingDir);
     if (!s.flat && dist.suite !== dist.codename) await mirrorTree(dir, path.join(ctx.stagingDir, 'dists', dist.suite));
   }
   lastDebStats = stats;
   trace(`deb:indexes (${stats.indexes} indexes, ${stats.groupsCompressed} groups compressed, ${stats.groupsReused} reused, ${stats.byHashCarried} by-hash carried)`);
   return written;
-}
-
-/**
- * apt asks for InRelease and Release with If-Modified-Since, and HTTP servers (nginx, python's
- * http.server, rcurepo serve) compare whole seconds: a Release written within the same second as the
- * previous generation's would be answered "not modified" to a client that has the previous one, and that
- * client would miss this generation until the next. So this generation's Release files are given a
- * modification time at least one second after the previous generation's (ahead of the clock by a second
- * per publish while publishes come faster than one a second).
- */
-async function afterPreviousRelease(previousDir: string, dir: string, names: string[]): Promise<void> {
-  const prev = await fsp.stat(path.join(previousDir, 'Release')).catch(() => undefined);
-  if (!prev) return;
-  const prevSecond = Math.floor(prev.mtimeMs / 1000);
-  if (Math.floor(Date.now() / 1000) > prevSecond) return;
-  for (const n of names) await fsp.utimes(path.join(dir, n), prevSecond + 1, prevSecond + 1);
 }
 
 /** The signatures of a Release folder: InRelease (clearsigned) and Release.gpg (armored, detached). */
