@@ -185,3 +185,37 @@ test('no watcher: the client gives up after -t with exit 75 and leaves the uploa
   assert.ok(fs.existsSync(path.join(inc, 'late.bin')), 'the upload stays for the watcher');
   assert.equal(fs.readdirSync(inc).filter((n) => n.endsWith('.tram')).length, 1);
 });
+
+test('a file where a state folder belongs: the watcher replaces it at start; arriving later, clients poll for their verdicts', async () => {
+  const { dir, base, cli } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  const state = path.join(inc, '.rcurepo-watch');
+  fs.mkdirSync(state, { recursive: true });
+  fs.writeFileSync(path.join(state, 'wake'), 'not a folder\n');
+  fs.symlinkSync('/nonexistent', path.join(state, 'verdicts'));
+  const w = watcher(base, ['--incoming', inc, ...FAST]);
+  await until('start event', () => w.events.some((e) => e.event === 'start'));
+  await until('repairs logged', () => w.events.filter((e) => e.event === 'repaired').length === 2);
+  assert.ok(fs.lstatSync(path.join(state, 'wake')).isDirectory() && fs.lstatSync(path.join(state, 'verdicts')).isDirectory());
+  const first = path.join(dir, 'first.bin');
+  fs.writeFileSync(first, 'first\n');
+  const r0 = await upload(['-r', 'r', '-t', '30', inc, first]);
+  assert.equal(r0.code, 0, r0.stderr);
+  // Now while it runs: no FIFO can be made (as on a filesystem without FIFOs), the clients poll.
+  fs.rmSync(path.join(state, 'wake'), { recursive: true });
+  fs.writeFileSync(path.join(state, 'wake'), 'not a folder\n');
+  const files = Array.from({ length: 3 }, (_, i) => {
+    const f = path.join(dir, `polled-${i}.bin`);
+    fs.writeFileSync(f, `polled ${i}\n`);
+    return f;
+  });
+  const results = await Promise.all(files.map((f) => upload(['-r', 'r', '-t', '30', inc, f])));
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
+    assert.match(r.stdout, /^published in generation \d+ of 'r'/);
+  }
+  const listed = listRepo(cli, 'r');
+  for (const f of [first, ...files]) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
+  assert.deepEqual(fs.readdirSync(path.join(state, 'verdicts')), [], 'every verdict collected');
+  assert.equal(w.proc.exitCode, null, 'the watcher keeps running');
+});

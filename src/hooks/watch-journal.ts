@@ -51,6 +51,24 @@ export const verdictsDir = (incoming: string) => path.join(incoming, STATE_DIR, 
 export const wakeDir = (incoming: string) => path.join(incoming, STATE_DIR, 'wake');
 /** `ready/<manifest name>`: an uploader's word that it placed the upload by renames (watch-wake.ts). */
 export const readyDir = (incoming: string) => path.join(incoming, STATE_DIR, 'ready');
+/**
+ * One of the watcher's folders, made again where something else holds its name. Uploaders write under
+ * STATE_DIR (FIFOs, ready markers): a stray file or link in a folder's place costs its wake-ups until
+ * the next check, it must not stop the watcher. Returns whether something was replaced.
+ */
+export async function stateFolder(dir: string): Promise<boolean> {
+  try {
+    if ((await fsp.lstat(dir)).isDirectory()) return false;
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+    await mkdirp(dir);
+    return false;
+  }
+  await fsp.rm(dir, { force: true });
+  await mkdirp(dir);
+  return true;
+}
+
 /** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
 const VERDICT_TTL_MS = 3600_000;
 
@@ -69,7 +87,7 @@ async function writeVerdict(incoming: string, d: Decision): Promise<void> {
     ...(d.verdict.generation !== undefined ? [`generation=${d.verdict.generation}`] : []),
     ...(d.reason ? [`reason=${oneLine(d.reason)}`] : []),
   ];
-  await mkdirp(verdictsDir(incoming));
+  await stateFolder(verdictsDir(incoming));
   // No fsync: a verdict is for an uploader waiting now; after a machine crash there is none (and the
   // journal, which is synced, says the decision again).
   await writeFileAtomic(path.join(verdictsDir(incoming), d.name), lines.join('\n') + '\n', { syncData: false, syncDir: false });
@@ -97,15 +115,22 @@ async function wakeUploader(incoming: string, name: string): Promise<void> {
   }
 }
 
-/** Drop verdicts, wake-up FIFOs and ready markers older than VERDICT_TTL_MS (their uploader is gone). */
-export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
-  for (const dir of [verdictsDir(incoming), wakeDir(incoming), readyDir(incoming)]) {
+/**
+ * Drop verdicts, wake-up FIFOs and ready markers older than VERDICT_TTL_MS (their uploader is gone), and
+ * make their folders folders again where needed: returns the ones replaced.
+ */
+export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<string[]> {
+  const replaced: string[] = [];
+  for (const dir of [verdictsDir(incoming), wakeDir(incoming), readyDir(incoming), journalDir(incoming)]) {
+    if (await stateFolder(dir)) replaced.push(dir);
+    if (dir === journalDir(incoming)) continue; // decisions are removed when carried out, never by age
     for (const n of await listDir(dir)) {
       const f = path.join(dir, n);
       const st = await fsp.lstat(f).catch(() => undefined);
       if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
     }
   }
+  return replaced;
 }
 
 /** The file's path; as bytes when its name is not valid UTF-8 (a string would name another file). */
@@ -150,7 +175,7 @@ export async function decide(incoming: string, d: Omit<Decision, 'id' | 'dest'>)
     dec.dest = [];
     for (const f of d.files) dec.dest.push(await freeRejectedName(incoming, f.rel, taken));
   }
-  await mkdirp(journalDir(incoming));
+  await stateFolder(journalDir(incoming));
   // An acceptance needs no fsync: its publish is durable already, and after a machine crash that lost
   // the record, an upload still there is imported again and answered "already published"; one already
   // deleted needs nothing. (A round of fifty uploads paid a hundred fsyncs for it.) A refusal is synced:

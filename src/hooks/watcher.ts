@@ -20,7 +20,7 @@ import { BurstWatch, gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRou
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
-import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, readyDir, REJECTED_DIR, STATE_DIR } from './watch-journal.js';
+import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR, stateFolder } from './watch-journal.js';
 import { isMarkedReady, Waker, watchArrivals } from './watch-wake.js';
 import type { FileIdentity } from './watch-journal.js';
 import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
@@ -51,9 +51,8 @@ interface Seen {
 
 export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number; rejected: number }> {
   const incoming = path.resolve(o.incoming);
-  await mkdirp(path.join(incoming, STATE_DIR));
+  const replacedAtStart = (await stateFolder(path.join(incoming, STATE_DIR))) ? [path.join(incoming, STATE_DIR)] : [];
   await mkdirp(path.join(incoming, REJECTED_DIR));
-  await mkdirp(readyDir(incoming));
   // One watcher per directory; a killed one is recovered at once (its pid is dead).
   const lock = await acquireWriterLock(path.join(incoming, STATE_DIR, 'watcher'), { operation: 'watch', waitSeconds: o.waitSeconds });
   const counts = { accepted: 0, rejected: 0 };
@@ -72,17 +71,19 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   let stopWatching: (() => void) | undefined;
   try {
     log('start', { incoming, repo: o.repo ?? null, settleMs: o.settleMs, pid: process.pid });
+    // The state folders first: what the decisions below and every scan write into.
+    for (const dir of [...replacedAtStart, ...(await pruneVerdicts(incoming))]) log('repaired', { folder: dir, reason: 'something other than a folder held its name; replaced by an empty folder' });
+    let pruned = Date.now();
     stopWatching = watchArrivals(incoming, () => waker.wake(), (reason) => log('polling', { reason: `no wake-up on arrivals (${reason}): the directory is scanned every ${o.pollMs / 1000} s` }));
     for (const d of await pendingDecisions(incoming)) {
       await execute(incoming, d);
       log('resumed', { name: d.name, decision: d.kind });
     }
-    let pruned = 0;
     let firstReady: number | undefined;
     const burst = new BurstWatch();
     while (!o.signal.aborted) {
       if (Date.now() - pruned > 60_000) {
-        await pruneVerdicts(incoming);
+        for (const dir of await pruneVerdicts(incoming)) log('repaired', { folder: dir, reason: 'something other than a folder held its name; replaced by an empty folder' });
         pruned = Date.now();
       }
       const { jobs, settling } = await scan();
