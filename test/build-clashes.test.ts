@@ -35,3 +35,25 @@ test('focus: only the focused adds are searched in the parent; clashes within th
   const within = findBuildClashes({ adds: [add('b/baz-3.x'), add('c/baz-3.x')], removes: [] }, parent, identityOf, new Set(['c/baz-3.x']));
   assert.deepEqual(within.map((x) => [x.path, x.other.path, x.other.inParent]), [['c/baz-3.x', 'b/baz-3.x', false]]);
 });
+
+test('searching one parent again uses its index of identities, with the same answers as the first search', () => {
+  const big = new Map(parent);
+  for (let i = 0; i < 200; i++) big.set(`z/other${String.fromCharCode(97 + (i % 26))}-${i}.x`, { path: `z/other${String.fromCharCode(97 + (i % 26))}-${i}.x`, sha256: `o${i}`, size: 1 });
+  big.set('e/foo-1.x', { path: 'e/foo-1.x', sha256: 'f1e', size: 1 });
+  const ask = () => [
+    findBuildClashes({ adds: [add('b/foo-1.x')], removes: [] }, big, identityOf),
+    findBuildClashes({ adds: [add('b/foo-1.x')], removes: ['a/foo-1.x'] }, big, identityOf),
+    findBuildClashes({ adds: [add('b/foo-1.x'), add('c/bar-2.x')], removes: [] }, big, identityOf, new Set(['c/bar-2.x'])),
+    findBuildClashes({ adds: [add('a/foo-1.x')], removes: [] }, big, identityOf),
+  ];
+  const first = ask(); // the first call scans, the later ones (and this whole second round) use the index
+  assert.deepEqual(first[0]!.map((x) => [x.path, x.other.path]), [['b/foo-1.x', 'a/foo-1.x'], ['b/foo-1.x', 'e/foo-1.x']], 'both parent files, in path order');
+  assert.deepEqual(first[1]!.map((x) => x.other.path), ['e/foo-1.x'], 'the removed one is no clash');
+  assert.deepEqual(first[2]!.map((x) => [x.path, x.other.path]), [['c/bar-2.x', 'd/bar-2.x']]);
+  assert.deepEqual(first[3]!.map((x) => x.other.path), ['e/foo-1.x'], 'its own path is no clash');
+  assert.deepEqual(ask(), first);
+  // A map with more than 64 names asked at once goes straight to the index.
+  const many = Array.from({ length: 70 }, (_, i) => add(`n/other${String.fromCharCode(97 + (i % 26))}-${i}.x`));
+  const fresh = new Map(big);
+  assert.equal(findBuildClashes({ adds: many, removes: [] }, fresh, identityOf).length, 70);
+});
