@@ -24,8 +24,13 @@ export interface BuildClash {
  * request made 50 passes over 10,000 files.
  */
 const byIdentityOf = new WeakMap<ReadonlyMap<string, TreeEntry>, Map<string, string[]>>();
-/** Parent maps searched once already: the second search of one builds the index. */
-const searchedOnce = new WeakSet<ReadonlyMap<string, TreeEntry>>();
+/**
+ * Searches made of each parent map without the index. Making the index works out every parent file's
+ * identity, which costs more than a search with the name prefilter: a lone upload (one search to judge
+ * it, one by its transaction) goes without; the third search of one map makes it.
+ */
+const searchesOf = new WeakMap<ReadonlyMap<string, TreeEntry>, number>();
+const SEARCHES_BEFORE_INDEX = 2;
 
 function parentByIdentity(parentByPath: ReadonlyMap<string, TreeEntry>, identityOf: (p: string) => string | undefined): Map<string, string[]> {
   let index = byIdentityOf.get(parentByPath);
@@ -66,14 +71,16 @@ export function findBuildClashes(change: Change, parentByPath: ReadonlyMap<strin
     const add = mine.get(id);
     if (add && add.path !== p && !removed.has(p)) clashes.push({ identity: id, path: add.path, sha256: add.sha256, other: { path: p, sha256: parentByPath.get(p)!.sha256, inParent: true } });
   };
-  const names = [...new Set([...wanted].map((id) => id.slice(0, id.lastIndexOf('@'))))];
-  if (names.length <= 64 && !byIdentityOf.has(parentByPath) && !searchedOnce.has(parentByPath)) {
-    // A lone search with few adds (one CLI publish): look only at files whose names could carry one of
-    // their package names, without working out every parent file's identity.
-    searchedOnce.add(parentByPath);
+  const searches = searchesOf.get(parentByPath) ?? 0;
+  if (!byIdentityOf.has(parentByPath) && searches < SEARCHES_BEFORE_INDEX) {
+    // A lone search (one CLI publish, a pull): one pass, and no index kept alive beside the transaction
+    // (50,000 entries of it would weigh on a bulk import's peak memory). With few adds, only files whose
+    // names could carry one of their package names are looked at.
+    searchesOf.set(parentByPath, searches + 1);
+    const names = [...new Set([...wanted].map((id) => id.slice(0, id.lastIndexOf('@'))))];
+    const couldMatch = names.length <= 64 ? (base: string) => names.some((n) => base.startsWith(n + '-')) : () => true;
     for (const p of parentByPath.keys()) {
-      const base = p.slice(p.lastIndexOf('/') + 1);
-      if (!names.some((n) => base.startsWith(n + '-'))) continue;
+      if (!couldMatch(p.slice(p.lastIndexOf('/') + 1))) continue;
       const id = identityOf(p);
       if (id !== undefined && wanted.has(id)) inParent(id, p);
     }
