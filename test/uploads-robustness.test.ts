@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listRepo, pendingUploads, setupBase, until, upload, uploadWithManifest, FAST_WATCH, watchersKilledAfterEach } from './helpers/hooks-env.js';
@@ -71,4 +72,50 @@ test('watch: an upload whose name is not valid UTF-8 is rejected with an event, 
   assert.deepEqual(listRepo(cli, 'r'), ['fine.bin']);
   w.proc.kill('SIGTERM');
   assert.equal((await w.exit).code, 0, w.stderr());
+});
+
+test('watch: a file named rejected is moved aside (never deleted) when a refusal needs the folder; the refusal goes through', async () => {
+  const { dir, base } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const w = watcher(base, ['--incoming', inc, '--repo', 'r', ...FAST]);
+  await until('start event', () => w.events.some((e) => e.event === 'start'), 20_000);
+  fs.rmdirSync(path.join(inc, 'rejected'));
+  fs.writeFileSync(path.join(inc, 'rejected'), 'somebody uploaded this\n');
+  upload(inc, 'bad.tram', '[manifest\nversion=1\n');
+  await until('bad.tram rejected', () => w.events.some((e) => e.event === 'rejected' && e.name === 'bad.tram') || w.proc.exitCode !== null, 30_000);
+  assert.equal(w.proc.exitCode, null, `the watcher is still running (stderr: ${w.stderr()})`);
+  const repaired = w.events.find((e) => e.event === 'repaired' && String(e.folder).endsWith('rejected'));
+  assert.ok(repaired?.movedTo, JSON.stringify(w.events));
+  assert.equal(fs.readFileSync(String(repaired.movedTo), 'utf8'), 'somebody uploaded this\n', 'the stray file is kept');
+  assert.ok(fs.existsSync(path.join(inc, 'rejected', 'bad.tram.reason.txt')));
+  assert.equal(w.events.filter((e) => e.event === 'error').length, 0, JSON.stringify(w.events));
+});
+
+test('watch: an upload whose refusal cannot be carried out is retried after a pause, not in a loop', async (t) => {
+  const { dir, base } = setupBase();
+  const inc = path.join(dir, 'incoming');
+  fs.mkdirSync(inc);
+  const w = watcher(base, ['--incoming', inc, '--repo', 'r', ...FAST]);
+  await until('start event', () => w.events.some((e) => e.event === 'start'), 20_000);
+  // An immutable rejected/ (ext4 and others; root needed): nothing can be moved into it, even by root.
+  const rej = path.join(inc, 'rejected');
+  const immutable = spawnSync('chattr', ['+i', rej]);
+  if (immutable.status !== 0) {
+    t.skip(`SKIPPED: chattr +i failed here (${String(immutable.stderr).trim() || immutable.error?.message}); this test needs a filesystem with immutable files, and root`);
+    return;
+  }
+  try {
+    upload(inc, 'bad.tram', '[manifest\nversion=1\n');
+    await until('first error', () => w.events.some((e) => e.event === 'error'), 30_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const errors = w.events.filter((e) => e.event === 'error');
+    assert.equal(errors.length, 1, `one failure, then a pause (RETRY_MS 5 s): ${JSON.stringify(errors.slice(0, 3))}`);
+    assert.equal(errors[0]!.name, 'bad.tram');
+    assert.equal(errors[0]!.retryInMs, 5000);
+  } finally {
+    spawnSync('chattr', ['-i', rej]);
+  }
+  await until('bad.tram rejected after the pause', () => w.events.some((e) => e.event === 'rejected' && e.name === 'bad.tram'), 30_000);
+  assert.equal(w.proc.exitCode, null, `the watcher is still running (stderr: ${w.stderr()})`);
 });

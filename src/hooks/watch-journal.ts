@@ -115,22 +115,57 @@ async function wakeUploader(incoming: string, name: string): Promise<void> {
   }
 }
 
+/** The state folders under STATE_DIR. */
+const stateFolders = (incoming: string) => [journalDir(incoming), verdictsDir(incoming), wakeDir(incoming), readyDir(incoming)];
+
 /**
- * Drop verdicts, wake-up FIFOs and ready markers older than VERDICT_TTL_MS (their uploader is gone), and
- * make their folders folders again where needed: returns the ones replaced.
+ * rejected/, made a folder again where something else holds its name (an upload named "rejected", a
+ * link): that is moved aside under a dot name the scans never take, `.rejected.<ms>.stray`; nothing is
+ * deleted. Returns the name it was moved to.
  */
-export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<string[]> {
-  const replaced: string[] = [];
-  for (const dir of [verdictsDir(incoming), wakeDir(incoming), readyDir(incoming), journalDir(incoming)]) {
-    if (await stateFolder(dir)) replaced.push(dir);
-    if (dir === journalDir(incoming)) continue; // decisions are removed when carried out, never by age
-    for (const n of await listDir(dir)) {
+async function rejectedFolder(incoming: string): Promise<string | undefined> {
+  const dir = path.join(incoming, REJECTED_DIR);
+  try {
+    if ((await fsp.lstat(dir)).isDirectory()) return undefined;
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+    await mkdirp(dir);
+    return undefined;
+  }
+  const aside = `.${REJECTED_DIR}.${Date.now()}.stray`;
+  await fsp.rename(dir, path.join(incoming, aside));
+  await mkdirp(dir);
+  return aside;
+}
+
+/**
+ * The watcher's folders checked (a few lstat calls): what had to be replaced or moved aside, for the log.
+ * `.rcurepo-watch` itself holds the watcher's lock, so it is checked once, before the lock is taken.
+ */
+export async function repairFolders(incoming: string): Promise<{ folder: string; movedTo?: string }[]> {
+  const out: { folder: string; movedTo?: string }[] = [];
+  for (const dir of stateFolders(incoming)) if (await stateFolder(dir)) out.push({ folder: dir });
+  const aside = await rejectedFolder(incoming);
+  if (aside) out.push({ folder: path.join(incoming, REJECTED_DIR), movedTo: path.join(incoming, aside) });
+  return out;
+}
+
+/** Drop verdicts, wake-up FIFOs and ready markers older than VERDICT_TTL_MS (their uploader is gone). */
+export async function pruneVerdicts(incoming: string, now = Date.now()): Promise<void> {
+  for (const dir of [verdictsDir(incoming), wakeDir(incoming), readyDir(incoming)]) {
+    let names: string[];
+    try {
+      names = await listDir(dir);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOTDIR') continue; // replaced by the next repairFolders
+      throw e;
+    }
+    for (const n of names) {
       const f = path.join(dir, n);
       const st = await fsp.lstat(f).catch(() => undefined);
       if (st && now - st.mtimeMs > VERDICT_TTL_MS) await fsp.rm(f, { force: true });
     }
   }
-  return replaced;
 }
 
 /** The file's path; as bytes when its name is not valid UTF-8 (a string would name another file). */

@@ -99,8 +99,10 @@ export function roundIsFull(jobs: readonly Job[]): boolean {
  * when its own verdict could not be recorded: that is reported, the upload stays in incoming and is
  * looked at again, and the other jobs of the round are not affected.
  */
-export async function runRound(round: readonly Job[], onError: (reason: string) => void): Promise<void> {
+export async function runRound(round: readonly Job[], onError: (name: string, reason: string) => void): Promise<void> {
   const gates = commitGates(round.length);
   const results = await Promise.allSettled(round.map((job, i) => job.run(gates[i]!).finally(() => void gates[i]!.arrive())));
-  for (const r of results) if (r.status === 'rejected') onError((r.reason as Error)?.message ?? String(r.reason));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') onError(round[i]!.name, (r.reason as Error)?.message ?? String(r.reason));
+  });
 }

@@ -20,11 +20,10 @@ import { BurstWatch, gatherMs, refusalJob, roundIsFull, ROUNDS_IN_FLIGHT, runRou
 import type { Job } from './watch-round.js';
 import { isManifestName, readManifest } from './manifest-kinds.js';
 import { refuseReason } from './uploads.js';
-import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, STATE_DIR, stateFolder } from './watch-journal.js';
+import { decide, execute, identityOf, pendingDecisions, pruneVerdicts, REJECTED_DIR, repairFolders, STATE_DIR, stateFolder } from './watch-journal.js';
 import { isMarkedReady, Waker, watchArrivals } from './watch-wake.js';
 import type { FileIdentity } from './watch-journal.js';
 import { errnoCode, EXIT_CODES, RcuError } from '../util/errors.js';
-import { mkdirp } from '../util/fsx.js';
 
 export interface WatchOptions {
   layout: Layout;
@@ -41,6 +40,7 @@ export interface WatchOptions {
 /** Refusals are final (the upload goes to rejected/); anything else (busy, frozen, I/O) is retried. */
 const FINAL = new Set(['BAD_INPUT', 'CONFLICT', 'NOT_FOUND', 'USAGE']);
 const RETRY_MS = 5000;
+const REPAIRED = 'something other than a folder held its name: replaced by an empty folder (a file or link named rejected is moved aside, never deleted)';
 
 interface Seen {
   size: number;
@@ -52,7 +52,6 @@ interface Seen {
 export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number; rejected: number }> {
   const incoming = path.resolve(o.incoming);
   const replacedAtStart = (await stateFolder(path.join(incoming, STATE_DIR))) ? [path.join(incoming, STATE_DIR)] : [];
-  await mkdirp(path.join(incoming, REJECTED_DIR));
   // One watcher per directory; a killed one is recovered at once (its pid is dead).
   const lock = await acquireWriterLock(path.join(incoming, STATE_DIR, 'watcher'), { operation: 'watch', waitSeconds: o.waitSeconds });
   const counts = { accepted: 0, rejected: 0 };
@@ -71,8 +70,10 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
   let stopWatching: (() => void) | undefined;
   try {
     log('start', { incoming, repo: o.repo ?? null, settleMs: o.settleMs, pid: process.pid });
-    // The state folders first: what the decisions below and every scan write into.
-    for (const dir of [...replacedAtStart, ...(await pruneVerdicts(incoming))]) log('repaired', { folder: dir, reason: 'something other than a folder held its name; replaced by an empty folder' });
+    // The folders first: what the decisions below and every scan write into.
+    for (const folder of replacedAtStart) log('repaired', { folder, reason: REPAIRED });
+    await repair();
+    await pruneVerdicts(incoming);
     let pruned = Date.now();
     stopWatching = watchArrivals(incoming, () => waker.wake(), (reason) => log('polling', { reason: `no wake-up on arrivals (${reason}): the directory is scanned every ${o.pollMs / 1000} s` }));
     for (const d of await pendingDecisions(incoming)) {
@@ -83,7 +84,8 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     const burst = new BurstWatch();
     while (!o.signal.aborted) {
       if (Date.now() - pruned > 60_000) {
-        for (const dir of await pruneVerdicts(incoming)) log('repaired', { folder: dir, reason: 'something other than a folder held its name; replaced by an empty folder' });
+        await repair();
+        await pruneVerdicts(incoming);
         pruned = Date.now();
       }
       const { jobs, settling } = await scan();
@@ -105,7 +107,13 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       burst.roundStarted();
       const round = takeRound(jobs);
       for (const j of round) inFlight.add(j.name);
-      const running: Promise<void> = runRound(round, (reason) => log('error', { reason })).finally(() => {
+      // A job that failed without a verdict (a file system error) waits like a retry: taken again at
+      // once, it would fail again at once, in a loop that floods the log and spins the CPU.
+      const onError = (name: string, reason: string) => {
+        retryAfter.set(name, Date.now() + RETRY_MS);
+        log('error', { name, reason, retryInMs: RETRY_MS });
+      };
+      const running: Promise<void> = runRound(round, onError).finally(() => {
         for (const j of round) inFlight.delete(j.name);
         rounds.delete(running);
       });
@@ -141,6 +149,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     const jobs: Job[] = [];
     const settlingNow = new Set<string>();
     const names: string[] = [];
+    const waiting = (n: string) => (retryAfter.get(n) ?? 0) > Date.now();
     for (const raw of await fsp.readdir(incoming, { encoding: 'buffer' })) {
       if (raw[0] === 0x2e) continue; // '.': in progress (or ours)
       const name = raw.toString('utf8');
@@ -151,14 +160,13 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
       // Such a name cannot be a manifest's entry or a repository path: refuse it, never skip it silently.
       const shown = escapeName(raw);
       const id = await identityOf(incoming, shown, raw.toString('hex'));
-      if (id && !inFlight.has(shown)) jobs.push(refusalJob(shown, () => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT)));
+      if (id && !inFlight.has(shown) && !waiting(shown)) jobs.push(refusalJob(shown, () => reject(shown, [id], `${shown}: the file name is not valid UTF-8 (shown with %XX escapes): refused`, EXIT_CODES.BAD_INPUT)));
     }
     names.sort();
     const claimed = new Set<string>();
     const present = new Set(names);
     for (const n of seen.keys()) if (!present.has(n)) seen.delete(n);
     for (const n of parsed.keys()) if (!present.has(n)) parsed.delete(n);
-    const waiting = (n: string) => (retryAfter.get(n) ?? 0) > Date.now();
     // Manifests first: the files they name are theirs, never bare files.
     for (const name of names.filter(isManifestName)) {
       try {
@@ -166,7 +174,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         if (job === 'settling') settlingNow.add(name);
         else if (job) jobs.push(job);
       } catch (e) {
-        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
+        if (!inFlight.has(name) && !waiting(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
     for (const name of names) {
@@ -176,7 +184,7 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
         if (job === 'settling') settlingNow.add(name);
         else if (job) jobs.push(job);
       } catch (e) {
-        if (!inFlight.has(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
+        if (!inFlight.has(name) && !waiting(name)) jobs.push(refusalJob(name, () => rejectUnreadable(name, e)));
       }
     }
     return { jobs, settling: settlingNow.size };
@@ -270,7 +278,13 @@ export async function watchIncoming(o: WatchOptions): Promise<{ accepted: number
     log('accepted', { name, ...fields });
   }
 
+  /** The watcher's folders made folders again where needed, each repair logged. */
+  async function repair(): Promise<void> {
+    for (const r of await repairFolders(incoming)) log('repaired', { folder: r.folder, reason: REPAIRED, ...(r.movedTo ? { movedTo: r.movedTo } : {}) });
+  }
+
   async function reject(name: string, files: FileIdentity[], reason: string, exitCode: number): Promise<void> {
+    await repair();
     await execute(incoming, await decide(incoming, { kind: 'rejected', name, files, reason, verdict: { exitCode } }));
     counts.rejected++;
     seen.delete(name);
