@@ -57,16 +57,25 @@ export const readyDir = (incoming: string) => path.join(incoming, STATE_DIR, 're
  * the next check, it must not stop the watcher. Returns whether something was replaced.
  */
 export async function stateFolder(dir: string): Promise<boolean> {
+  const replaced = await folderAt(dir, async () => {
+    await fsp.rm(dir, { force: true });
+    return true;
+  });
+  return replaced ?? false;
+}
+
+/** `dir` as a folder: made when missing; anything else found there is first handed to `displace`, whose report is returned. */
+async function folderAt<T>(dir: string, displace: () => Promise<T>): Promise<T | undefined> {
   try {
-    if ((await fsp.lstat(dir)).isDirectory()) return false;
+    if ((await fsp.lstat(dir)).isDirectory()) return undefined;
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw e;
     await mkdirp(dir);
-    return false;
+    return undefined;
   }
-  await fsp.rm(dir, { force: true });
+  const report = await displace();
   await mkdirp(dir);
-  return true;
+  return report;
 }
 
 /** Verdicts nobody collected (an uploader that gave up) are removed after this long. */
@@ -125,17 +134,11 @@ const stateFolders = (incoming: string) => [journalDir(incoming), verdictsDir(in
  */
 async function rejectedFolder(incoming: string): Promise<string | undefined> {
   const dir = path.join(incoming, REJECTED_DIR);
-  try {
-    if ((await fsp.lstat(dir)).isDirectory()) return undefined;
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-    await mkdirp(dir);
-    return undefined;
-  }
-  const aside = `.${REJECTED_DIR}.${Date.now()}.stray`;
-  await fsp.rename(dir, path.join(incoming, aside));
-  await mkdirp(dir);
-  return aside;
+  return folderAt(dir, async () => {
+    const aside = `.${REJECTED_DIR}.${Date.now()}.stray`;
+    await fsp.rename(dir, path.join(incoming, aside));
+    return aside;
+  });
 }
 
 /**
