@@ -20,11 +20,13 @@ const TOOLS = Object.fromEntries(
 
 const has = (cmd) => (cmd.startsWith('/') ? existsSync(cmd) : spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0);
 
+// Root with apt: every tool can be installed, so the tests treat a missing one as a failure (test/helpers/tools.ts).
+const canInstall = process.getuid?.() === 0 && has('apt-get') && process.env.RCUREPO_TEST_NO_INSTALL !== '1';
+
 function ensureTools() {
   let missing = Object.entries(TOOLS).filter(([cmd]) => !has(cmd));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
-  const canInstall = process.getuid?.() === 0 && has('apt-get') && process.env.RCUREPO_TEST_NO_INSTALL !== '1';
   if (canInstall) {
     console.error(`run-tests: installing missing system tools: ${pkgs.join(' ')} (apt-get)`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -45,5 +47,6 @@ if (files.length === 0) {
   console.error('run-tests: no test files found under test/');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const env = { ...process.env, RCUREPO_TEST_TOOLS: canInstall ? 'required' : 'optional' };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -9,11 +9,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, runSync, tempDir } from './helpers/cli.js';
+import { skipReason } from './helpers/children.js';
 
 const DIR = path.join(ROOT, 'contrib', 'systemd');
 const UNITS = ['rcurepo-serve.service', 'rcurepo-watch@.service', 'rcurepo-gc.service', 'rcurepo-gc.timer'];
 const haveAnalyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
-const skip = haveAnalyze ? false : 'SYSTEMD-ANALYZE NOT INSTALLED: unit verification skipped (apt install systemd, or .ci/run installs it)';
+const skip = haveAnalyze ? false : skipReason('SYSTEMD-ANALYZE NOT INSTALLED: unit verification skipped (apt install systemd, or .ci/run installs it)');
 
 /** The units as installed, with the CLI at this checkout's bin; the template instantiated as @main. */
 function staged(edit: (name: string, text: string) => string = (_n, t) => t): { dir: string; files: string[] } {

@@ -16,6 +16,7 @@ import { makeDeb } from '../fixtures/gen-deb.js';
 import { AptClient, hasApt } from './helpers/apt-client.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { startServe } from './helpers/readers-fixture.js';
+import { toolMissing } from './helpers/children.js';
 
 const missing = (tool: string, pkg: string) => `${tool} not installed: run as root with apt (package ${pkg}), or .ci/run installs it`;
 const hasAptly = () => spawnSync('aptly', ['version']).status === 0;
@@ -151,7 +152,7 @@ function relist(releaseFile: string, rel: string, bytes: Buffer): void {
 
 describe('adopt an apt tree', () => {
   it('aptly publish: every package with the same bytes, no differences, apt-get through rcurepo serve', async (t) => {
-    if (!hasAptly()) return t.skip(missing('aptly', 'aptly'));
+    if (!hasAptly()) return toolMissing(t, missing('aptly', 'aptly'));
     const { dir, base, cli, debs } = setup();
     const tree = aptlyTree(dir, Object.values(debs));
     const r = cli.json<Adopted>(['create-repo', 'apt', '--format', 'deb', '--adopt', tree]);
@@ -163,7 +164,7 @@ describe('adopt an apt tree', () => {
     assertSameBytes(base, 'apt', debs);
     const v = cli.sync(['verify', 'apt']);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    if (!hasApt()) return t.skip(missing('apt', 'apt'));
+    if (!hasApt()) return toolMissing(t, missing('apt', 'apt'));
     const served = await startServe(base);
     try {
       const apt = new AptClient(`deb [trusted=yes] ${served.url}/apt/ bookworm main`, ['amd64', 'arm64']);
@@ -174,7 +175,7 @@ describe('adopt an apt tree', () => {
       assert.equal(sha256(apt.download('hello')), sha256(debs['hello 1.1-1 amd64']!));
       assert.equal(sha256(apt.download('hello:arm64')), sha256(debs['hello 1.0-1 arm64']!));
       assert.equal(sha256(apt.download('libfoo1')), sha256(debs['libfoo1 2.0-3 amd64']!));
-      if (spawnSync('gpg', ['--version']).status !== 0) return t.skip(missing('gpg', 'gnupg'));
+      if (spawnSync('gpg', ['--version']).status !== 0) return toolMissing(t, missing('gpg', 'gnupg'));
       // Signed with the repository's own key: a key, a resign, and apt checks it through signed-by.
       const home = path.join(dir, 'gnupg');
       fs.mkdirSync(home, { mode: 0o700 });
@@ -195,7 +196,7 @@ describe('adopt an apt tree', () => {
   });
 
   it('reprepro outdir: Release fields kept, two components, the suite folder, dry run first', (t) => {
-    if (!hasReprepro()) return t.skip(missing('reprepro', 'reprepro'));
+    if (!hasReprepro()) return toolMissing(t, missing('reprepro', 'reprepro'));
     const { dir, base, cli, debs } = setup();
     const tree = repreproTree(dir, debs);
     const before = listing(base);
@@ -218,7 +219,7 @@ describe('adopt an apt tree', () => {
   });
 
   it('a tree that does not match its own Release or Packages is refused, naming the file; nothing is created', (t) => {
-    if (!hasReprepro()) return t.skip(missing('reprepro', 'reprepro'));
+    if (!hasReprepro()) return toolMissing(t, missing('reprepro', 'reprepro'));
     const { dir, base, cli, debs } = setup();
     const good = repreproTree(dir, debs);
     const before = listing(base);
@@ -255,7 +256,7 @@ describe('adopt an apt tree', () => {
   });
 
   it('drift between a stanza and its package is reported field by field; Sources are reported as not adopted', (t) => {
-    if (!hasReprepro()) return t.skip(missing('reprepro', 'reprepro'));
+    if (!hasReprepro()) return toolMissing(t, missing('reprepro', 'reprepro'));
     const { dir, cli, debs } = setup();
     const tree = repreproTree(dir, debs);
     const dist = path.join(tree, 'dists/bookworm');
@@ -285,7 +286,7 @@ describe('adopt an apt tree', () => {
   });
 
   it('two distributions: --dist picks one; adopting both reports what one component shared by both changes', (t) => {
-    if (!hasReprepro()) return t.skip(missing('reprepro', 'reprepro'));
+    if (!hasReprepro()) return toolMissing(t, missing('reprepro', 'reprepro'));
     const { dir, cli, debs } = setup();
     const b = path.join(dir, 'two');
     fs.mkdirSync(path.join(b, 'conf'), { recursive: true });
@@ -312,7 +313,7 @@ describe('adopt an apt tree', () => {
   });
 
   it('a flat repository (apt-ftparchive): packages placed in the pool, moves reported, no differences', (t) => {
-    if (!hasFtparchive()) return t.skip(missing('apt-ftparchive', 'apt-utils'));
+    if (!hasFtparchive()) return toolMissing(t, missing('apt-ftparchive', 'apt-utils'));
     const { dir, base, cli, debs } = setup();
     const tree = path.join(dir, 'flat');
     fs.mkdirSync(tree);

@@ -14,6 +14,7 @@ import { AptClient, hasApt } from './helpers/apt-client.js';
 import { throwawayKey } from './helpers/gpg-keys.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { freePort, startServe, type Served } from './helpers/readers-fixture.js';
+import { toolMissing } from './helpers/children.js';
 
 const APT_MISSING = 'apt not installed: run as root with apt, or .ci/run installs it (packages apt)';
 const PY_MISSING = 'python3 not installed: .ci/run installs it (package python3)';
@@ -125,17 +126,17 @@ async function scenario(t: { diagnostic: (s: string) => void }, flat: boolean, v
 
 describe('apt against deb repositories', () => {
   it('pool/dists layout through rcurepo serve', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
     await scenario(t, false, 'serve');
   });
   it('pool/dists layout through python http.server on the current symlink', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
-    if (spawnSync('python3', ['--version']).status !== 0) return t.skip(PY_MISSING);
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
+    if (spawnSync('python3', ['--version']).status !== 0) return toolMissing(t, PY_MISSING);
     await scenario(t, false, 'http.server');
   });
   it('signed repository: InRelease and Release.gpg checked by apt through signed-by (no trusted=yes)', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
-    if (!hasGpg()) return t.skip('gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them');
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
+    if (!hasGpg()) return toolMissing(t, 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them');
     const { base, must, deb, repoDir } = setup(false);
     const { home, fpr } = throwawayKey(base);
     must(['config', 'apt', 'signGnupgHome', home]);
@@ -178,8 +179,8 @@ describe('apt against deb repositories', () => {
   });
 
   it('flat layout through python http.server and rcurepo serve', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
-    if (spawnSync('python3', ['--version']).status !== 0) return t.skip(PY_MISSING);
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
+    if (spawnSync('python3', ['--version']).status !== 0) return toolMissing(t, PY_MISSING);
     await scenario(t, true, 'http.server');
     await scenario(t, true, 'serve');
   });

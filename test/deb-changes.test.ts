@@ -14,6 +14,7 @@ import { changesText, makeSourcePackage } from '../fixtures/gen-debsrc.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { throwawayKey } from './helpers/gpg-keys.js';
 import { pendingUploads, startWatcher, until, type WatcherChild } from './helpers/hooks-env.js';
+import { toolMissing } from './helpers/children.js';
 
 const GPG_MISSING = 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs them';
 const hasGpg = (): boolean => spawnSync('gpg', ['--version']).status === 0 && spawnSync('gpgv', ['--version']).status === 0;
@@ -159,7 +160,7 @@ describe('.changes uploads', () => {
   });
 
   it('uploadKeyring: only .changes clearsigned by a key of the keyring are accepted', (t) => {
-    if (!hasGpg()) return t.skip(GPG_MISSING);
+    if (!hasGpg()) return toolMissing(t, GPG_MISSING);
     const { base, cli, must, state } = setup();
     const good = uploaderKey(path.join(base, 'good'));
     const stranger = uploaderKey(path.join(base, 'stranger'));

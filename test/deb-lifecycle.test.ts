@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { AptClient, hasApt } from './helpers/apt-client.js';
 import { debRepos, type Tx } from './helpers/deb-repos.js';
 import { startServe } from './helpers/readers-fixture.js';
+import { toolMissing } from './helpers/children.js';
 
 const APT_MISSING = 'apt not installed: run as root with apt, or .ci/run installs it (package apt)';
 const ARCHS = ['--dist', 'bookworm', '--architectures', 'amd64,arm64'];
@@ -95,7 +96,7 @@ describe('promote for deb repositories', () => {
   });
 
   it('real apt installs the promoted package from the target alone; without --with-deps it cannot', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
     const { cli, base } = closureFixture();
     cli.json<Tx>(['promote', 'testing', 'stable', 'app', '--with-deps']);
     cli.json<Tx>(['promote', 'testing', 'bare', 'app']);

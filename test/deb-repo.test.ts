@@ -13,6 +13,7 @@ import { ar } from '../fixtures/archives.js';
 import { generateDebs, makeDeb, type GeneratedDeb } from '../fixtures/gen-deb.js';
 import { rng } from '../fixtures/random.js';
 import { cliIn, tempDir } from './helpers/cli.js';
+import { toolMissing } from './helpers/children.js';
 
 const has = (cmd: string, args: string[] = ['--version']): boolean => spawnSync(cmd, args).status === 0;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -106,7 +107,7 @@ describe('deb repositories', () => {
     }
     assert.equal(files.length, debs.length);
     if (!has('dpkg-scanpackages', ['--version'])) {
-      t.skip('dpkg-scanpackages not installed: run as root with apt, or .ci/run installs it (package dpkg-dev)');
+      toolMissing(t, 'dpkg-scanpackages not installed: run as root with apt, or .ci/run installs it (package dpkg-dev)');
       return;
     }
     const ref = spawnSync('dpkg-scanpackages', ['-m', 'pool', '/dev/null'], { cwd: snap, encoding: 'utf8' });

@@ -15,6 +15,7 @@ import { AptClient, hasApt } from './helpers/apt-client.js';
 import { throwawayKey } from './helpers/gpg-keys.js';
 import { cliIn, tempDir } from './helpers/cli.js';
 import { startServe } from './helpers/readers-fixture.js';
+import { toolMissing } from './helpers/children.js';
 
 const FTPARCHIVE_MISSING = 'apt-ftparchive not installed: run as root with apt, or .ci/run installs it (package apt-utils)';
 const APT_MISSING = 'apt not installed: run as root with apt, or .ci/run installs it (packages apt)';
@@ -65,7 +66,7 @@ const xzcat = (f: string): string => spawnSync('xz', ['-dc', f], { encoding: 'ut
 
 describe('deb source packages', () => {
   it('import a .dsc: pool, Sources equal to apt-ftparchive, Release and by-hash, list, verify, remove', (t) => {
-    if (!has('apt-ftparchive', ['--help'])) return t.skip(FTPARCHIVE_MISSING);
+    if (!has('apt-ftparchive', ['--help'])) return toolMissing(t, FTPARCHIVE_MISSING);
     const { cli, must, src, snap } = setup();
     const hello = makeSourcePackage(src, { name: 'hello', version: '1.0', extra: 'Vcs-Git: https://example.invalid/hello.git\nTestsuite: autopkgtest\n' });
     const lib = makeSourcePackage(src, { name: 'libfoo', version: '2:0.9~rc1' });
@@ -187,8 +188,8 @@ describe('deb source packages', () => {
   });
 
   it('apt-get source --download-only through a signed deb-src line (rcurepo serve)', async (t) => {
-    if (!hasApt()) return t.skip(APT_MISSING);
-    if (!has('gpg') || !has('gpgv')) return t.skip(GPG_MISSING);
+    if (!hasApt()) return toolMissing(t, APT_MISSING);
+    if (!has('gpg') || !has('gpgv')) return toolMissing(t, GPG_MISSING);
     const { base, must, src } = setup();
     const { home, fpr } = throwawayKey(base);
     must(['config', 'apt', 'signGnupgHome', home]);

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { rng } from '../fixtures/random.js';
 import { compareVersions, parseVersion } from '../src/formats/deb/version.js';
+import { toolMissing } from './helpers/children.js';
 
 const hasDpkg = spawnSync('dpkg', ['--version']).status === 0;
 
@@ -24,7 +25,7 @@ function randomVersion(r: () => number): string {
 describe('deb version ordering', () => {
   it('equals dpkg --compare-versions over 1,200 random pairs (epochs, ~, revisions)', (t) => {
     if (!hasDpkg) {
-      t.skip('dpkg not installed: run as root with apt, or .ci/run installs it (package dpkg)');
+      toolMissing(t, 'dpkg not installed: run as root with apt, or .ci/run installs it (package dpkg)');
       return;
     }
     const r = rng('deb-version-pairs');

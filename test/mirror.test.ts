@@ -18,10 +18,10 @@ import { checkSums, listFiles } from './helpers/tree-check.js';
 import { keygen, killTree, makeSshd, sshdRefusal } from './helpers/sshd.js';
 import type { Sshd } from './helpers/sshd.js';
 import { mountTmpfs } from './helpers/mounts.js';
+import { skipReason } from './helpers/children.js';
 
 const refusal = sshdRefusal();
-if (refusal) console.log(`# SKIPPED mirror tests over ssh: ${refusal}`);
-const skip = refusal || false;
+const skip = refusal ? skipReason(`mirror tests over ssh: ${refusal}`) : false;
 
 let dir: string;
 let sshd: Sshd | undefined;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { generatePackages } from '../fixtures/gen-eopkg.js';
 import { makeRepo, must, startServe, current, snapshots } from './helpers/readers-fixture.js';
 import type { Served } from './helpers/readers-fixture.js';
+import { toolMissing } from './helpers/children.js';
 
 const fx = makeRepo('r', { 'a/small.txt': 'hello\n', 'a/b/deep.bin': Buffer.alloc(3000, 1), '<script>': 'x', '<img src=x onerror=alert(1)>.txt': 'y', 'a/"quote"&amp.txt': 'q' });
 const pkgs = generatePackages({ seed: 'pages', count: 12 });
@@ -221,7 +222,7 @@ test('event log: publishes, gc and serve write one JSON line each with the docum
 test('the shipped alert rules are valid and name only metrics the server exports', async (t) => {
   const file = new URL('../contrib/prometheus/rcurepo-alerts.yml', import.meta.url).pathname;
   const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 20_000 });
-  if (r.error) return t.skip('PROMTOOL NOT INSTALLED: rules check skipped (apt install prometheus, or .ci/run installs it)');
+  if (r.error) return toolMissing(t, 'PROMTOOL NOT INSTALLED: rules check skipped (apt install prometheus, or .ci/run installs it)');
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   const exported = new Set([...(await get('/metrics')).body.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
   for (const m of fs.readFileSync(file, 'utf8').matchAll(/\b(rcurepo_[a-z_]+)/g)) {

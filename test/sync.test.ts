@@ -12,6 +12,8 @@ import zlib from 'node:zlib';
 import { BIN, cliIn, ROOT, tempDir } from './helpers/cli.js';
 import { current, must, snapshots, startRsyncd } from './helpers/readers-fixture.js';
 import { checkFilesTree, hasTool, makeKey, readTree, sha256, startPlainRsyncd, startSshd, sumsOf, writeTree } from './helpers/sync-fixture.js';
+import { toolMissing } from './helpers/children.js';
+import { generatePackages } from '../fixtures/gen-eopkg.js';
 
 const SAMPLES = path.resolve(ROOT, '../shared/upstream-samples/eopkg');
 const stops: Array<() => Promise<void> | void> = [];
@@ -113,7 +115,7 @@ test('bad input: unreachable upstream, unknown module, missing folder, wrong for
   assert.equal(allR.failures.length, 5);
 
   if (!hasTool('gpg') || !hasTool('gpgv')) {
-    t.skip('gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs it');
+    toolMissing(t, 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs it');
     return;
   }
   const good = makeKey(m.dir, 'upstream');
@@ -214,21 +216,24 @@ test('half-updated upstream: never published; readers never see a mixed tree; th
   must(m.cli.sync(['verify']));
 });
 
+/** Real upstream packages where the samples are beside the repository, else generated ones (fixtures/gen-eopkg.ts). */
+function eopkgInputs(dir: string): string[] {
+  if (fs.existsSync(SAMPLES)) return fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.eopkg')).map((f) => path.join(SAMPLES, f));
+  return generatePackages({ out: dir, count: 4, seed: 'sync-upstream' }).map((p) => p.file!);
+}
+
 function readTreeObj(root: string): Record<string, Buffer> {
   return Object.fromEntries(readTree(root));
 }
 
-test('an rcurepo host as upstream (its rsync modules): files and eopkg mirrors', async (t) => {
+test('an rcurepo host as upstream (its rsync modules): files and eopkg mirrors', async () => {
   const src = mirrorBase();
   must(src.cli.sync(['create-repo', 'pub']));
   const input = path.join(src.dir, 'in');
   writeTree(input, { 'rel/1.0/app.tar': 'app 1.0\n', 'rel/1.0/notes.txt': 'notes\n' });
   must(src.cli.sync(['import', 'pub', input]));
-  const haveSamples = fs.existsSync(SAMPLES);
-  if (haveSamples) {
-    must(src.cli.sync(['create-repo', 'epk', '--format', 'eopkg']));
-    must(src.cli.sync(['import', 'epk', ...fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.eopkg')).map((f) => path.join(SAMPLES, f))]));
-  }
+  must(src.cli.sync(['create-repo', 'epk', '--format', 'eopkg']));
+  must(src.cli.sync(['import', 'epk', ...eopkgInputs(path.join(src.dir, 'generated'))]));
   const d = await startRsyncd(src.base, src.dir);
   stops.push(d.stop);
   const m = mirrorBase();
@@ -241,10 +246,6 @@ test('an rcurepo host as upstream (its rsync modules): files and eopkg mirrors',
   const r = m.cli.json<{ published: boolean; added: number; replaced: number }>(['sync', 'pubm']);
   assert.deepEqual([r.published, r.added, r.replaced], [true, 1, 1]);
   assert.deepEqual(readTree(path.join(m.repoDir('pubm'), 'current')), readTree(path.join(src.base, 'repos', 'pub', 'current')));
-  if (!haveSamples) {
-    t.skip(`eopkg part skipped LOUDLY: upstream samples not found at ${SAMPLES}`);
-    return;
-  }
   must(m.cli.sync(['create-repo', 'epkm', '--format', 'eopkg', '--upstream', `${d.url}/epk`]));
   must(m.cli.sync(['sync', 'epkm']));
   assert.deepEqual(readTree(path.join(m.repoDir('epkm'), 'current')), readTree(path.join(src.base, 'repos', 'epk', 'current')), 'index and companions byte for byte');
@@ -256,7 +257,7 @@ test('ssh:// upstream: rsync over ssh (RSYNC_RSH) with the port from the URL', a
   const m = mirrorBase();
   const sshd = await startSshd(m.dir);
   if (!sshd) {
-    t.skip('openssh-server not installed: run as root with apt (openssh-server), or .ci/run installs it');
+    toolMissing(t, 'openssh-server not installed: run as root with apt (openssh-server), or .ci/run installs it');
     return;
   }
   stops.push(sshd.stop);
@@ -346,7 +347,7 @@ test('eopkg mirror checks: a package that disagrees with the index, a wrong inde
 
 test('deb mirror checks: InRelease signature, Release hashes, Packages hashes', async (t) => {
   if (!hasTool('gpg') || !hasTool('gpgv')) {
-    t.skip('gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs it');
+    toolMissing(t, 'gpg/gpgv not installed: run as root with apt (gnupg, gpgv), or .ci/run installs it');
     return;
   }
   const m = mirrorBase();

@@ -5,6 +5,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 
 const live = new Set<ChildProcess>();
 
@@ -31,10 +33,33 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** The skip reason for a missing tool, printed as well so that it stands out in the run's output. */
+/**
+ * Whether every system tool of scripts/test-deps.txt must be there: the test runner could install them
+ * all (root with apt, as in CI; scripts/run-tests.mjs sets RCUREPO_TEST_TOOLS). A missing tool is then a
+ * failure, never a skip that hides the check it guards; elsewhere (no root) such a part is skipped loudly.
+ */
+export function toolsRequired(): boolean {
+  return process.env.RCUREPO_TEST_TOOLS === 'required';
+}
+
+/**
+ * The skip reason for a missing tool, printed as well so that it stands out in the run's output; false
+ * where tools are required (the test then runs, and fails on the missing tool).
+ */
 export function missingTool(cmd: string, pkg: string): string | false {
   if (hasCommand(cmd)) return false;
-  const why = `${cmd} not installed (Debian package ${pkg}): run the tests as root with apt, or .ci/run installs it`;
+  return skipReason(`${cmd} not installed (Debian package ${pkg}): run the tests as root with apt, or .ci/run installs it`);
+}
+
+/** `why` as a test's skip option (printed), or false where tools are required. */
+export function skipReason(why: string): string | false {
+  if (toolsRequired()) return false;
   console.log(`# SKIPPING: ${why}`);
   return why;
+}
+
+/** Inside a test: a part needing a missing tool is skipped loudly, or fails where tools are required. */
+export function toolMissing(t: TestContext, why: string): void {
+  if (toolsRequired()) assert.fail(`${why} (the test runner installs every tool here: a missing one is a failure, not a skip)`);
+  t.skip(`SKIPPED: ${why}`);
 }
