@@ -39,6 +39,14 @@ function upload(args: string[]): Promise<Upload> {
   });
 }
 
+/** Every client exited 0 and said where its upload was published. */
+function assertAllPublished(results: readonly Upload[]): void {
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
+    assert.match(r.stdout, /^published in generation \d+ of 'r'/);
+  }
+}
+
 test('concurrent uploads are all published, each client told its generation', async () => {
   const { dir, base, cli } = setupBase();
   const inc = path.join(dir, 'incoming');
@@ -51,10 +59,7 @@ test('concurrent uploads are all published, each client told its generation', as
     return f;
   });
   const results = await Promise.all(files.map((f) => upload(['-r', 'r', '-t', '60', inc, f])));
-  for (const [i, r] of results.entries()) {
-    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
-    assert.match(r.stdout, /^published in generation \d+ of 'r'/);
-  }
+  assertAllPublished(results);
   const listed = listRepo(cli, 'r');
   for (const f of files) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
   assert.deepEqual(pendingUploads(inc), [], 'nothing left in incoming');
@@ -210,10 +215,7 @@ test('a file where a state folder belongs: the watcher replaces it at start; arr
     return f;
   });
   const results = await Promise.all(files.map((f) => upload(['-r', 'r', '-t', '30', inc, f])));
-  for (const [i, r] of results.entries()) {
-    assert.equal(r.code, 0, `upload ${i}: ${r.stderr}`);
-    assert.match(r.stdout, /^published in generation \d+ of 'r'/);
-  }
+  assertAllPublished(results);
   const listed = listRepo(cli, 'r');
   for (const f of [first, ...files]) assert.ok(listed.includes(path.basename(f)), `${path.basename(f)} published`);
   assert.deepEqual(fs.readdirSync(path.join(state, 'verdicts')), [], 'every verdict collected');

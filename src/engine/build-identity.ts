@@ -18,32 +18,24 @@ export interface BuildClash {
 }
 
 /**
- * Every parent file by identity, made once per parent map and kept with it (a parent map belongs to one
- * repository, hence one format and one identity function). A round of uploads judges each of its
- * requests against the same parent: one pass over the parent then serves them all, where a search per
- * request made 50 passes over 10,000 files.
+ * Per parent map: how often it was searched by a pass over it, and, from the third search on, an index of
+ * every parent file by identity kept with the map (a parent map belongs to one repository, hence one
+ * format and one identity function). A round of uploads judges each of its requests against the same
+ * parent: the index then serves them all, where a pass per request made 50 passes over 10,000 files.
+ * Making it works out every parent file's identity, which costs more than a pass with the name
+ * prefilter: a lone upload (one search to judge it, one by its transaction) goes without.
  */
-const byIdentityOf = new WeakMap<ReadonlyMap<string, TreeEntry>, Map<string, string[]>>();
-/**
- * Searches made of each parent map without the index. Making the index works out every parent file's
- * identity, which costs more than a search with the name prefilter: a lone upload (one search to judge
- * it, one by its transaction) goes without; the third search of one map makes it.
- */
-const searchesOf = new WeakMap<ReadonlyMap<string, TreeEntry>, number>();
+const searched = new WeakMap<ReadonlyMap<string, TreeEntry>, { scans: number; index?: Map<string, string[]> }>();
 const SEARCHES_BEFORE_INDEX = 2;
 
-function parentByIdentity(parentByPath: ReadonlyMap<string, TreeEntry>, identityOf: (p: string) => string | undefined): Map<string, string[]> {
-  let index = byIdentityOf.get(parentByPath);
-  if (!index) {
-    index = new Map();
-    for (const p of parentByPath.keys()) {
-      const id = identityOf(p);
-      if (id === undefined) continue;
-      const paths = index.get(id);
-      if (paths) paths.push(p);
-      else index.set(id, [p]);
-    }
-    byIdentityOf.set(parentByPath, index);
+function indexByIdentity(parentByPath: ReadonlyMap<string, TreeEntry>, identityOf: (p: string) => string | undefined): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const p of parentByPath.keys()) {
+    const id = identityOf(p);
+    if (id === undefined) continue;
+    const paths = index.get(id);
+    if (paths) paths.push(p);
+    else index.set(id, [p]);
   }
   return index;
 }
@@ -71,12 +63,13 @@ export function findBuildClashes(change: Change, parentByPath: ReadonlyMap<strin
     const add = mine.get(id);
     if (add && add.path !== p && !removed.has(p)) clashes.push({ identity: id, path: add.path, sha256: add.sha256, other: { path: p, sha256: parentByPath.get(p)!.sha256, inParent: true } });
   };
-  const searches = searchesOf.get(parentByPath) ?? 0;
-  if (!byIdentityOf.has(parentByPath) && searches < SEARCHES_BEFORE_INDEX) {
+  let seen = searched.get(parentByPath);
+  if (!seen) searched.set(parentByPath, (seen = { scans: 0 }));
+  if (!seen.index && seen.scans < SEARCHES_BEFORE_INDEX) {
     // A lone search (one CLI publish, a pull): one pass, and no index kept alive beside the transaction
     // (50,000 entries of it would weigh on a bulk import's peak memory). With few adds, only files whose
     // names could carry one of their package names are looked at.
-    searchesOf.set(parentByPath, searches + 1);
+    seen.scans++;
     const names = [...new Set([...wanted].map((id) => id.slice(0, id.lastIndexOf('@'))))];
     const couldMatch = names.length <= 64 ? (base: string) => names.some((n) => base.startsWith(n + '-')) : () => true;
     for (const p of parentByPath.keys()) {
@@ -86,7 +79,7 @@ export function findBuildClashes(change: Change, parentByPath: ReadonlyMap<strin
     }
     return clashes;
   }
-  const index = parentByIdentity(parentByPath, identityOf);
+  const index = (seen.index ??= indexByIdentity(parentByPath, identityOf));
   const found: [string, string][] = [];
   for (const id of wanted) for (const p of index.get(id) ?? []) found.push([id, p]);
   // In path order, as a scan of the parent (kept sorted) reports them.
