@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cliIn, tempDir } from './helpers/cli.js';
-import { mountRefusal } from './helpers/mounts.js';
+import { awaitReactions, mountRefusal } from './helpers/mounts.js';
 import { spawnSync } from 'node:child_process';
 
 const scratch = tempDir('rcurepo-err-');
@@ -20,6 +20,7 @@ function setup(base: string) {
   assert.equal(cli.sync(['init']).code, 0);
   assert.equal(cli.sync(['create-repo', 'main']).code, 0);
   assert.equal(cli.sync(['config', 'main', 'gcAfterPublish', 'false']).code, 0);
+  awaitReactions(base, 'main');
   return cli;
 }
 

@@ -73,7 +73,8 @@ export function onMount(mount: Mount | string, body: (dir: string) => void): voi
 
 /**
  * An initialised base at `<dir>/base` with one repository, each `config` setting applied in order
- * (e.g. ['gcAfterPublish', 'false']). Returns the base and a CLI bound to it.
+ * (e.g. ['gcAfterPublish', 'false']), once the first generation's background children are done. Returns
+ * the base and a CLI bound to it.
  */
 export function repoOn(dir: string, repo: string, config: [string, string][] = []): { base: string; cli: ReturnType<typeof cliIn> } {
   const base = path.join(dir, 'base');
@@ -81,5 +82,40 @@ export function repoOn(dir: string, repo: string, config: [string, string][] = [
   assert.equal(cli.sync(['init']).code, 0);
   assert.equal(cli.sync(['create-repo', repo]).code, 0);
   for (const [key, value] of config) assert.equal(cli.sync(['config', repo, key, value]).code, 0);
+  awaitReactions(base, repo);
   return { base, cli };
+}
+
+/**
+ * Waits (synchronously, at most `ms`) until no after-publish background child of `repo` is alive: none
+ * named by a pending marker (meta/pending/*) nor announced as a spare maker (spare/maker-<pid>). A limit
+ * test fills a filesystem to the last inode or byte: a child still at work then would fail or free space
+ * at a moment of its own, and the command under test would see a different filesystem from run to run.
+ */
+export function awaitReactions(base: string, repo: string, ms = 30000): void {
+  const dir = path.join(base, 'repos', repo);
+  const pidsIn = (folder: string, name: RegExp, fromContent: boolean): number[] => {
+    const names = fs.existsSync(folder) ? fs.readdirSync(folder) : [];
+    return names.flatMap((n) => {
+      const m = name.exec(n);
+      if (!m) return [];
+      const text = fromContent ? fs.readFileSync(path.join(folder, n), 'utf8').trim() : m[1]!;
+      return /^\d+$/.test(text) ? [Number(text)] : [];
+    });
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const busy = [...pidsIn(path.join(dir, 'meta/pending'), /^[^.].*$/, true), ...pidsIn(path.join(dir, 'spare'), /^maker-(\d+)$/, false)].filter(alive);
+    if (busy.length === 0) return;
+    assert.ok(Date.now() < deadline, `background children of ${repo} still at work after ${ms} ms: pids ${busy.join(', ')}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
 }
