@@ -63,7 +63,8 @@ function builtinShims(srcDir) {
 
 const outdir = 'dist/bundle';
 fs.rmSync('dist', { recursive: true, force: true });
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', minify: true, logLevel: 'warning' };
+// RCUREPO_NO_MINIFY=1 keeps names readable, for a CPU profile (node --cpu-prof bin/rcurepo.js ...).
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', minify: process.env.RCUREPO_NO_MINIFY !== '1', logLevel: 'warning' };
 await build({
   ...common,
   entryPoints: { main: 'src/main.ts' },

@@ -284,7 +284,8 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     await syncFilesystem(staging, () => [...cloned.dirs.map((d) => path.join(staging!, d)), ...(twin?.touchedDirs ?? [])]);
     crashPoint('after-durable');
     trace('after-durable');
-    // Caches for the new generation, before it becomes visible (a crash leaves them for cleanup).
+    // Caches for the new generation, before it becomes visible (a crash leaves them for cleanup). After
+    // the sync, not beside it: written while the sync ran, their pages joined its work (measured no faster).
     await writeManifest(repo, gen, entries);
     const record: HistoryRecord = {
       generation: gen,

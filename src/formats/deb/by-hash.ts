@@ -5,6 +5,7 @@
  * from their snapshots): a client that read generation N's InRelease still fetches N's Packages after
  * `current` moved to N+1, whatever server sits in front of the tree.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RepoView } from '../format.js';
@@ -51,7 +52,8 @@ export async function recentSnapshots(repo: RepoView, graceSeconds: number, now 
     }
     let when: number;
     try {
-      when = Date.parse((await fsp.readFile(path.join(repo.supersededDir, n), 'utf8')).trim());
+      // Synchronous: one small record per superseded generation still on disk, read on every publish.
+      when = Date.parse(fs.readFileSync(path.join(repo.supersededDir, n), 'utf8').trim());
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') continue; // never current (or its record is gone): nobody reads it
       throw e;
@@ -69,12 +71,13 @@ export async function carryForward(snapshots: readonly string[], relDir: string,
   let carried = 0;
   // One link(2) per file: no existence checks first (EEXIST and ENOENT say the same), each folder made
   // once. A publish carries every file of every generation still in grace (four per distribution and
-  // generation with sources), so this runs hundreds of times on a busy repository.
+  // generation with sources), so this runs hundreds of times on a busy repository: synchronously, as a
+  // thread-pool round trip per link cost more than the link.
   const made = new Set<string>();
   for (const snap of snapshots) {
     let text: string;
     try {
-      text = await fsp.readFile(path.join(snap, relDir, 'Release'), 'utf8');
+      text = fs.readFileSync(path.join(snap, relDir, 'Release'), 'utf8');
     } catch (e) {
       if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') continue;
       throw e;
@@ -86,11 +89,11 @@ export async function carryForward(snapshots: readonly string[], relDir: string,
       const dst = path.join(stagingDir, rel);
       const dir = path.dirname(dst);
       if (!made.has(dir)) {
-        await mkdirp(dir);
+        fs.mkdirSync(dir, { recursive: true });
         made.add(dir);
       }
       try {
-        await fsp.link(src, dst);
+        fs.linkSync(src, dst);
         carried++;
       } catch (e) {
         // EEXIST: carried already (two generations listed the same bytes). ENOENT: not in that snapshot

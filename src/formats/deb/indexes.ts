@@ -129,11 +129,15 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
     await writeStaged(path.join(dir, 'Release'), renderRelease(dist, date, digests, { flat: s.flat }));
     written.push(path.posix.join(rel, 'Release'));
     // InRelease and Release.gpg from the very bytes just written, inside staging: the three always agree.
-    if (signing) {
-      await signFiles(signing, releaseSignJobs(dir));
-      written.push(path.posix.join(rel, 'InRelease'), path.posix.join(rel, 'Release.gpg'));
+    // gpg works in processes of its own while this one carries the by-hash files forward.
+    const signed = signing ? signFiles(signing, releaseSignJobs(dir)) : undefined;
+    signed?.catch(() => undefined); // awaited below; a rejection meanwhile is not "unhandled"
+    try {
+      stats.byHashCarried += await carryForward(recent, rel, ctx.stagingDir);
+    } finally {
+      await signed;
     }
-    stats.byHashCarried += await carryForward(recent, rel, ctx.stagingDir);
+    if (signing) written.push(path.posix.join(rel, 'InRelease'), path.posix.join(rel, 'Release.gpg'));
     if (!s.flat && dist.suite !== dist.codename) await mirrorTree(dir, path.join(ctx.stagingDir, 'dists', dist.suite));
   }
   lastDebStats = stats;
