@@ -270,7 +270,8 @@ export async function runTransaction(opts: TransactionOptions, plan: (state: Pla
     trace('after-apply');
     const job: IndexJob = { repoName: repo.name, settings, stagingDir: staging, entries, cacheDir: repo.formatCacheDir(format.name), adds: change.adds.length };
     if (!(await opts.indexElsewhere?.(job))) {
-      await format.writeIndexes({ layout, repo, settings, stagingDir: staging, entries, loadMeta: makeMetaLoader(pool, format), cacheDir: job.cacheDir });
+      const changed = [...change.adds.map((a) => a.path), ...change.removes];
+      await format.writeIndexes({ layout, repo, settings, stagingDir: staging, entries, loadMeta: makeMetaLoader(pool, format), cacheDir: job.cacheDir, changed });
     }
     await indexTimesAfterParent(staging, parentDir, format.indexFiles);
     crashPoint('after-index');

@@ -89,6 +89,11 @@ export interface IndexContext {
   loadMeta(entry: TreeEntry): Promise<unknown>;
   /** A directory private to this format and repository for caches (e.g. compressed index blocks). */
   cacheDir: string;
+  /**
+   * The paths this transaction added, replaced or removed against the generation `current` names (its
+   * parent), checked by checkChange; absent when not known (a format then indexes from every entry).
+   */
+  changed?: readonly string[];
 }
 
 export interface VerifyContext {

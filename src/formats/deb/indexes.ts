@@ -9,16 +9,20 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { IndexContext } from '../format.js';
-import { writeIndexStreaming, type PartRenderer } from '../shared/chunk-writer.js';
+import { writeIndexStreaming, type PartRenderer, type WrittenIndex } from '../shared/chunk-writer.js';
+import { BlockCache } from '../shared/block-cache.js';
+import { StalePlanError } from '../shared/chunks.js';
+import { errnoCode } from '../../util/errors.js';
 import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
 import { tmpName, mkdirp } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.js';
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
-import { packagesByComponent, planPackages, selectArch, stanzaOf, type DebPart } from './packages-index.js';
-import { checkReleaseInfo, previousReleaseFields } from './check.js';
+import { packagesByComponent, planIdOf, planPackages, planPackagesFrom, selectArch, stanzaOf, type DebPart, type PlanOptions } from './packages-index.js';
+import type { DebPath } from './package.js';
+import { checkReleaseInfo } from './check.js';
 import { planSources, sourceStanzaOf, sourcesByComponent } from './sources-index.js';
-import { renderRelease, type IndexFileDigest } from './release.js';
+import { parseRelease, renderRelease, type IndexFileDigest, type ParsedRelease } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
 export interface DebBuildStats {
@@ -49,13 +53,56 @@ export function sourceDirs(dist: DistConfig, flat: boolean): { component: string
   return dist.components.map((component) => ({ component, rel: path.posix.join(component, 'source') }));
 }
 
+type Plan = ReturnType<typeof planPackages>;
+
 /** One index file set to write: Packages of a binary folder, or Sources of a source folder. */
 interface IndexJob {
   rel: string;
   name: 'Packages' | 'Sources';
-  plan: ReturnType<typeof planPackages>;
+  /** The plan from every package of the index. */
+  plan: () => Plan;
+  /** Which parsed package paths the index lists (Packages: for an incremental plan). */
+  belongs?: (p: DebPath) => boolean;
+  planOptions?: PlanOptions;
   render: PartRenderer<DebPart>;
   cacheDir: string;
+}
+
+/** The parent generation's Release of a distribution folder, parsed; undefined when it has none. */
+async function parentRelease(currentLink: string, rel: string): Promise<ParsedRelease | undefined> {
+  try {
+    return parseRelease(await fsp.readFile(path.join(currentLink, rel, 'Release'), 'utf8'));
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Write one index: planned incrementally (planPackagesFrom) when its cache's last build is provably the
+ * parent generation's index (same plan options, and the uncompressed index the parent's Release lists
+ * is the one that build wrote) and the transaction said which paths changed; else from every package.
+ */
+async function writeIndex(ctx: IndexContext, job: IndexJob, idxDir: string, parent: ParsedRelease | undefined, preset: number): Promise<WrittenIndex> {
+  const names = { xz: `${job.name}.xz`, gz: `${job.name}.gz` };
+  const previous = await new BlockCache(job.cacheDir).lastBuild();
+  const planId = job.planOptions ? planIdOf(job.planOptions) : undefined;
+  const opts = { cacheDir: job.cacheDir, preset, md5: true, previous, planId };
+  const basis = parent?.sha256.get(path.posix.join(job.rel, job.name))?.sha256;
+  const carried =
+    ctx.changed && job.belongs && job.planOptions && previous.lasts && previous.counts && planId === previous.planId && basis !== undefined && basis === previous.plainSha256
+      ? planPackagesFrom({ keys: previous.keys, firsts: previous.firsts, lasts: previous.lasts, counts: previous.counts }, ctx.entries, ctx.changed, job.belongs, job.planOptions)
+      : undefined;
+  trace(`deb: ${job.rel || '.'} ${job.name} planned ${carried ? `from the previous build (${carried.chunks.filter((c) => c.kind === 'packages' && !c.known).length} groups cut again)` : 'from every package'}`);
+  if (carried) {
+    try {
+      return await writeIndexStreaming(carried, job.render, idxDir, names, opts);
+    } catch (e) {
+      if (!(e instanceof StalePlanError)) throw e;
+      trace(`deb: ${e.message}; planned again from every package`);
+    }
+  }
+  return writeIndexStreaming(job.plan(), job.render, idxDir, names, opts);
 }
 
 export async function writeStaged(file: string, data: string | Buffer): Promise<void> {
@@ -75,7 +122,7 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   const grace = Number(ctx.settings.graceSeconds);
   const graceSeconds = Number.isFinite(grace) && grace >= 0 ? grace : 3600;
   const signing = signingSettingsOf(ctx.settings);
-  const byComponent = packagesByComponent(ctx.entries);
+  const byComponent = () => packagesByComponent(ctx.entries);
   const recent = await recentSnapshots(ctx.repo, graceSeconds);
   const stats: DebBuildStats = { indexes: 0, packagesListed: 0, sourcesListed: 0, groupsCompressed: 0, groupsReused: 0, byHashCarried: 0 };
   const written: string[] = [];
@@ -85,21 +132,24 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
   for (const dist of s.dists) {
     const rel = distDir(dist, s.flat);
     const dir = path.join(ctx.stagingDir, rel);
-    const previous = await previousReleaseFields(ctx.repo.currentLink, rel);
+    const parent = await parentRelease(ctx.repo.currentLink, rel);
+    const previous = parent?.fields;
     if (previous) checkReleaseInfo(dist, previous);
     const digests: IndexFileDigest[] = [];
     const jobs: IndexJob[] = [
       ...binaryDirs(dist, s.flat).map((b): IndexJob => ({
         rel: b.rel,
         name: 'Packages',
-        plan: planPackages(s.flat ? byComponent.get(b.component) ?? [] : selectArch(byComponent.get(b.component), b.arch), { preset, gz: true }),
+        plan: () => planPackages(s.flat ? byComponent().get(b.component) ?? [] : selectArch(byComponent().get(b.component), b.arch), { preset, gz: true }),
+        belongs: s.flat ? (p) => p.component === b.component : (p) => p.component === b.component && (p.architecture === b.arch || p.architecture === 'all'),
+        planOptions: { preset, gz: true },
         render,
         cacheDir: path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${b.component}` : path.join(b.component, `binary-${b.arch}`)),
       })),
       ...sourceDirs(dist, s.flat).map((c): IndexJob => ({
         rel: c.rel,
         name: 'Sources',
-        plan: planSources(sourcesByComp.get(c.component) ?? [], { preset }),
+        plan: () => planSources(sourcesByComp.get(c.component) ?? [], { preset }),
         render: renderSource,
         cacheDir: path.join(ctx.cacheDir, 'blocks', s.flat ? `flat-${c.component}-source` : path.join(c.component, 'source')),
       })),
@@ -109,7 +159,7 @@ export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
       await mkdirp(idxDir);
       const xzName = `${job.name}.xz`;
       const gzName = `${job.name}.gz`;
-      const w = await writeIndexStreaming(job.plan, job.render, idxDir, { xz: xzName, gz: gzName }, { cacheDir: job.cacheDir, preset, md5: true });
+      const w = await writeIndex(ctx, job, idxDir, parent, preset);
       await linkByHash(idxDir, xzName, w.xz.sha256);
       await linkByHash(idxDir, gzName, w.gz!.sha256);
       const at = (name: string) => path.posix.join(job.rel, name);

@@ -62,8 +62,25 @@ export function selectArch(refs: readonly PackageRef[] | undefined, arch: string
   return (refs ?? []).filter((r) => r.p.architecture === arch || r.p.architecture === 'all');
 }
 
+export interface PlanOptions {
+  preset: number;
+  gz: boolean;
+  groupMask?: number;
+}
+
+/** What a group's key is made from besides its packages: a plan made with other options shares no key. */
+export function planIdOf(opts: PlanOptions): string {
+  return `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0${opts.gz ? 'gz9' : 'nogz'}\0${opts.groupMask ?? DEFAULT_GROUP_MASK}`;
+}
+
 /** Cut an index's packages into content-defined groups keyed by what they are made of. */
-export function planPackages(refs: readonly PackageRef[], opts: { preset: number; gz: boolean; groupMask?: number }): { chunks: Chunk<DebPart>[]; groups: number } {
+export function planPackages(refs: readonly PackageRef[], opts: PlanOptions): { chunks: Chunk<DebPart>[]; groups: number } {
+  const { chunks } = cutGroups(refs, opts);
+  return { chunks, groups: chunks.length };
+}
+
+/** The groups of consecutive packages, and whether the last one is open (does not end on a boundary). */
+function cutGroups(refs: readonly PackageRef[], opts: PlanOptions): { chunks: Chunk<DebPart>[]; open: boolean } {
   const mask = opts.groupMask ?? DEFAULT_GROUP_MASK;
   const prefix = `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0${opts.gz ? 'gz9' : 'nogz'}\0`;
   const chunks: Chunk<DebPart>[] = [];
@@ -79,8 +96,100 @@ export function planPackages(refs: readonly PackageRef[], opts: { preset: number
       keyText = prefix;
     }
   }
-  if (parts.length) chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
+  const open = parts.length > 0;
+  if (open) chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
+  return { chunks, open };
+}
+
+/** The previous build of an index, as its block cache records it (BuildRecord with every field). */
+export interface PreviousGroups {
+  keys: readonly string[];
+  firsts: readonly string[];
+  lasts: readonly string[];
+  counts: readonly number[];
+}
+
+/**
+ * The plan planPackages would make, from the previous build's groups and the paths changed since (added,
+ * replaced or removed), instead of from every package: the caller has proved that the previous build is
+ * the parent generation's index, made with the same options. Groups are runs of packages cut after each
+ * boundary package, so a group without a changed path is the same group with the same key: it is taken
+ * over as it was (KnownGroup). The packages between the groups before and after a run of changed groups
+ * are cut again; a run whose last group comes out open (its boundary package was removed) takes in the
+ * next group too. At 10,000 packages a one-package publish thus parses a few dozen paths, not 10,000.
+ *
+ * `entries` is the new tree, sorted by path (IndexContext's contract); `belongs` says whether a parsed
+ * path is listed in this index. Undefined when the entries of a range are found out of order: plan from
+ * scratch.
+ */
+export function planPackagesFrom(prev: PreviousGroups, entries: readonly TreeEntry[], changed: readonly string[], belongs: (p: DebPath) => boolean, opts: PlanOptions): { chunks: Chunk<DebPart>[]; groups: number } | undefined {
+  const k = prev.keys.length;
+  if (k === 0) return undefined;
+  const hit = new Set<number>();
+  for (const c of changed) {
+    const p = parseDebPath(c);
+    if (p && belongs(p)) hit.add(groupAt(prev.lasts, c));
+  }
+  const runs = [...hit].sort((a, b) => a - b);
+  const chunks: Chunk<DebPart>[] = [];
+  let g = 0;
+  let next = 0;
+  while (g < k) {
+    if (runs[next] !== g) {
+      chunks.push({ kind: 'packages', key: prev.keys[g]!, parts: [], known: { first: prev.firsts[g]!, last: prev.lasts[g]!, count: prev.counts[g]! } });
+      g++;
+      continue;
+    }
+    let b = g;
+    for (;;) {
+      while (next < runs.length && runs[next]! <= b + 1 && runs[next]! >= g) b = Math.max(b, runs[next++]!);
+      const refs = refsBetween(entries, g > 0 ? prev.lasts[g - 1] : undefined, b + 1 < k ? prev.firsts[b + 1] : undefined, belongs);
+      if (!refs) return undefined;
+      const cut = cutGroups(refs, opts);
+      if (cut.open && b + 1 < k) {
+        b++; // its boundary package is gone: the rest of the run continues into the next group
+        continue;
+      }
+      chunks.push(...cut.chunks);
+      break;
+    }
+    g = b + 1;
+  }
   return { chunks, groups: chunks.length };
+}
+
+/** The group a path falls in: the first whose last package is not before it, else the last group. */
+function groupAt(lasts: readonly string[], p: string): number {
+  let lo = 0;
+  let hi = lasts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareBytewise(lasts[mid]!, p) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** This index's packages strictly between two paths (either end open), in order; undefined if out of order. */
+function refsBetween(entries: readonly TreeEntry[], after: string | undefined, before: string | undefined, belongs: (p: DebPath) => boolean): PackageRef[] | undefined {
+  let lo = 0;
+  let hi = entries.length;
+  if (after !== undefined) {
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareBytewise(entries[mid]!.path, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+  }
+  const out: PackageRef[] = [];
+  for (let i = lo; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (before !== undefined && compareBytewise(e.path, before) >= 0) break;
+    if (i > lo && compareBytewise(entries[i - 1]!.path, e.path) >= 0) return undefined;
+    const p = parseDebPath(e.path);
+    if (p && belongs(p)) out.push({ entry: e, p });
+  }
+  return out;
 }
 
 /** One Packages stanza (with the empty line that ends it). */

@@ -38,8 +38,9 @@ async function read(file: string): Promise<Buffer | undefined> {
  */
 export async function verifyDebIndexes(ctx: VerifyContext): Promise<string[]> {
   const faults: string[] = [];
-  const byComponent = packagesByComponent(ctx.entries);
-  const sourcesByComp = sourcesByComponent(ctx.entries);
+  // Grouped only when an index is rendered from scratch (full verification), not by the staging check.
+  const byComponent = () => packagesByComponent(ctx.entries);
+  const sourcesByComp = () => sourcesByComponent(ctx.entries);
   const rels: string[] = [];
   if (await read(path.join(ctx.snapshotDir, 'Release'))) rels.push('');
   try {
@@ -77,15 +78,15 @@ export async function verifyDebIndexes(ctx: VerifyContext): Promise<string[]> {
 }
 
 /** How to render an index folder's content from scratch, or undefined when the folder is not one this format writes. */
-function expectedIndex(ctx: VerifyContext, kind: 'Packages' | 'Sources', rel: string, idxRel: string, byComponent: ReturnType<typeof packagesByComponent>, sourcesByComp: ReturnType<typeof sourcesByComponent>): (() => Promise<Buffer>) | undefined {
+function expectedIndex(ctx: VerifyContext, kind: 'Packages' | 'Sources', rel: string, idxRel: string, byComponent: () => ReturnType<typeof packagesByComponent>, sourcesByComp: () => ReturnType<typeof sourcesByComponent>): (() => Promise<Buffer>) | undefined {
   if (kind === 'Sources') {
     const m = /^([^/]+)\/source$/.exec(idxRel);
-    const refs = rel === '' ? [...sourcesByComp.values()].flat() : m ? sourcesByComp.get(m[1]!) ?? [] : undefined;
-    return refs && (async () => renderSources(refs, ctx.loadMeta));
+    if (rel !== '' && !m) return undefined;
+    return async () => renderSources(rel === '' ? [...sourcesByComp().values()].flat() : sourcesByComp().get(m![1]!) ?? [], ctx.loadMeta);
   }
   const m = /^([^/]+)\/binary-([^/]+)$/.exec(idxRel);
-  const refs = rel === '' ? [...byComponent.values()].flat() : m ? selectArch(byComponent.get(m[1]!), m[2]!) : undefined;
-  return refs && (async () => renderPackages(refs, ctx.loadMeta));
+  if (rel !== '' && !m) return undefined;
+  return async () => renderPackages(rel === '' ? [...byComponent().values()].flat() : selectArch(byComponent().get(m![1]!), m![2]!), ctx.loadMeta);
 }
 
 /** Every file a published .dsc lists must be in the tree beside it, with the bytes the .dsc states. */

@@ -48,8 +48,14 @@ export interface CachedChunk {
 
 export interface BuildRecord {
   keys: string[];
-  /** Basename of the first package of each chunk ('' for head and tail). */
+  /** Sort key of the first package of each chunk ('' for head and tail). */
   firsts: string[];
+  /** Sort key of the last package of each chunk, and its package count (what an incremental plan needs). */
+  lasts?: string[];
+  counts?: number[];
+  /** sha256 of the uncompressed index this build wrote, and the plan's settings (see planPackagesFrom). */
+  plainSha256?: string;
+  planId?: string;
 }
 
 /** sha1 of a package id; one-shot crypto.hash where the runtime has it (tens of thousands per pull). */
@@ -136,7 +142,11 @@ export class BlockCache {
   async lastBuild(): Promise<BuildRecord> {
     try {
       const r = JSON.parse(await fsp.readFile(path.join(this.dir, LAST_BUILD), 'utf8')) as Partial<BuildRecord>;
-      if (Array.isArray(r.keys) && Array.isArray(r.firsts) && r.keys.length === r.firsts.length) return { keys: r.keys, firsts: r.firsts };
+      if (Array.isArray(r.keys) && Array.isArray(r.firsts) && r.keys.length === r.firsts.length) {
+        const n = r.keys.length;
+        const full = Array.isArray(r.lasts) && Array.isArray(r.counts) && r.lasts.length === n && r.counts.length === n && typeof r.plainSha256 === 'string' && typeof r.planId === 'string';
+        return full ? { keys: r.keys, firsts: r.firsts, lasts: r.lasts, counts: r.counts, plainSha256: r.plainSha256, planId: r.planId } : { keys: r.keys, firsts: r.firsts };
+      }
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT' && !(e instanceof SyntaxError)) throw e;
     }

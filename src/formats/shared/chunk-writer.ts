@@ -19,7 +19,7 @@ import { tmpName } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import zlib from 'node:zlib';
 import { BlockCache, idHash as idHashOf, type BuildRecord, type CachedChunk } from './block-cache.js';
-import type { BuildStats, Chunk, ChunkPart } from './chunks.js';
+import { StalePlanError, type BuildStats, type Chunk, type ChunkPart } from './chunks.js';
 import { Donors } from './donors.js';
 import { compressBlocks, streamHeader, streamIndexAndFooter, type XzBlock } from './xz-blocks.js';
 
@@ -211,12 +211,12 @@ export async function writeIndexStreaming<P extends ChunkPart>(
   render: PartRenderer<P>,
   dir: string,
   names: IndexNames,
-  opts: { cacheDir?: string; preset?: number; md5?: boolean } = {},
+  opts: { cacheDir?: string; preset?: number; md5?: boolean; previous?: BuildRecord; planId?: string } = {},
 ): Promise<WrittenIndex> {
   const { chunks } = plan;
   const wantGz = names.gz !== undefined;
   const cache = opts.cacheDir ? new BlockCache(opts.cacheDir) : undefined;
-  const previous: BuildRecord = cache ? await cache.lastBuild() : { keys: [], firsts: [] };
+  const previous: BuildRecord = cache ? opts.previous ?? (await cache.lastBuild()) : { keys: [], firsts: [] };
   const donors = cache ? new Donors(cache, previous) : undefined;
   const cpus = Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
   if (cache) fs.mkdirSync(cache.dir, { recursive: true });
@@ -232,6 +232,7 @@ export async function writeIndexStreaming<P extends ChunkPart>(
       reused++;
       return hit;
     }
+    if (chunk.kind === 'packages' && chunk.known) throw new StalePlanError(chunk.key);
     compressed++;
     const rendered = await renderMissed(chunk, render, donors, counter);
     const block = await compressor.compress(rendered.xml);
@@ -239,7 +240,7 @@ export async function writeIndexStreaming<P extends ChunkPart>(
     if (cache) await cache.put(chunk.key, { ...rendered, block, gz });
     return { xml: rendered.xml, block, gz };
   };
-  for (const c of chunks) if (c.kind === 'packages') packages += c.parts.length;
+  for (const c of chunks) if (c.kind === 'packages') packages += c.known?.count ?? c.parts.length;
   const tmps: string[] = [];
   const open = async (name: string | undefined): Promise<FileHandle | undefined> => {
     if (name === undefined) return undefined;
@@ -306,8 +307,11 @@ export async function writeIndexStreaming<P extends ChunkPart>(
     const finals = [names.xml, names.xz, names.gz].filter((n): n is string => n !== undefined);
     for (let i = 0; i < finals.length; i++) await fsp.rename(tmps[i]!, path.join(dir, finals[i]!));
     tmps.length = 0;
-    const firsts = chunks.map((c) => (c.kind === 'packages' ? c.parts[0]!.sortKey : ''));
-    const pruned = cache ? await cache.finishBuild({ keys: chunks.map((c) => c.key), firsts }, previous) : 0;
+    const firsts = chunks.map((c) => (c.kind !== 'packages' ? '' : c.known?.first ?? c.parts[0]!.sortKey));
+    const lasts = chunks.map((c) => (c.kind !== 'packages' ? '' : c.known?.last ?? c.parts[c.parts.length - 1]!.sortKey));
+    const counts = chunks.map((c) => (c.kind !== 'packages' ? 0 : c.known?.count ?? c.parts.length));
+    const record: BuildRecord = { keys: chunks.map((c) => c.key), firsts, lasts, counts, plainSha256: plain.sha256, planId: opts.planId ?? '' };
+    const pruned = cache ? await cache.finishBuild(record, previous) : 0;
     trace('index:prune');
     return {
       sha1: plain.sha1,

@@ -17,7 +17,26 @@ export interface ChunkPart {
   sortKey: string;
 }
 
-export type Chunk<P extends ChunkPart = ChunkPart> = { key: string; kind: 'head' | 'tail'; text: string } | { key: string; kind: 'packages'; parts: P[] };
+/**
+ * A group taken over unchanged from the previous build by an incremental plan: its parts are not listed
+ * (`parts` is empty), only what the build record needs. Its key must be in the cache: a miss on such a
+ * group fails the build with StalePlanError, and the caller plans from scratch.
+ */
+export interface KnownGroup {
+  first: string;
+  last: string;
+  count: number;
+}
+
+export type Chunk<P extends ChunkPart = ChunkPart> = { key: string; kind: 'head' | 'tail'; text: string } | { key: string; kind: 'packages'; parts: P[]; known?: KnownGroup };
+
+/** A group of an incremental plan (KnownGroup) missed the cache: plan again from every package. */
+export class StalePlanError extends Error {
+  constructor(key: string) {
+    super(`cached group ${key} of the previous build is gone`);
+    this.name = 'StalePlanError';
+  }
+}
 
 export interface BuildStats {
   chunks: number;
