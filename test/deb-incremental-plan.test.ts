@@ -3,10 +3,15 @@
  * changed since) equals the plan from every package (planPackages), group for group and key for key,
  * over random sequences of additions, replacements and removals: boundary packages added and removed,
  * groups emptied, changes before the first and after the last group, other components and architectures
- * changing beside the index.
+ * changing beside the index. Through the CLI: a carried-over group missing from the cache falls back to
+ * the full plan.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { generateDebs } from '../fixtures/gen-deb.js';
+import { cliIn, tempDir } from './helpers/cli.js';
 import type { TreeEntry } from '../src/formats/format.js';
 import { packagesByComponent, planPackages, planPackagesFrom, selectArch, type DebPart, type PreviousGroups } from '../src/formats/deb/packages-index.js';
 import type { Chunk } from '../src/formats/shared/chunks.js';
@@ -100,4 +105,26 @@ test('an incremental plan gives up on entries out of order (the caller then plan
   const record = recordOf(planPackages(selectArch(packagesByComponent(entries).get('main'), 'amd64'), opts));
   const shuffled = [entries[1]!, entries[0]!, entries[2]!];
   assert.equal(planPackagesFrom(record, shuffled, [paths[0]!], belongs, opts), undefined);
+});
+
+test('a publish whose carried-over groups left the cache plans again from every package, and publishes the right index', () => {
+  const base = path.join(tempDir('rcurepo-plan-'), 'base');
+  const cli = cliIn(base);
+  assert.equal(cli.sync(['init']).code, 0);
+  for (const repo of ['inc', 'scratch']) assert.equal(cli.sync(['create-repo', repo, '--format', 'deb', '--dist', 'sid', '--architectures', 'amd64']).code, 0);
+  const dir = path.join(base, '..', 'in');
+  fs.mkdirSync(dir);
+  const files = generateDebs({ out: dir, count: 300, seed: 'stale-plan', archs: ['amd64'], control: 'xz' }).map((d) => path.join(dir, d.file));
+  const [last, ...rest] = files;
+  assert.equal(cli.sync(['import', 'inc', ...rest]).code, 0);
+  const blocks = path.join(base, 'repos/inc/meta/cache/deb/blocks/main/binary-amd64');
+  for (const f of fs.readdirSync(blocks)) if (f.endsWith('.blk')) fs.rmSync(path.join(blocks, f));
+  const r = cli.sync(['import', 'inc', last!], { env: { RCUREPO_TRACE: '1' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Packages planned from the previous build/, 'the record allowed an incremental plan');
+  assert.match(r.stderr, /is gone; planned again from every package/);
+  assert.equal(cli.sync(['import', 'scratch', ...files]).code, 0);
+  const index = (repo: string) => fs.readFileSync(path.join(base, 'repos', repo, 'current/dists/sid/main/binary-amd64/Packages.xz'));
+  assert.ok(index('inc').equals(index('scratch')), 'Packages.xz equals a from-scratch build');
+  assert.equal(cli.sync(['verify', 'inc']).code, 0);
 });
