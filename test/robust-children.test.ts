@@ -8,16 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ROOT, cliIn, tempDir } from './helpers/cli.js';
-import { track } from './helpers/children.js';
+import { isAlive, track } from './helpers/children.js';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isAlive;
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -21,6 +21,16 @@ process.on('exit', () => {
 });
 
 /** Track `p` until it exits; a spawn failure (missing binary) is an 'error' event, never an uncaught one. */
+/** Whether a process with this pid exists (signal 0 sends nothing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function track<T extends ChildProcess>(p: T): T {
   live.add(p);
   p.once('exit', () => live.delete(p));

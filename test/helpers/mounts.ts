@@ -4,6 +4,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cliIn } from './cli.js';
+import { isAlive } from './children.js';
 
 export interface Mount {
   dir: string;
@@ -103,17 +104,9 @@ export function awaitReactions(base: string, repo: string, ms = 30000): void {
       return /^\d+$/.test(text) ? [Number(text)] : [];
     });
   };
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const deadline = Date.now() + ms;
   for (;;) {
-    const busy = [...pidsIn(path.join(dir, 'meta/pending'), /^[^.].*$/, true), ...pidsIn(path.join(dir, 'spare'), /^maker-(\d+)$/, false)].filter(alive);
+    const busy = [...pidsIn(path.join(dir, 'meta/pending'), /^[^.].*$/, true), ...pidsIn(path.join(dir, 'spare'), /^maker-(\d+)$/, false)].filter(isAlive);
     if (busy.length === 0) return;
     assert.ok(Date.now() < deadline, `background children of ${repo} still at work after ${ms} ms: pids ${busy.join(', ')}`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
