@@ -5,9 +5,9 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout, RepoLayout } from './layout.js';
-import { listHistory, listSnapshots, markSuperseded, readCurrent, readSuperseded } from './generations.js';
+import { listHistory, listSnapshots, markSuperseded, readCurrent, readSupersededSync } from './generations.js';
 
-import { listDir as names, mkdirp, removePath, TMP_PREFIX, tmpName } from '../util/fsx.js';
+import { listDir as names, listDirSync, mkdirp, removePath, TMP_PREFIX, tmpName } from '../util/fsx.js';
 import { isProcessAlive } from '../util/process.js';
 
 export interface CleanupReport {
@@ -60,9 +60,12 @@ export async function cleanupRepo(layout: Layout, repo: RepoLayout): Promise<Cle
     }
   }
   // A crash between the swap and the supersede record: start the grace period now (later, never earlier).
+  // Every writer runs this, and a repository in a long grace period keeps hundreds of generations: the
+  // records are read synchronously (one small file each), and only those the folder lists.
   if (current !== undefined) {
+    const recorded = new Set(listDirSync(repo.supersededDir));
     for (const gen of await listSnapshots(repo)) {
-      if (gen < current && !(await readSuperseded(repo, gen))) await markSuperseded(repo, gen);
+      if (gen < current && !(recorded.has(path.basename(repo.supersededFile(gen))) && readSupersededSync(repo, gen))) await markSuperseded(repo, gen);
     }
   }
   // Trees in trash belong to a reaper deleting them without the lock: only a dead one's are ours to finish.

@@ -3,6 +3,7 @@
  * the served tree (history records, manifests, supersede times). All of it except `current` and the
  * trees is a cache that `verify --repair` rebuilds.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { RepoLayout } from './layout.js';
 import { parseGeneration } from './layout.js';
@@ -141,6 +142,17 @@ export async function markSuperseded(repo: RepoLayout, gen: number, when = new D
 export async function readSuperseded(repo: RepoLayout, gen: number): Promise<Date | undefined> {
   try {
     const d = new Date((await fsp.readFile(repo.supersededFile(gen), 'utf8')).trim());
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** readSuperseded, synchronously (cleanup reads one per generation on every publish). */
+export function readSupersededSync(repo: RepoLayout, gen: number): Date | undefined {
+  try {
+    const d = new Date(fs.readFileSync(repo.supersededFile(gen), 'utf8').trim());
     return Number.isNaN(d.getTime()) ? undefined : d;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;

@@ -51,9 +51,12 @@ export async function checkDebChange(ctx: ChangeContext): Promise<void> {
   const under = removed.size ? [...removed].map((r) => r + '/') : [];
   const gone = (p: string) => removed.has(p) || replaced.has(p) || under.some((r) => p.startsWith(r));
   const addedNames = new Set(adds.map((a) => fileName(a.path)));
+  // A few adds (a build bot's publish): compare path endings, no substring made per parent path.
+  const few = addedNames.size <= 4 ? [...addedNames].map((n) => '/' + n) : undefined;
+  const named = few ? (p: string) => few.some((n) => p.endsWith(n)) : (p: string) => p.endsWith('.deb') && addedNames.has(fileName(p));
   const byName = new Map<string, { path: string; sha256: string }>();
   for (const e of await ctx.parentEntries()) {
-    if (!e.path.endsWith('.deb') || !addedNames.has(fileName(e.path))) continue;
+    if (!named(e.path)) continue;
     if (parseDebPath(e.path) && !gone(e.path)) byName.set(fileName(e.path), e);
   }
   for (const a of adds) {

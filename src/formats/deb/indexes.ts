@@ -13,7 +13,8 @@ import { writeIndexStreaming, type PartRenderer, type WrittenIndex } from '../sh
 import { BlockCache } from '../shared/block-cache.js';
 import { StalePlanError } from '../shared/chunks.js';
 import { errnoCode } from '../../util/errors.js';
-import { DEFAULT_XZ_PRESET } from '../shared/xz-blocks.js';
+import { DEFAULT_XZ_PRESET, xzArgs } from '../shared/xz-blocks.js';
+import { coolXz, warmXz } from '../shared/xz-warm.js';
 import { tmpName, mkdirp } from '../../util/fsx.js';
 import { trace } from '../../util/trace.js';
 import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.js';
@@ -117,8 +118,18 @@ export async function writeStaged(file: string, data: string | Buffer): Promise<
 }
 
 export async function writeDebIndexes(ctx: IndexContext): Promise<string[]> {
-  const s = debSettings(ctx.settings);
   const preset = Number.isInteger(Number(ctx.settings.indexXzPreset)) && Number(ctx.settings.indexXzPreset) >= 0 && Number(ctx.settings.indexXzPreset) <= 9 ? Number(ctx.settings.indexXzPreset) : DEFAULT_XZ_PRESET;
+  // A publish of a few packages compresses one group: its xz starts now, beside the planning.
+  if (ctx.changed && ctx.changed.length <= 4) warmXz(xzArgs(preset));
+  try {
+    return await writeAll(ctx, preset);
+  } finally {
+    coolXz();
+  }
+}
+
+async function writeAll(ctx: IndexContext, preset: number): Promise<string[]> {
+  const s = debSettings(ctx.settings);
   const grace = Number(ctx.settings.graceSeconds);
   const graceSeconds = Number.isFinite(grace) && grace >= 0 ? grace : 3600;
   const signing = signingSettingsOf(ctx.settings);

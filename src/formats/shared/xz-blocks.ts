@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
+import { takeWarmXz } from './xz-warm.js';
 
 /** The xz command line for one block at `preset` (part of every cached block's key). All blocks of a stream share the check. */
 export function xzArgs(preset: number): string[] {
@@ -123,7 +124,8 @@ export async function compressBlocks(datas: readonly Uint8Array[], preset = DEFA
   if (datas.some((d) => d.length === 0)) throw new Error('xz: refusing to compress an empty chunk');
   // One chunk: plain xz, no block list (the tests compare batches against exactly that).
   const args = datas.length === 1 ? xzArgs(preset) : [...xzArgs(preset), `--block-list=${datas.map((d) => d.length).join(',')}`];
-  const out = await runXz(args, datas.length === 1 ? datas[0]! : Buffer.concat(datas), workDir);
+  const warm = datas.length === 1 ? takeWarmXz(args) : undefined;
+  const out = warm ? await warm.run(datas[0]!) : await runXz(args, datas.length === 1 ? datas[0]! : Buffer.concat(datas), workDir);
   const blocks = splitBlocks(out);
   if (blocks.length !== datas.length || blocks.some((b, i) => b.uncompressedSize !== datas[i]!.length)) {
     throw new Error(`xz: expected ${datas.length} blocks of the given sizes, got ${blocks.length}`);
