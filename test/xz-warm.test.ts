@@ -5,25 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { descendants } from './helpers/sshd.js';
 import { compressBlock, compressBlocks, xzArgs } from '../src/formats/shared/xz-blocks.js';
 import { coolXz, takeWarmXz, warmXz } from '../src/formats/shared/xz-warm.js';
-/** This process's live xz children, from /proc (parent pid and command name of every process). */
-function childPids(): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-    if (m && m[1] === 'xz' && m[2] !== 'Z' && Number(m[3]) === process.pid) out.push(Number(d));
-  }
-  return out;
-}
 
 const text = Buffer.from('Package: hello\nVersion: 1.0\n\n'.repeat(500));
 
@@ -36,13 +20,14 @@ test('a warm xz compresses the same block as a fresh one, and is used once', asy
 });
 
 test('a warm xz of other arguments is not taken, and an untaken one ends when cooled', async () => {
+  const before = descendants(process.pid);
   warmXz(xzArgs(6));
   assert.equal(takeWarmXz(xzArgs(3)), undefined);
-  const pids = childPids();
+  const pids = descendants(process.pid).filter((p) => !before.includes(p));
   assert.ok(pids.length >= 1, 'the warm xz runs');
   coolXz();
   const deadline = Date.now() + 10_000;
-  while (childPids().some((p) => pids.includes(p))) {
+  while (descendants(process.pid).some((p) => pids.includes(p))) {
     assert.ok(Date.now() < deadline, 'the untaken xz exited after its input was closed');
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -140,16 +140,10 @@ export async function markSuperseded(repo: RepoLayout, gen: number, when = new D
 }
 
 export async function readSuperseded(repo: RepoLayout, gen: number): Promise<Date | undefined> {
-  try {
-    const d = new Date((await fsp.readFile(repo.supersededFile(gen), 'utf8')).trim());
-    return Number.isNaN(d.getTime()) ? undefined : d;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return undefined;
-    throw e;
-  }
+  return readSupersededSync(repo, gen);
 }
 
-/** readSuperseded, synchronously (cleanup reads one per generation on every publish). */
+/** When `gen` was superseded, read synchronously: one small file (cleanup reads one per generation on every publish). */
 export function readSupersededSync(repo: RepoLayout, gen: number): Date | undefined {
   try {
     const d = new Date(fs.readFileSync(repo.supersededFile(gen), 'utf8').trim());

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ChangeContext } from '../format.js';
 import { errnoCode, RcuError } from '../../util/errors.js';
 import { parseDebPath } from './package.js';
-import { parseRelease } from './release.js';
+import { parseRelease, type ParsedRelease } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
 /** Fields clients pin: a change makes every `apt-get update` fail until the user allows it. */
@@ -25,10 +25,10 @@ export function checkReleaseInfo(dist: DistConfig & { acceptedReleaseInfo?: Reco
   }
 }
 
-/** The previous Release's fields of each distribution, read from a snapshot (undefined: none yet). */
-export async function previousReleaseFields(snapshotDir: string, rel: string): Promise<Map<string, string> | undefined> {
+/** A distribution's Release in a snapshot, parsed (undefined: none yet). */
+export async function previousRelease(snapshotDir: string, rel: string): Promise<ParsedRelease | undefined> {
   try {
-    return parseRelease(await fsp.readFile(path.join(snapshotDir, rel, 'Release'), 'utf8')).fields;
+    return parseRelease(await fsp.readFile(path.join(snapshotDir, rel, 'Release'), 'utf8'));
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
     throw e;
@@ -38,7 +38,7 @@ export async function previousReleaseFields(snapshotDir: string, rel: string): P
 export async function checkDebChange(ctx: ChangeContext): Promise<void> {
   const s = debSettings(ctx.settings);
   for (const dist of s.dists) {
-    const prev = await previousReleaseFields(ctx.parentDir, s.flat ? '' : path.posix.join('dists', dist.codename));
+    const prev = (await previousRelease(ctx.parentDir, s.flat ? '' : path.posix.join('dists', dist.codename)))?.fields;
     if (prev) checkReleaseInfo(dist, prev);
   }
   const adds = ctx.adds.filter((a) => parseDebPath(a.path));

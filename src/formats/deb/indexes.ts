@@ -12,7 +12,6 @@ import type { IndexContext } from '../format.js';
 import { writeIndexStreaming, type PartRenderer, type WrittenIndex } from '../shared/chunk-writer.js';
 import { BlockCache } from '../shared/block-cache.js';
 import { StalePlanError } from '../shared/chunks.js';
-import { errnoCode } from '../../util/errors.js';
 import { DEFAULT_XZ_PRESET, xzArgs } from '../shared/xz-blocks.js';
 import { coolXz, warmXz } from '../shared/xz-warm.js';
 import { tmpName, mkdirp } from '../../util/fsx.js';
@@ -21,9 +20,9 @@ import { signFiles, signingSettingsOf, type SignJob } from '../../signing/index.
 import { carryForward, linkByHash, recentSnapshots } from './by-hash.js';
 import { packagesByComponent, planIdOf, planPackages, planPackagesFrom, selectArch, stanzaOf, type DebPart, type PlanOptions } from './packages-index.js';
 import type { DebPath } from './package.js';
-import { checkReleaseInfo } from './check.js';
+import { checkReleaseInfo, previousRelease } from './check.js';
 import { planSources, sourceStanzaOf, sourcesByComponent } from './sources-index.js';
-import { parseRelease, renderRelease, type IndexFileDigest, type ParsedRelease } from './release.js';
+import { renderRelease, type IndexFileDigest, type ParsedRelease } from './release.js';
 import { debSettings, type DistConfig } from './settings.js';
 
 export interface DebBuildStats {
@@ -67,16 +66,6 @@ interface IndexJob {
   planOptions?: PlanOptions;
   render: PartRenderer<DebPart>;
   cacheDir: string;
-}
-
-/** The parent generation's Release of a distribution folder, parsed; undefined when it has none. */
-async function parentRelease(currentLink: string, rel: string): Promise<ParsedRelease | undefined> {
-  try {
-    return parseRelease(await fsp.readFile(path.join(currentLink, rel, 'Release'), 'utf8'));
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-    throw e;
-  }
 }
 
 /**
@@ -143,7 +132,7 @@ async function writeAll(ctx: IndexContext, preset: number): Promise<string[]> {
   for (const dist of s.dists) {
     const rel = distDir(dist, s.flat);
     const dir = path.join(ctx.stagingDir, rel);
-    const parent = await parentRelease(ctx.repo.currentLink, rel);
+    const parent = await previousRelease(ctx.repo.currentLink, rel);
     const previous = parent?.fields;
     if (previous) checkReleaseInfo(dist, previous);
     const digests: IndexFileDigest[] = [];

@@ -68,21 +68,28 @@ export interface PlanOptions {
   groupMask?: number;
 }
 
+/** What every group key of an index starts with: its serialisation version and compression settings. */
+export function keyPrefix(version: string, preset: number, gz: boolean): string {
+  return `${version}\0${xzArgs(preset).join(' ')}\0${gz ? 'gz9' : 'nogz'}\0`;
+}
+
 /** What a group's key is made from besides its packages: a plan made with other options shares no key. */
 export function planIdOf(opts: PlanOptions): string {
-  return `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0${opts.gz ? 'gz9' : 'nogz'}\0${opts.groupMask ?? DEFAULT_GROUP_MASK}`;
+  return `${keyPrefix(CHUNK_VERSION, opts.preset, opts.gz)}${opts.groupMask ?? DEFAULT_GROUP_MASK}`;
 }
 
 /** Cut an index's packages into content-defined groups keyed by what they are made of. */
 export function planPackages(refs: readonly PackageRef[], opts: PlanOptions): { chunks: Chunk<DebPart>[]; groups: number } {
-  const { chunks } = cutGroups(refs, opts);
+  const { chunks } = cutGroups(refs, keyPrefix(CHUNK_VERSION, opts.preset, opts.gz), opts.groupMask);
   return { chunks, groups: chunks.length };
 }
 
-/** The groups of consecutive packages, and whether the last one is open (does not end on a boundary). */
-function cutGroups(refs: readonly PackageRef[], opts: PlanOptions): { chunks: Chunk<DebPart>[]; open: boolean } {
-  const mask = opts.groupMask ?? DEFAULT_GROUP_MASK;
-  const prefix = `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0${opts.gz ? 'gz9' : 'nogz'}\0`;
+/**
+ * Groups of consecutive index entries (Packages' or Sources'), each keyed by `prefix` and its entries'
+ * ids, and whether the last one is open (does not end on a boundary).
+ */
+export function cutGroups(refs: readonly { entry: TreeEntry }[], prefix: string, groupMask = DEFAULT_GROUP_MASK): { chunks: Chunk<DebPart>[]; open: boolean } {
+  const mask = groupMask;
   const chunks: Chunk<DebPart>[] = [];
   let parts: DebPart[] = [];
   let keyText = prefix;
@@ -145,7 +152,7 @@ export function planPackagesFrom(prev: PreviousGroups, entries: readonly TreeEnt
       while (next < runs.length && runs[next]! <= b + 1 && runs[next]! >= g) b = Math.max(b, runs[next++]!);
       const refs = refsBetween(entries, g > 0 ? prev.lasts[g - 1] : undefined, b + 1 < k ? prev.firsts[b + 1] : undefined, belongs);
       if (!refs) return undefined;
-      const cut = cutGroups(refs, opts);
+      const cut = cutGroups(refs, keyPrefix(CHUNK_VERSION, opts.preset, opts.gz), opts.groupMask);
       if (cut.open && b + 1 < k) {
         b++; // its boundary package is gone: the rest of the run continues into the next group
         continue;

@@ -7,16 +7,14 @@
  * computes those the .dsc does not state), fields in apt's source order, unknown fields after them in
  * their .dsc order.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TreeEntry } from '../format.js';
-import { fnv1a, type Chunk } from '../shared/chunks.js';
-import { xzArgs } from '../shared/xz-blocks.js';
+import type { Chunk } from '../shared/chunks.js';
 import { oncePerEntries } from '../shared/once-per-entries.js';
 import { RcuError } from '../../util/errors.js';
 import { compareBytewise } from '../../util/paths.js';
 import { DSC_META_VERSION, isDscMeta, isListedMeta, LISTED_META_VERSION, parseDscPath, type DscMeta, type DscPath, type ListedFileMeta } from './dsc.js';
-import { DEFAULT_GROUP_MASK, type DebPart } from './packages-index.js';
+import { cutGroups, keyPrefix, type DebPart } from './packages-index.js';
 
 /** Bump when a stanza's rendering changes: cached groups of older versions are never used. */
 const CHUNK_VERSION = `deb-sources-v1/meta-v${DSC_META_VERSION}.${LISTED_META_VERSION}`;
@@ -53,23 +51,7 @@ function groupByComponent(entries: readonly TreeEntry[]): Map<string, SourceRef[
 
 /** Cut a Sources index into content-defined groups keyed by what they are made of (as planPackages). */
 export function planSources(refs: readonly SourceRef[], opts: { preset: number; groupMask?: number }): { chunks: Chunk<DebPart>[]; groups: number } {
-  const mask = opts.groupMask ?? DEFAULT_GROUP_MASK;
-  const prefix = `${CHUNK_VERSION}\0${xzArgs(opts.preset).join(' ')}\0gz9\0`;
-  const chunks: Chunk<DebPart>[] = [];
-  let parts: DebPart[] = [];
-  let keyText = prefix;
-  const cut = () => {
-    chunks.push({ kind: 'packages', key: createHash('sha1').update(keyText).digest('hex'), parts });
-    parts = [];
-    keyText = prefix;
-  };
-  for (const r of refs) {
-    const id = `${r.entry.path}\0${r.entry.sha256}\0${r.entry.size}`;
-    parts.push({ id, sortKey: r.entry.path, entry: r.entry });
-    keyText += id + '\n';
-    if ((fnv1a(r.entry.path) & mask) === 0) cut();
-  }
-  if (parts.length) cut();
+  const { chunks } = cutGroups(refs, keyPrefix(CHUNK_VERSION, opts.preset, true), opts.groupMask);
   return { chunks, groups: chunks.length };
 }
 
